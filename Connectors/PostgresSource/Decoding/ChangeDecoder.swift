@@ -1,0 +1,272 @@
+import SiphonCore
+
+/// Turns decoded pgoutput messages into events: the pure heart of the
+/// PostgreSQL source. No I/O except recording schema versions.
+///
+/// Positions are (commit LSN, index within the transaction), so the same
+/// transaction decoded again after a restart yields the same ids. Relation
+/// messages update the relation cache and, when a captured table's columns
+/// changed, produce a schema-change event inside the transaction.
+struct ChangeDecoder {
+    struct Transaction {
+        var xid: UInt32
+        var commitLSN: LSN
+        var commitMillis: Int64
+        var nextIndex: UInt64 = 0
+        var xidText: String
+        /// `"lsn":"...","txId":...,"ts_ms":...,"snapshot":false}`
+        var sourceSuffix: [UInt8]
+    }
+
+    /// A transaction whose events have all been handed out.
+    struct Completed: Equatable {
+        var commitLSN: LSN
+        var endLSN: LSN
+        /// The last event position emitted up to and including this transaction.
+        var lastPosition: Position?
+    }
+
+    let pipeline: String
+    let database: String
+    let filter: TableFilter
+    let history: SchemaHistory
+    var types = TypeRegistry()
+    private(set) var relations: [UInt32: RelationInfo] = [:]
+    private(set) var transaction: Transaction?
+    private(set) var lastPosition: Position?
+    /// Wall-clock time stamped on events; the caller refreshes it per read.
+    var nowMillis: Int64 = Clock.unixMillis()
+
+    init(pipeline: String, database: String, filter: TableFilter, history: SchemaHistory, lastPosition: Position?) {
+        self.pipeline = pipeline
+        self.database = database
+        self.filter = filter
+        self.history = history
+        self.lastPosition = lastPosition
+    }
+
+    var inTransaction: Bool { transaction != nil }
+
+    /// Type OIDs of a relation that the registry does not know yet.
+    func unknownTypes(in relation: Relation) -> [UInt32] {
+        relation.columns.map(\.typeOID).filter { types.typeName(of: $0) == nil }
+    }
+
+    mutating func begin(finalLSN: LSN, xid: UInt32, commitTime: Int64) {
+        var suffix = JSONBuffer(capacity: 96)
+        suffix.appendRaw("\"lsn\":\"")
+        suffix.appendRaw(finalLSN.description.utf8)
+        suffix.appendRaw("\",\"txId\":")
+        suffix.appendInt(xid)
+        suffix.appendRaw(",\"ts_ms\":")
+        suffix.appendInt(PostgresTime.unixMillis(fromPostgresMicros: commitTime))
+        suffix.appendRaw(",\"snapshot\":false}")
+        transaction = Transaction(xid: xid, commitLSN: finalLSN,
+                                  commitMillis: PostgresTime.unixMillis(fromPostgresMicros: commitTime),
+                                  xidText: String(xid), sourceSuffix: suffix.bytes)
+    }
+
+    mutating func commit(commitLSN: LSN, endLSN: LSN) -> Completed {
+        transaction = nil
+        return Completed(commitLSN: commitLSN, endLSN: endLSN, lastPosition: lastPosition)
+    }
+
+    /// Forgets a transaction that will not commit (a streamed one aborted, or the connection dropped mid-way).
+    mutating func abandonTransaction() { transaction = nil }
+
+    // MARK: Relations
+
+    mutating func relation(_ message: Relation, into batch: inout EventBatch) throws {
+        let table = TableName(schema: message.namespace, name: message.name)
+        let columns = message.columns.map { column in
+            ColumnSchema(name: column.name, typeOID: column.typeOID, typeModifier: column.typeModifier,
+                         typeName: types.typeName(of: column.typeOID) ?? String(column.typeOID), isKey: column.isKey)
+        }
+        let captured = filter.matches(table)
+        var version = history.latest(table)?.version ?? 0
+        if captured {
+            version = try noteSchema(table, columns: columns, into: &batch)
+        }
+        relations[message.relationID] = RelationInfo(
+            id: message.relationID, table: table, columns: columns, types: types,
+            schemaVersion: version, captured: captured, pipeline: pipeline, database: database)
+    }
+
+    /// Compares `columns` with the table's latest version; records and emits
+    /// a new version when they differ. Returns the version rows carry.
+    ///
+    /// A transaction decoded a second time (after a restart) meets its own
+    /// schema change again: the version is already recorded at exactly this
+    /// position, so the same event is emitted again at the same position and
+    /// the indices of the events after it do not shift.
+    mutating func noteSchema(_ table: TableName, columns: [ColumnSchema], into batch: inout EventBatch,
+                             snapshotSource: [UInt8]? = nil, snapshotPosition: Position? = nil) throws -> Int {
+        let latest = history.latest(table)
+        if let latest, latest.columns.count == columns.count,
+           zip(latest.columns, columns).allSatisfy({ $0.sameDefinition(as: $1) }) {
+            let replayed = snapshotPosition == nil && transaction.map {
+                latest.position == Position(high: $0.commitLSN.rawValue, low: $0.nextIndex)
+            } ?? false
+            if replayed {
+                emitSchemaEvent(table, version: latest,
+                                previous: history.previous(table, before: latest.version), into: &batch,
+                                snapshotSource: nil)
+            }
+            return latest.version
+        }
+        let position = snapshotPosition
+            ?? transaction.map { Position(high: $0.commitLSN.rawValue, low: $0.nextIndex) }
+        guard let position else {
+            throw SiphonError(.sourceFatal, "pgoutput protocol: Relation message for \(table) outside a transaction")
+        }
+        let recorded = try history.record(table, columns: columns, position: position)
+        emitSchemaEvent(table, version: recorded, previous: latest, into: &batch, snapshotSource: snapshotSource)
+        return recorded.version
+    }
+
+    private mutating func emitSchemaEvent(_ table: TableName, version: SchemaVersion, previous: SchemaVersion?,
+                                          into batch: inout EventBatch, snapshotSource: [UInt8]?) {
+        var transactionInfo: (id: String, order: Int)?
+        var source = JSONBuffer(capacity: 160)
+        if let snapshotSource {
+            source.appendRaw(snapshotSource)
+        } else if var transaction {
+            transaction.nextIndex += 1
+            transactionInfo = (transaction.xidText, Int(transaction.nextIndex))
+            self.transaction = transaction
+            appendSourcePrefix(table: table, to: &source)
+            source.appendRaw(transaction.sourceSuffix)
+        }
+        let columns = version.columns
+        batch.appendSchemaEvent(
+            position: version.position, table: table, source: { $0.appendRaw(source.bytes) },
+            version: version.version, previousVersion: previous?.version,
+            columns: { SchemaHistory.appendColumns(columns, to: &$0) },
+            changes: { SchemaHistory.appendChanges(from: previous?.columns ?? [], to: columns, json: &$0) },
+            transaction: transactionInfo, timestampMillis: nowMillis)
+        lastPosition = version.position
+    }
+
+    private func appendSourcePrefix(table: TableName, to json: inout JSONBuffer) {
+        json.appendRaw("{\"version\":\"siphon-")
+        json.appendRaw(SiphonVersion.current.utf8)
+        json.appendRaw("\",\"connector\":\"postgresql\",\"name\":")
+        json.appendString(pipeline)
+        json.appendRaw(",\"db\":")
+        json.appendString(database)
+        json.appendRaw(",\"schema\":")
+        json.appendString(table.schema)
+        json.appendRaw(",\"table\":")
+        json.appendString(table.name)
+        json.appendByte(UInt8(ascii: ","))
+    }
+
+    // MARK: Row changes
+
+    mutating func insert(_ message: Insert, into batch: inout EventBatch) throws {
+        guard let relation = try capturedRelation(message.relationID) else { return }
+        appendRow(.create, relation: relation, before: nil, beforeKeysOnly: false, after: message.newTuple,
+                  key: message.newTuple, into: &batch)
+    }
+
+    mutating func update(_ message: Update, into batch: inout EventBatch) throws {
+        guard let relation = try capturedRelation(message.relationID) else { return }
+        let before = message.oldTuple ?? message.oldKey
+        appendRow(.update, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
+                  after: message.newTuple, key: message.newTuple, into: &batch)
+    }
+
+    mutating func delete(_ message: Delete, into batch: inout EventBatch) throws {
+        guard let relation = try capturedRelation(message.relationID) else { return }
+        let before = message.oldTuple ?? message.oldKey
+        appendRow(.delete, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
+                  after: nil, key: before, into: &batch)
+    }
+
+    mutating func truncate(_ message: Truncate, into batch: inout EventBatch) throws {
+        for id in message.relationIDs {
+            guard let relation = try capturedRelation(id) else { continue }
+            appendRow(.truncate, relation: relation, before: nil, beforeKeysOnly: false, after: nil, key: nil, into: &batch)
+        }
+    }
+
+    mutating func logicalMessage(_ message: LogicalMessage, into batch: inout EventBatch) {
+        let position: Position
+        var transactionInfo: (id: String, order: Int)?
+        var source = JSONBuffer(capacity: 128)
+        source.appendRaw("{\"version\":\"siphon-")
+        source.appendRaw(SiphonVersion.current.utf8)
+        source.appendRaw("\",\"connector\":\"postgresql\",\"name\":")
+        source.appendString(pipeline)
+        source.appendRaw(",\"db\":")
+        source.appendString(database)
+        source.appendByte(UInt8(ascii: ","))
+        if message.isTransactional, var transaction {
+            position = Position(high: transaction.commitLSN.rawValue, low: transaction.nextIndex)
+            transaction.nextIndex += 1
+            transactionInfo = (transaction.xidText, Int(transaction.nextIndex))
+            source.appendRaw(transaction.sourceSuffix)
+            self.transaction = transaction
+        } else {
+            position = Position(high: message.lsn.rawValue, low: 0)
+            source.appendRaw("\"lsn\":\"")
+            source.appendRaw(message.lsn.description.utf8)
+            source.appendRaw("\",\"txId\":null,\"ts_ms\":")
+            source.appendInt(nowMillis)
+            source.appendRaw(",\"snapshot\":false}")
+        }
+        if let lastPosition, position <= lastPosition { return }
+        batch.appendMessageEvent(position: position, source: { $0.appendRaw(source.bytes) }, prefix: message.prefix,
+                                 content: Array(message.content), transactional: message.isTransactional,
+                                 transaction: transactionInfo, timestampMillis: nowMillis)
+        lastPosition = position
+    }
+
+    /// Appends an `r` event for a row read by the initial snapshot.
+    mutating func snapshotRow(_ tuple: TupleData, relation: RelationInfo, position: Position, sourceSuffix: [UInt8],
+                              into batch: inout EventBatch) {
+        var ignored: [String] = []
+        batch.appendRowEvent(
+            position: position, op: .read, table: relation.table, before: nil,
+            after: { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &ignored) },
+            source: { json in
+                json.appendRaw(relation.sourcePrefix)
+                json.appendRaw(sourceSuffix)
+            },
+            key: relation.hasKeyValues(tuple) ? { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored) } : nil,
+            schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis)
+        lastPosition = position
+    }
+
+    private func capturedRelation(_ id: UInt32) throws -> RelationInfo? {
+        guard let relation = relations[id] else {
+            throw SiphonError(.sourceFatal, "pgoutput protocol: change for relation \(id) before its Relation message")
+        }
+        return relation.captured ? relation : nil
+    }
+
+    private mutating func appendRow(_ op: Operation, relation: RelationInfo, before: TupleData?, beforeKeysOnly: Bool,
+                                    after: TupleData?, key: TupleData?, into batch: inout EventBatch) {
+        guard var transaction else { return }
+        let position = Position(high: transaction.commitLSN.rawValue, low: transaction.nextIndex)
+        transaction.nextIndex += 1
+        self.transaction = transaction
+        var unchanged: [String] = []
+        var ignored: [String] = []
+        let keyTuple = key.flatMap { relation.hasKeyValues($0) ? $0 : nil }
+        batch.appendRowEvent(
+            position: position, op: op, table: relation.table,
+            before: before.map { tuple in { relation.appendObject(tuple, keysOnly: beforeKeysOnly, to: &$0, unchanged: &ignored) } },
+            after: after.map { tuple in { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &unchanged) } },
+            source: { json in
+                json.appendRaw(relation.sourcePrefix)
+                json.appendRaw(transaction.sourceSuffix)
+            },
+            key: keyTuple.map { tuple in { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored) } },
+            unchangedColumns: { unchanged },
+            schemaVersion: relation.schemaVersion,
+            transaction: (transaction.xidText, Int(transaction.nextIndex)),
+            timestampMillis: nowMillis)
+        lastPosition = position
+    }
+}

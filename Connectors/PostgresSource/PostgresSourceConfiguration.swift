@@ -1,0 +1,41 @@
+import SiphonCore
+
+/// The `source:` keys of a `type: postgres` pipeline.
+public struct PostgresSourceConfiguration: Sendable {
+    public enum SnapshotMode: String, Sendable {
+        /// On first start, read every captured table in a snapshot consistent with the slot.
+        case initial
+        /// Stream changes only, from the slot's position.
+        case never
+    }
+
+    /// A libpq conninfo string or `postgres://` URL (holds the password: never log it).
+    public var url: String
+    public var slot: String
+    /// Defaults to the slot name.
+    public var publication: String
+    public var tables: [String]
+    public var snapshot: SnapshotMode
+    /// How often a standby status update is sent when nothing else prompts one.
+    public var statusInterval: Duration
+    /// Ask PostgreSQL 14+ to stream large in-progress transactions (protocol 2);
+    /// they are spilled to the state folder until they commit.
+    public var streaming: Bool
+    /// Pause before the first reconnect; doubles up to `maxRetryDelay`.
+    public var retryDelay: Duration
+    public var maxRetryDelay: Duration
+
+    public init(url: String, slot: String, publication: String? = nil, tables: [String] = ["public.*"],
+                snapshot: SnapshotMode = .initial, statusInterval: Duration = .seconds(10), streaming: Bool = true,
+                retryDelay: Duration = .milliseconds(500), maxRetryDelay: Duration = .seconds(30)) {
+        self.url = url
+        self.slot = slot
+        self.publication = publication ?? slot
+        self.tables = tables
+        self.snapshot = snapshot
+        self.statusInterval = statusInterval
+        self.streaming = streaming
+        self.retryDelay = retryDelay
+        self.maxRetryDelay = maxRetryDelay
+    }
+}

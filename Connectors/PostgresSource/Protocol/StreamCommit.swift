@@ -1,0 +1,26 @@
+/// Stream Commit (`'c'`, protocol v2): the streamed transaction `xid`
+/// committed; every change streamed for it is now final.
+///
+/// Sent outside any stream block. `endLSN` is the position to acknowledge.
+struct StreamCommit: Hashable, Sendable {
+    var xid: UInt32
+    /// Currently unused by the server (0).
+    var flags: UInt8
+    /// The LSN of the commit record.
+    var commitLSN: LSN
+    /// The LSN just past the commit record.
+    var endLSN: LSN
+    /// Commit time, microseconds since 2000-01-01 UTC.
+    var commitTime: Int64
+
+    /// Reads the body after the type byte. The whole message must be
+    /// consumed; `PgOutputMessage.decode` rejects leftover bytes.
+    static func decode(from reader: inout ByteReader) throws -> StreamCommit {
+        let xid = try reader.readUInt32()
+        let flags = try reader.readUInt8()
+        let commitLSN = try reader.readLSN()
+        let endLSN = try reader.readLSN()
+        let commitTime = try reader.readInt64()
+        return StreamCommit(xid: xid, flags: flags, commitLSN: commitLSN, endLSN: endLSN, commitTime: commitTime)
+    }
+}

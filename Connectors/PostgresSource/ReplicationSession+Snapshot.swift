@@ -1,0 +1,174 @@
+import Foundation
+import SiphonCore
+
+/// `snapshot.json`: which slot an initial snapshot belongs to and how far it got.
+struct SnapshotState: Sendable {
+    static let fileName = "snapshot.json"
+    var slot: String
+    var consistentPoint: LSN
+    var complete: Bool
+    var lastPosition: Position?
+
+    static func load(_ directory: StateDirectory) throws -> SnapshotState? {
+        guard let bytes = try directory.read(fileName) else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let slot = object["slot"] as? String,
+              let point = (object["consistent_point"] as? String).flatMap({ LSN($0) })
+        else {
+            throw SiphonError(.state, "\(directory.url(fileName)) is damaged; delete it and the slot to take the snapshot again")
+        }
+        return SnapshotState(slot: slot, consistentPoint: point, complete: object["complete"] as? Bool ?? false,
+                             lastPosition: (object["last_position"] as? String).flatMap { Position($0) })
+    }
+
+    func save(_ directory: StateDirectory) throws {
+        var json = JSONBuffer(capacity: 160)
+        json.appendRaw("{\"slot\":")
+        json.appendString(slot)
+        json.appendRaw(",\"consistent_point\":")
+        json.appendString(consistentPoint.description)
+        json.appendRaw(",\"complete\":")
+        json.appendBool(complete)
+        json.appendRaw(",\"last_position\":")
+        if let lastPosition { json.appendString(lastPosition.description) } else { json.appendNull() }
+        json.appendRaw("}\n")
+        try directory.write(Self.fileName, json.bytes)
+    }
+
+    /// Whether the sink durably holds every event of this snapshot.
+    func isDelivered(resume: Position?) -> Bool {
+        guard complete else { return false }
+        guard let lastPosition else { return true }
+        return resume.map { $0 >= lastPosition } ?? false
+    }
+}
+
+extension ReplicationSession {
+    /// Makes sure the slot exists, taking the initial snapshot when it is
+    /// created (and again when an earlier snapshot never reached the sink).
+    func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [TableName],
+                     resume: Position?, decoder: inout ChangeDecoder, output: EventQueue) async throws {
+        let slotName = configuration.slot
+        let snapshotState = try SnapshotState.load(state)
+        let existing = try await catalog.slot(slotName)
+        if let existing {
+            guard existing.plugin == "pgoutput" else {
+                throw SiphonError(.sourceSetup, "replication slot \(slotName) uses plugin \(existing.plugin), not pgoutput: choose another source.slot or drop it (SELECT pg_drop_replication_slot('\(slotName)'))")
+            }
+            guard existing.database == decoder.database else {
+                throw SiphonError(.sourceSetup, "replication slot \(slotName) belongs to database \(existing.database), not \(decoder.database): choose another source.slot")
+            }
+        }
+        var wantSnapshot = false
+        if configuration.snapshot == .initial {
+            if let snapshotState {
+                wantSnapshot = !snapshotState.isDelivered(resume: resume)
+            } else {
+                wantSnapshot = resume == nil
+            }
+        }
+        if wantSnapshot, let existing {
+            guard snapshotState?.slot == slotName else {
+                throw SiphonError(.sourceSetup, "replication slot \(slotName) already exists, so Siphon cannot take a snapshot consistent with it: drop it (SELECT pg_drop_replication_slot('\(slotName)')) or set source.snapshot: never")
+            }
+            if existing.active {
+                throw SiphonError(.sourceSetup, "replication slot \(slotName) is still in use by another connection", transient: true)
+            }
+            logger.warning("the previous snapshot did not reach the sink; taking it again with a new slot", metadata: ["slot": .string(slotName)])
+            try await replication.query("DROP_REPLICATION_SLOT \(slotName)")
+        }
+        if wantSnapshot {
+            let rows = try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput EXPORT_SNAPSHOT")
+            guard let row = rows.first, row.count >= 3, let point = row[1].flatMap({ LSN($0) }), let snapshotName = row[2] else {
+                throw SiphonError(.sourceFatal, "unexpected answer to CREATE_REPLICATION_SLOT")
+            }
+            logger.info("created replication slot; taking the initial snapshot", metadata: [
+                "slot": .string(slotName), "consistent_point": .string(point.description),
+            ])
+            var progress = SnapshotState(slot: slotName, consistentPoint: point, complete: false, lastPosition: nil)
+            try progress.save(state)
+            let rowsRead = try await takeSnapshot(catalog: catalog, snapshotName: snapshotName, consistentPoint: point,
+                                                  tables: captured, decoder: &decoder, output: output)
+            progress.complete = true
+            progress.lastPosition = decoder.lastPosition
+            try progress.save(state)
+            logger.info("initial snapshot read", metadata: ["rows": .stringConvertible(rowsRead), "tables": .stringConvertible(captured.count)])
+        } else if existing == nil {
+            if resume != nil {
+                throw SiphonError(.sourceFatal, "replication slot \(slotName) is gone although this pipeline has a checkpoint: changes since then are lost to it. To start over, delete the state folder (and the sink's output) and run again")
+            }
+            try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput NOEXPORT_SNAPSHOT")
+            logger.info("created replication slot", metadata: ["slot": .string(slotName)])
+        }
+    }
+
+    /// Reads every captured table inside the exported snapshot and emits
+    /// `r` events at positions just below the slot's consistent point, so
+    /// they sort before every streamed change. Returns the rows read.
+    private func takeSnapshot(catalog: Catalog, snapshotName: String, consistentPoint: LSN, tables: [TableName],
+                              decoder: inout ChangeDecoder, output: EventQueue) async throws -> Int {
+        let side = catalog.connection
+        try await side.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try await side.query("SET TRANSACTION SNAPSHOT \(Catalog.quoteLiteral(snapshotName))")
+        let high = consistentPoint.rawValue - 1
+        var index: UInt64 = 0
+        var rowsRead = 0
+        var fields: [ArraySlice<UInt8>?] = []
+        for table in tables.sorted(by: { $0.description < $1.description }) {
+            decoder.nowMillis = Clock.unixMillis()
+            var columns = try await catalog.columns(of: table, types: decoder.types)
+            try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
+            for position in columns.indices {
+                columns[position].typeName = decoder.types.typeName(of: columns[position].typeOID) ?? columns[position].typeName
+            }
+            var suffix = JSONBuffer(capacity: 96)
+            suffix.appendRaw("\"lsn\":\"")
+            suffix.appendRaw(consistentPoint.description.utf8)
+            suffix.appendRaw("\",\"txId\":null,\"ts_ms\":")
+            suffix.appendInt(decoder.nowMillis)
+            suffix.appendRaw(",\"snapshot\":true}")
+            let provisional = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: 0,
+                                           captured: true, pipeline: pipeline, database: decoder.database)
+            let before = batch.count
+            let version = try decoder.noteSchema(table, columns: columns, into: &batch,
+                                                 snapshotSource: provisional.sourcePrefix + suffix.bytes,
+                                                 snapshotPosition: Position(high: high, low: index))
+            if batch.count > before { index += 1 }
+            var relation = provisional
+            relation.schemaVersion = version
+            let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
+            try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT")
+            copying: while true {
+                switch try side.readCopyData() {
+                case .data(let line):
+                    let end = line.last == UInt8(ascii: "\n") ? line.count - 1 : line.count
+                    CopyTextParser.parseRow(line[..<end], into: &fields)
+                    let tuple = TupleData(columns: fields.map { $0.map(TupleValue.text) ?? .null })
+                    decoder.snapshotRow(tuple, relation: relation, position: Position(high: high, low: index),
+                                        sourceSuffix: suffix.bytes, into: &batch)
+                    index += 1
+                    rowsRead += 1
+                    if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
+                        try await sendSnapshotBatch(output)
+                    }
+                case .wouldBlock:
+                    try await sendSnapshotBatch(output)
+                    await side.waitForData(timeout: .seconds(1))
+                    try Task.checkCancellation()
+                case .done:
+                    break copying
+                }
+            }
+        }
+        try await side.query("COMMIT")
+        try await sendSnapshotBatch(output)
+        return rowsRead
+    }
+
+    private func sendSnapshotBatch(_ output: EventQueue) async throws {
+        guard !batch.isEmpty else { return }
+        let full = batch
+        batch = EventBatch(capacity: 256 * 1024)
+        try await output.send(full)
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import SiphonCore
+
+/// One connection's lifetime: setup (publication, slot, snapshot), then
+/// the replication stream until an error or cancellation.
+///
+/// Reads never block a thread: `readCopyData` takes what libpq has and the
+/// loop waits on the socket only when nothing is buffered, handing the
+/// batch it has so far to the pipeline first (low latency when quiet, big
+/// batches under load).
+final class ReplicationSession {
+    let configuration: PostgresSourceConfiguration
+    let target: ConnectionTarget
+    let pipeline: String
+    let state: StateDirectory
+    let logger: Logger
+    unowned let source: PostgresSource
+
+    static let batchEvents = 2048
+    static let batchBytes = 1 << 20
+
+    var batch = EventBatch(capacity: 256 * 1024)
+    var streams: [UInt32: SpillFile] = [:]
+    var streamXid: UInt32?
+    var tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: nil)
+    var receivedLSN = LSN.zero
+
+    init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
+         state: StateDirectory, logger: Logger, source: PostgresSource) {
+        self.configuration = configuration
+        self.target = target
+        self.pipeline = pipeline
+        self.state = state
+        self.logger = logger
+        self.source = source
+    }
+
+    func run(resumingAfter resume: Position?, output: EventQueue) async throws {
+        let side = try await PostgresConnection.connect(target, replication: false)
+        defer { side.close() }
+        let catalog = Catalog(connection: side, logger: logger)
+        try await catalog.checkServer()
+        let filter = TableFilter(patterns: configuration.tables)
+        let captured = try await catalog.ensurePublication(configuration.publication, filter: filter)
+        let history = try SchemaHistory(directory: state, resumingAfter: resume)
+        var decoder = ChangeDecoder(pipeline: pipeline, database: side.databaseName, filter: filter,
+                                    history: history, lastPosition: resume)
+        tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: resume)
+
+        let replication = try await PostgresConnection.connect(target, replication: true)
+        defer { replication.close() }
+        try await prepareSlot(catalog: catalog, replication: replication, captured: captured,
+                              resume: resume, decoder: &decoder, output: output)
+
+        let spillDirectory = state.url("spill")
+        // Streamed transactions are sent again from their start after a reconnect.
+        try? FileManager.default.removeItem(atPath: spillDirectory)
+        try FileManager.default.createDirectory(atPath: spillDirectory, withIntermediateDirectories: true)
+        let protocolVersion = replication.serverVersion >= 140_000 ? 2 : 1
+        var options = ["proto_version '\(protocolVersion)'", "publication_names '\(configuration.publication)'"]
+        if protocolVersion >= 2 {
+            options.append("messages 'true'")
+            if configuration.streaming { options.append("streaming 'on'") }
+        }
+        try await replication.startCopy(
+            "START_REPLICATION SLOT \(configuration.slot) LOGICAL 0/0 (\(options.joined(separator: ", ")))")
+        logger.info("streaming changes", metadata: [
+            "slot": .string(configuration.slot), "publication": .string(configuration.publication),
+            "database": .string(target.display), "protocol": .stringConvertible(protocolVersion),
+        ])
+        defer { streams.values.forEach { $0.discard() } }
+        try await stream(replication: replication, catalog: catalog, decoder: &decoder,
+                         spillDirectory: spillDirectory, output: output)
+    }
+
+    // MARK: The stream
+
+    private func stream(replication: PostgresConnection, catalog: Catalog, decoder: inout ChangeDecoder,
+                        spillDirectory: String, output: EventQueue) async throws {
+        let clock = ContinuousClock()
+        var lastStatus = clock.now
+        var confirmedSent = LSN.zero
+        var replyRequested = false
+        var sinceCheck = 0
+        while true {
+            try Task.checkCancellation()
+            var drained = false
+            switch try replication.readCopyData() {
+            case .data(let bytes):
+                switch try ReplicationMessage.decode(bytes[...]) {
+                case .xLogData(let data):
+                    if data.walStart > receivedLSN { receivedLSN = data.walStart }
+                    decoder.nowMillis = Clock.unixMillis()
+                    let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
+                    try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
+                                     spillDirectory: spillDirectory, output: output)
+                case .keepalive(let keepalive):
+                    if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
+                    if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
+                    tracker.idle(serverWALEnd: keepalive.walEnd,
+                                 transactionOpen: decoder.inTransaction || !streams.isEmpty || !batch.isEmpty)
+                    if keepalive.replyRequested { replyRequested = true }
+                }
+                if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
+                    try await sendBatch(output)
+                }
+                sinceCheck += 1
+                if sinceCheck < 512 && !replyRequested { continue }
+                sinceCheck = 0
+            case .wouldBlock:
+                drained = true
+                try await sendBatch(output)
+            case .done:
+                throw SiphonError(.sourceSetup, "PostgreSQL at \(target.display) ended the replication stream", transient: true)
+            }
+            // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
+            if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
+            let elapsed = clock.now - lastStatus
+            let moved = tracker.confirmedLSN > confirmedSent
+            if replyRequested || (moved && elapsed >= .milliseconds(100)) || elapsed >= configuration.statusInterval {
+                let idle = tracker.isIdle && !decoder.inTransaction && streams.isEmpty && batch.isEmpty
+                let update = StandbyStatusUpdate(
+                    written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
+                    applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
+                    replyRequested: idle && !moved)
+                try await replication.sendCopyData(update.encode())
+                confirmedSent = tracker.confirmedLSN
+                lastStatus = clock.now
+                replyRequested = false
+            }
+            if drained {
+                await replication.waitForData(timeout: .milliseconds(100))
+            }
+        }
+    }
+
+    private func sendBatch(_ output: EventQueue) async throws {
+        guard !batch.isEmpty else { return }
+        let full = batch
+        batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), 2 * Self.batchBytes))
+        try await output.send(full)
+    }
+
+    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
+                        decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
+        if let xid = streamXid {
+            if case .streamStop = message {
+                streamXid = nil
+            } else {
+                try streams[xid]?.append(raw)
+            }
+            return
+        }
+        switch message {
+        case .begin(let begin):
+            decoder.begin(finalLSN: begin.finalLSN, xid: begin.xid, commitTime: begin.commitTime)
+        case .commit(let commit):
+            tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
+        case .message(let logical) where !logical.isTransactional:
+            decoder.logicalMessage(logical, into: &batch)
+            tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
+        case .streamStart(let start):
+            streamXid = start.xid
+            if streams[start.xid] == nil {
+                streams[start.xid] = try SpillFile(directory: spillDirectory, xid: start.xid)
+            }
+        case .streamStop:
+            streamXid = nil
+        case .streamAbort(let abort):
+            if abort.xid == abort.subtransactionXid {
+                streams.removeValue(forKey: abort.xid)?.discard()
+            } else {
+                streams[abort.xid]?.abortSubtransaction(abort.subtransactionXid)
+            }
+        case .streamCommit(let commit):
+            decoder.begin(finalLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime)
+            if let spill = streams.removeValue(forKey: commit.xid) {
+                defer { spill.discard() }
+                let aborted = spill.abortedSubtransactions
+                try await spill.replay { raw in
+                    let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
+                    if let xid = change.streamXid, aborted.contains(xid) { return }
+                    try await self.apply(change, catalog: catalog, decoder: &decoder)
+                    if self.batch.count >= Self.batchEvents || self.batch.byteCount >= Self.batchBytes {
+                        try await self.sendBatch(output)
+                    }
+                }
+            }
+            tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
+        default:
+            try await apply(message, catalog: catalog, decoder: &decoder)
+        }
+    }
+
+    /// Applies a change-carrying message (inside a transaction) to the decoder.
+    private func apply(_ message: PgOutputMessage, catalog: Catalog, decoder: inout ChangeDecoder) async throws {
+        switch message {
+        case .relation(let relation):
+            let unknown = decoder.unknownTypes(in: relation)
+            if !unknown.isEmpty { try await catalog.resolveTypes(unknown, into: &decoder.types) }
+            try decoder.relation(relation, into: &batch)
+        case .insert(let insert): try decoder.insert(insert, into: &batch)
+        case .update(let update): try decoder.update(update, into: &batch)
+        case .delete(let delete): try decoder.delete(delete, into: &batch)
+        case .truncate(let truncate): try decoder.truncate(truncate, into: &batch)
+        case .message(let logical): decoder.logicalMessage(logical, into: &batch)
+        case .type, .origin: break
+        default:
+            throw SiphonError(.sourceFatal, "pgoutput protocol: unexpected \(message) inside a transaction")
+        }
+    }
+}
+
+extension PgOutputMessage {
+    /// The (sub)transaction id a change carries inside a streamed block.
+    var streamXid: UInt32? {
+        switch self {
+        case .relation(let message): return message.xid
+        case .type(let message): return message.xid
+        case .insert(let message): return message.xid
+        case .update(let message): return message.xid
+        case .delete(let message): return message.xid
+        case .truncate(let message): return message.xid
+        case .message(let message): return message.xid
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Maps PostgreSQL type OIDs to a name and a `ValueKind`.
+///
+/// Knows every built-in type of pg_type out of the box; types created by
+/// users (enums, domains, composite types, extension types, and arrays of
+/// them) have OIDs that differ per database, so they are registered at run
+/// time once looked up in the catalog. A value type: copies are independent.
+struct TypeRegistry: Sendable {
+    struct Entry: Sendable, Equatable {
+        var name: String
+        var kind: ValueKind
+    }
+
+    private var registered: [UInt32: Entry] = [:]
+
+    /// A registry that knows PostgreSQL's built-in types.
+    init() {}
+
+    /// How values of `oid` are rendered. Unknown OIDs render as `.text`,
+    /// which is always valid: every PostgreSQL value has a text form.
+    func kind(of oid: UInt32) -> ValueKind {
+        entry(for: oid)?.kind ?? .text
+    }
+
+    /// The pg_type name (`int4`, `_int4` for its array), or nil when the OID
+    /// is neither built in nor registered, which is how callers tell that a
+    /// type still needs a catalog lookup.
+    func typeName(of oid: UInt32) -> String? {
+        entry(for: oid)?.name
+    }
+
+    /// Records a type discovered at run time. A registration for an OID that
+    /// is already known replaces it.
+    mutating func register(oid: UInt32, name: String, kind: ValueKind) {
+        registered[oid] = Entry(name: name, kind: kind)
+    }
+
+    private func entry(for oid: UInt32) -> Entry? {
+        if !registered.isEmpty, let entry = registered[oid] { return entry }
+        return Self.builtIns[oid]
+    }
+}

@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "siphon",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "siphon", targets: ["siphon"]),
+        .library(name: "SiphonCore", targets: ["SiphonCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+    ],
+    targets: [
+        // The core: event model, Source/Sink contracts, pipeline, checkpoints, configuration.
+        .target(
+            name: "SiphonCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "PostgresSource",
+            dependencies: [
+                "SiphonCore", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Connectors/PostgresSource"
+        ),
+        .target(
+            name: "FileSink",
+            dependencies: ["SiphonCore", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/FileSink"
+        ),
+        .executableTarget(
+            name: "siphon",
+            dependencies: [
+                "SiphonCore", "PostgresSource", "FileSink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "SiphonTestSupport", path: "Tests/SiphonTestSupport"),
+        .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport"]),
+        .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore"]),
+        .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport"]),
+        .testTarget(
+            name: "SiphonIntegrationTests",
+            dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"]
+        ),
+    ]
+)

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Loads pipeline files: the envelope (`version`, `name`, `source.type`, `sink.type`,
+/// `state`) is checked here; connector keys are left to the connectors.
+///
+/// The steps are kept apart: find the files, parse each one (``ConfigNode/parse(yaml:)``),
+/// expand the environment (``EnvironmentExpansion``), then validate through ``ConfigReader``.
+public enum PipelineLoader {
+    /// The only file format version this build reads.
+    public static let supportedVersion = 1
+
+    /// Expands folders, reads and parses every file, expands `${VAR}` and `${VAR:-default}`
+    /// in every scalar from `environment`, checks the envelope, and returns the files plus
+    /// every problem found (in `problems`).
+    ///
+    /// A file is returned whenever its `source` and `sink` are mappings, even if it has other
+    /// problems, so the caller can still let the connectors validate their keys and report
+    /// everything at once. Run nothing unless `problems.isEmpty` after the connectors are done.
+    public static func load(paths: [String], environment: [String: String], problems: ConfigProblems) -> [PipelineFile] {
+        var loaded: [PipelineFile] = []
+        var owners: [String: String] = [:]
+        for file in pipelineFiles(in: paths, problems: problems) {
+            guard let (pipeline, nameIsExpanded) = loadFile(file, environment: environment, problems: problems) else {
+                continue
+            }
+            if isValidName(pipeline.name) {
+                if let owner = owners[pipeline.name] {
+                    let quoted = nameIsExpanded ? "this name" : "'\(pipeline.name)'"
+                    problems.add(ConfigProblem(
+                        file: file, keyPath: "name",
+                        message: "pipeline \(quoted) is already defined in \(owner); names must be unique"))
+                } else {
+                    owners[pipeline.name] = file
+                }
+            }
+            loaded.append(pipeline)
+        }
+        return loaded
+    }
+
+    /// The files named by `paths`, in order: a file as given, a folder as its `*.yaml` and
+    /// `*.yml` files sorted by name (hidden files skipped). The same file named twice is
+    /// loaded once. Missing paths and folders without pipeline files are reported.
+    static func pipelineFiles(in paths: [String], problems: ConfigProblems) -> [String] {
+        let manager = FileManager.default
+        var result: [String] = []
+        var seen: Set<String> = []
+        func add(_ file: String) {
+            let identity = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
+            if seen.insert(identity).inserted { result.append(file) }
+        }
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                problems.add(ConfigProblem(file: path, keyPath: "", message: "no such file or folder"))
+                continue
+            }
+            guard isDirectory.boolValue else {
+                add(path)
+                continue
+            }
+            guard let names = try? manager.contentsOfDirectory(atPath: path) else {
+                problems.add(ConfigProblem(file: path, keyPath: "", message: "cannot read folder"))
+                continue
+            }
+            let files = names.sorted().filter { name in
+                guard !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { return false }
+                var nameIsDirectory: ObjCBool = false
+                return manager.fileExists(atPath: join(path, name), isDirectory: &nameIsDirectory) && !nameIsDirectory.boolValue
+            }
+            if files.isEmpty {
+                problems.add(ConfigProblem(file: path, keyPath: "", message: "folder has no *.yaml or *.yml files"))
+            }
+            files.forEach { add(join(path, $0)) }
+        }
+        return result
+    }
+
+    private static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    /// Reads, parses, expands and checks one file. Returns nil when the file cannot yield
+    /// source and sink readers; the second value tells whether `name` came from expansion.
+    static func loadFile(
+        _ file: String, environment: [String: String], problems: ConfigProblems
+    ) -> (PipelineFile, Bool)? {
+        func report(_ keyPath: String, _ message: String) {
+            problems.add(ConfigProblem(file: file, keyPath: keyPath, message: message))
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            report("", "cannot read file (check its permissions)")
+            return nil
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            report("", "not UTF-8 text")
+            return nil
+        }
+        let parsed: ConfigNode.ParseResult
+        do {
+            parsed = try ConfigNode.parse(yaml: text)
+        } catch {
+            report("", error.message)
+            return nil
+        }
+        parsed.issues.forEach { report($0.keyPath, $0.message) }
+        guard let root = parsed.root, root != .null else {
+            report("", "file is empty; expected a mapping with version, name, source and sink")
+            return nil
+        }
+        guard case .mapping = root else {
+            report("", "top level must be a mapping with version, name, source and sink, not \(root.kindDescription)")
+            return nil
+        }
+
+        let expansion = EnvironmentExpansion.expand(root, environment: environment)
+        problems.registerSecrets(expansion.usedValues)
+        expansion.issues.forEach { report($0.keyPath, $0.message) }
+        let origins = ScalarOrigins(expandedPaths: expansion.expandedPaths, unresolvedPaths: expansion.unresolvedPaths)
+        let top = ConfigReader(node: expansion.node, keyPath: "", file: file, problems: problems, origins: origins)
+
+        checkVersion(top)
+        let name = top.requiredString("name") ?? ""
+        if !name.isEmpty, !isValidName(name) {
+            top.report("name", "must contain only letters, digits, '_' and '-'\(top.got(name, at: "name"))")
+        }
+        let (source, sourceType) = connector("source", in: top)
+        let (sink, sinkType) = connector("sink", in: top)
+        var statePath = ".siphon/\(name)"
+        if let state = top.child("state"), let path = state.string("path") {
+            if path.trimmingCharacters(in: .whitespaces).isEmpty {
+                state.report("path", "must not be empty; leave state.path out to use .siphon/<name>")
+            } else {
+                statePath = path
+            }
+        }
+        top.finish()
+
+        guard let source, let sink else { return nil }
+        let pipeline = PipelineFile(
+            file: file, name: name, source: source, sourceType: sourceType,
+            sink: sink, sinkType: sinkType, statePath: statePath)
+        return (pipeline, origins.expandedPaths.contains("name"))
+    }
+
+    private static func checkVersion(_ top: ConfigReader) {
+        guard let node = top.value("version") else {
+            top.report("version", "required; write version: \(supportedVersion)")
+            return
+        }
+        guard case let .scalar(text) = node, let version = Int(text) else {
+            top.report("version", "must be an integer")
+            return
+        }
+        if version != supportedVersion {
+            top.report("version", "must be \(supportedVersion), the only version this siphon reads\(top.got(text, at: "version"))")
+        }
+    }
+
+    /// The reader and `type` of `source` or `sink`; the reader is untracked so that the
+    /// top-level `finish()` leaves its connector keys to the caller.
+    private static func connector(_ key: String, in top: ConfigReader) -> (ConfigReader?, String) {
+        guard top.has(key) else {
+            top.report(key, "required")
+            return (nil, "")
+        }
+        guard let reader = top.untrackedChild(key) else { return (nil, "") }
+        return (reader, reader.requiredString("type") ?? "")
+    }
+
+    /// Pipeline ids: one or more ASCII letters, digits, `_` and `-`.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0 == "_" || $0 == "-" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0))
+        }
+    }
+}

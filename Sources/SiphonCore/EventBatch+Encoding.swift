@@ -1,0 +1,156 @@
+/// Writes the `source` object of an event; each source connector has its own fields.
+public typealias JSONWriter = (inout JSONBuffer) -> Void
+
+/// The event envelope shared by every source, version 1 (docs/EVENTS.md).
+///
+/// Field order is fixed: `id, op, before, after, source, key, unchanged,
+/// schema, ts_ms, transaction`. Debezium consumers (schemas disabled) read
+/// `op/before/after/source/ts_ms/transaction` unchanged.
+public enum EventFormat {
+    public static let version = 1
+}
+
+extension EventBatch {
+    /// Appends a row event (`c`, `u`, `d`, `r` or `t`).
+    ///
+    /// `before`, `after` and `key` write a JSON object (or nothing, for null);
+    /// `unchangedColumns` (asked after `after` ran) names columns left out of `after` because the source did
+    /// not send their value (PostgreSQL's unchanged TOAST).
+    public mutating func appendRowEvent(
+        position: Position,
+        op: Operation,
+        table: TableName,
+        before: JSONWriter?,
+        after: JSONWriter?,
+        source: JSONWriter,
+        key: JSONWriter?,
+        unchangedColumns: () -> [String] = { [] },
+        schemaVersion: Int,
+        transaction: (id: String, order: Int)?,
+        timestampMillis: Int64
+    ) {
+        let start = buffer.count
+        beginEnvelope(position: position, op: op)
+        buffer.appendRaw(",\"before\":")
+        if let before { before(&buffer) } else { buffer.appendNull() }
+        buffer.appendRaw(",\"after\":")
+        if let after { after(&buffer) } else { buffer.appendNull() }
+        buffer.appendRaw(",\"source\":")
+        source(&buffer)
+        buffer.appendRaw(",\"key\":")
+        var keyRange: Range<Int>?
+        if let key {
+            let keyStart = buffer.count
+            key(&buffer)
+            keyRange = keyStart..<buffer.count
+        } else {
+            buffer.appendNull()
+        }
+        let unchanged = unchangedColumns()
+        if !unchanged.isEmpty {
+            buffer.appendRaw(",\"unchanged\":[")
+            for (index, name) in unchanged.enumerated() {
+                if index > 0 { buffer.appendByte(UInt8(ascii: ",")) }
+                buffer.appendString(name)
+            }
+            buffer.appendByte(UInt8(ascii: "]"))
+        }
+        buffer.appendRaw(",\"schema\":{\"version\":")
+        buffer.appendInt(schemaVersion)
+        buffer.appendByte(UInt8(ascii: "}"))
+        endEnvelope(transaction: transaction, timestampMillis: timestampMillis)
+        events.append(EventRecord(position: position, op: op, table: table,
+                                  line: start..<(buffer.count), key: keyRange))
+        buffer.appendByte(UInt8(ascii: "\n"))
+    }
+
+    /// Appends a schema-change event (`op: "schema"`): the table's new
+    /// column list, its previous version (null for the first one) and what
+    /// changed. `columns` and `changes` write JSON values.
+    public mutating func appendSchemaEvent(
+        position: Position,
+        table: TableName,
+        source: JSONWriter,
+        version: Int,
+        previousVersion: Int?,
+        columns: JSONWriter,
+        changes: JSONWriter,
+        transaction: (id: String, order: Int)?,
+        timestampMillis: Int64
+    ) {
+        let start = buffer.count
+        beginEnvelope(position: position, op: .schemaChange)
+        buffer.appendRaw(",\"before\":null,\"after\":null,\"source\":")
+        source(&buffer)
+        buffer.appendRaw(",\"key\":null,\"schema\":{\"version\":")
+        buffer.appendInt(version)
+        buffer.appendRaw(",\"previous\":")
+        if let previousVersion { buffer.appendInt(previousVersion) } else { buffer.appendNull() }
+        buffer.appendRaw(",\"columns\":")
+        columns(&buffer)
+        buffer.appendRaw(",\"changes\":")
+        changes(&buffer)
+        buffer.appendByte(UInt8(ascii: "}"))
+        endEnvelope(transaction: transaction, timestampMillis: timestampMillis)
+        events.append(EventRecord(position: position, op: .schemaChange, table: table,
+                                  line: start..<buffer.count, key: nil))
+        buffer.appendByte(UInt8(ascii: "\n"))
+    }
+
+    /// Appends an application message event (`op: "message"`).
+    public mutating func appendMessageEvent(
+        position: Position,
+        source: JSONWriter,
+        prefix: String,
+        content: [UInt8],
+        transactional: Bool,
+        transaction: (id: String, order: Int)?,
+        timestampMillis: Int64
+    ) {
+        let start = buffer.count
+        beginEnvelope(position: position, op: .message)
+        buffer.appendRaw(",\"before\":null,\"after\":null,\"source\":")
+        source(&buffer)
+        buffer.appendRaw(",\"key\":null,\"message\":{\"prefix\":")
+        buffer.appendString(prefix)
+        buffer.appendRaw(",\"transactional\":")
+        buffer.appendBool(transactional)
+        buffer.appendRaw(",\"content\":")
+        buffer.appendBase64(content)
+        if let text = String(validating: content, as: UTF8.self) {
+            buffer.appendRaw(",\"text\":")
+            buffer.appendString(text)
+        }
+        buffer.appendByte(UInt8(ascii: "}"))
+        endEnvelope(transaction: transaction, timestampMillis: timestampMillis)
+        events.append(EventRecord(position: position, op: .message, table: nil,
+                                  line: start..<buffer.count, key: nil))
+        buffer.appendByte(UInt8(ascii: "\n"))
+    }
+
+    private mutating func beginEnvelope(position: Position, op: Operation) {
+        precondition(events.last.map { $0.position < position } ?? true,
+                     "events in a batch must have increasing positions")
+        buffer.appendRaw("{\"id\":\"")
+        position.withHexDigits { buffer.appendByte($0) }
+        buffer.appendRaw("\",\"op\":\"")
+        buffer.appendRaw(op.rawValue.utf8)
+        buffer.appendByte(UInt8(ascii: "\""))
+    }
+
+    private mutating func endEnvelope(transaction: (id: String, order: Int)?, timestampMillis: Int64) {
+        buffer.appendRaw(",\"ts_ms\":")
+        buffer.appendInt(timestampMillis)
+        buffer.appendRaw(",\"transaction\":")
+        if let transaction {
+            buffer.appendRaw("{\"id\":")
+            buffer.appendString(transaction.id)
+            buffer.appendRaw(",\"order\":")
+            buffer.appendInt(transaction.order)
+            buffer.appendByte(UInt8(ascii: "}"))
+        } else {
+            buffer.appendNull()
+        }
+        buffer.appendByte(UInt8(ascii: "}"))
+    }
+}

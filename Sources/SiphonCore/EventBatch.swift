@@ -1,0 +1,85 @@
+/// What happened to a row, or to a table.
+public enum Operation: String, Sendable {
+    case create = "c"
+    case update = "u"
+    case delete = "d"
+    /// A row read by a snapshot.
+    case read = "r"
+    case truncate = "t"
+    /// A table's columns changed; see docs/EVENTS.md.
+    case schemaChange = "schema"
+    /// A message written into the log by the application (pg_logical_emit_message).
+    case message = "message"
+}
+
+/// A captured table, as `schema.table` (SQLite tables use schema `main`).
+public struct TableName: Hashable, Sendable, CustomStringConvertible {
+    public var schema: String
+    public var name: String
+
+    public init(schema: String, name: String) {
+        self.schema = schema
+        self.name = name
+    }
+
+    public var description: String { "\(schema).\(name)" }
+}
+
+/// One event of a batch: its position and where its JSON sits in `EventBatch.data`.
+public struct EventRecord: Sendable {
+    public var position: Position
+    public var op: Operation
+    public var table: TableName?
+    /// The event's JSON object, without the trailing newline.
+    public var line: Range<Int>
+    /// The event's `key` object, when it has one (a Kafka message key, say).
+    public var key: Range<Int>?
+}
+
+/// Events in position order, rendered once as JSON Lines in one buffer.
+///
+/// Sources fill batches; sinks read `data` (every event followed by `\n`)
+/// and `events`. A batch never holds an event twice and its positions
+/// strictly increase.
+public struct EventBatch: Sendable {
+    public internal(set) var buffer: JSONBuffer
+    public internal(set) var events: [EventRecord]
+
+    public init(capacity: Int = 64 * 1024) {
+        buffer = JSONBuffer(capacity: capacity)
+        events = []
+    }
+
+    /// Every event's JSON followed by a newline, in order.
+    public var data: [UInt8] { buffer.bytes }
+    public var isEmpty: Bool { events.isEmpty }
+    public var count: Int { events.count }
+    public var byteCount: Int { buffer.count }
+    public var lastPosition: Position? { events.last?.position }
+
+    /// The JSON of event `index`, without its newline.
+    public func line(_ index: Int) -> ArraySlice<UInt8> { buffer.bytes[events[index].line] }
+
+    /// The events strictly after `position`, re-based into a new batch.
+    /// Used on restart to drop what a sink already holds.
+    public func suffix(after position: Position) -> EventBatch {
+        guard let first = events.firstIndex(where: { $0.position > position }) else { return EventBatch(capacity: 0) }
+        if first == 0 { return self }
+        let offset = events[first].line.lowerBound
+        var result = EventBatch(capacity: buffer.count - offset)
+        result.buffer.appendRaw(buffer.bytes[offset...])
+        result.events = events[first...].map { record in
+            var moved = record
+            moved.line = (record.line.lowerBound - offset)..<(record.line.upperBound - offset)
+            moved.key = record.key.map { ($0.lowerBound - offset)..<($0.upperBound - offset) }
+            return moved
+        }
+        return result
+    }
+
+    /// Removes every event, keeping the allocated capacity.
+    public mutating func removeAll() {
+        buffer.removeAll(keepingCapacity: true)
+        events.removeAll(keepingCapacity: true)
+    }
+}

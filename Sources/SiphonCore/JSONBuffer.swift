@@ -1,0 +1,184 @@
+/// A growable byte buffer that JSON is written into directly.
+///
+/// Events are rendered straight into bytes instead of going through
+/// `JSONEncoder`: one allocation per batch instead of one per value. The
+/// caller is responsible for producing a well-formed document (commas,
+/// brackets); the buffer guarantees that every string it writes is escaped
+/// and valid UTF-8 JSON.
+public struct JSONBuffer: Sendable {
+    public var bytes: [UInt8]
+
+    public init(capacity: Int = 1024) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inlinable public var count: Int { bytes.count }
+
+    @inlinable public mutating func removeAll(keepingCapacity: Bool = true) {
+        bytes.removeAll(keepingCapacity: keepingCapacity)
+    }
+
+    /// Appends bytes as they are: the caller vouches that they are valid JSON.
+    @inlinable public mutating func appendRaw<S: Sequence>(_ raw: S) where S.Element == UInt8 {
+        bytes.append(contentsOf: raw)
+    }
+
+    @inlinable public mutating func appendRaw(_ raw: StaticString) {
+        raw.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    @inlinable public mutating func appendByte(_ byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    @inlinable public mutating func appendNull() { appendRaw("null") }
+
+    @inlinable public mutating func appendBool(_ value: Bool) {
+        if value { appendRaw("true") } else { appendRaw("false") }
+    }
+
+    public mutating func appendInt<I: BinaryInteger>(_ value: I) {
+        if value == 0 { bytes.append(UInt8(ascii: "0")); return }
+        var digits: (UInt64, Bool) = value < 0 ? (UInt64(value.magnitude), true) : (UInt64(value), false)
+        var scratch = [UInt8](repeating: 0, count: 20)
+        var index = 20
+        while digits.0 > 0 {
+            index -= 1
+            scratch[index] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
+            digits.0 /= 10
+        }
+        if digits.1 { bytes.append(UInt8(ascii: "-")) }
+        bytes.append(contentsOf: scratch[index...])
+    }
+
+    /// Writes a finite double as a JSON number; NaN and infinities, which
+    /// JSON cannot represent, are written as the strings "NaN", "Infinity"
+    /// and "-Infinity".
+    public mutating func appendDouble(_ value: Double) {
+        if value.isNaN { appendRaw("\"NaN\""); return }
+        if value.isInfinite { appendRaw(value < 0 ? "\"-Infinity\"" : "\"Infinity\""); return }
+        if value == value.rounded(), abs(value) < 1e15 {
+            appendInt(Int64(value))
+            return
+        }
+        appendRaw(value.description.utf8)
+    }
+
+    @inlinable public mutating func appendString(_ value: String) {
+        var value = value
+        value.withUTF8 { appendString(utf8: $0) }
+    }
+
+    /// Writes `utf8` as a quoted, escaped JSON string. Invalid UTF-8 is
+    /// replaced with U+FFFD so the output always parses.
+    public mutating func appendString<C: Collection>(utf8: C) where C.Element == UInt8 {
+        bytes.append(UInt8(ascii: "\""))
+        appendEscaped(utf8: utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Writes the escaped body of a JSON string without the quotes.
+    public mutating func appendEscaped<C: Collection>(utf8: C) where C.Element == UInt8 {
+        let handled: Void? = utf8.withContiguousStorageIfAvailable { buffer in
+            appendEscaped(buffer: buffer)
+        }
+        if handled == nil {
+            let copy = Array(utf8)
+            copy.withUnsafeBufferPointer { appendEscaped(buffer: $0) }
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func appendEscaped(buffer: UnsafeBufferPointer<UInt8>) {
+        var index = 0
+        let end = buffer.count
+        var runStart = 0
+        while index < end {
+            let byte = buffer[index]
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte < 0x80 {
+                index += 1
+                continue
+            }
+            if byte >= 0x80 {
+                let length = Self.validUTF8SequenceLength(buffer, at: index)
+                if length > 0 {
+                    index += length
+                    continue
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<index]))
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case ..<0x20:
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]])
+            default:
+                bytes.append(contentsOf: [0xEF, 0xBF, 0xBD])  // U+FFFD for a broken sequence
+            }
+            index += 1
+            runStart = index
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<end]))
+    }
+
+    /// Length of the well-formed UTF-8 sequence starting at `index`, or 0.
+    private static func validUTF8SequenceLength(_ buffer: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
+        let lead = buffer[index]
+        let length: Int
+        var lower: UInt8 = 0x80
+        var upper: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lower = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upper = 0x9F
+        case 0xF0: length = 4; lower = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upper = 0x8F
+        default: return 0
+        }
+        guard index + length <= buffer.count else { return 0 }
+        let second = buffer[index + 1]
+        guard second >= lower && second <= upper else { return 0 }
+        for offset in 2..<length where buffer[index + offset] & 0xC0 != 0x80 {
+            return 0
+        }
+        return length
+    }
+}
+
+extension JSONBuffer {
+    private static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Writes `data` as a quoted standard base64 string (with padding).
+    public mutating func appendBase64<C: Collection>(_ data: C) where C.Element == UInt8 {
+        bytes.append(UInt8(ascii: "\""))
+        let table = Self.base64Alphabet
+        var iterator = data.makeIterator()
+        while let b0 = iterator.next() {
+            let b1 = iterator.next()
+            let b2 = iterator.next()
+            bytes.append(table[Int(b0 >> 2)])
+            bytes.append(table[Int((b0 & 0x03) << 4 | (b1 ?? 0) >> 4)])
+            if let b1 {
+                bytes.append(table[Int((b1 & 0x0F) << 2 | (b2 ?? 0) >> 6)])
+            } else {
+                bytes.append(UInt8(ascii: "="))
+            }
+            if let b2 {
+                bytes.append(table[Int(b2 & 0x3F)])
+            } else {
+                bytes.append(UInt8(ascii: "="))
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

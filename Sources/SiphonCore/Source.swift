@@ -1,0 +1,44 @@
+/// A connector that reads changes from a database.
+///
+/// Contract:
+/// - `run` delivers events in strictly increasing position order, starting
+///   strictly after `position` (nil: from the very beginning, which for a
+///   source configured so means its initial snapshot).
+/// - A source may deliver again events at or before positions it was never
+///   told are acknowledged (after a reconnect, say); the pipeline drops
+///   them. It must never skip an event.
+/// - Transient failures (connection loss, a restarted server) are handled
+///   inside `run`: reconnect with backoff and resume from the last
+///   acknowledged position. `run` throws only for errors a person must fix,
+///   as a `SiphonError`, and returns when its task is cancelled.
+public protocol Source: Sendable {
+    func run(resumingAfter position: Position?, output: EventQueue) async throws
+
+    /// Every event at or before `position` is durable in the sink. Only now
+    /// may the source let its database forget them (confirm the LSN, delete
+    /// changelog rows). Cheap and non-blocking; called from the sink's task.
+    func acknowledge(_ position: Position)
+}
+
+/// A connector that writes events somewhere.
+///
+/// Contract:
+/// - `open` prepares the sink and returns the position of the last event
+///   the sink itself holds durably, if it can tell (the file sink reads its
+///   last line; a database target keeps the position in its own
+///   transaction). The pipeline resumes after the later of that and the
+///   stored checkpoint, so such sinks get exactly-once delivery.
+/// - `write` receives batches in position order. It may buffer, or hand
+///   events to a broker that acknowledges later; nothing is durable yet.
+/// - `flush` returns only when every event written so far is durable (on
+///   disk, acknowledged by the broker, committed). Only then does the
+///   pipeline checkpoint and acknowledge to the source. It must be safe to
+///   call with nothing written.
+/// - After a `write` or `flush` throws, the pipeline calls `close` and
+///   restarts from the checkpoint; events after it are delivered again.
+public protocol Sink: Sendable {
+    func open() async throws -> Position?
+    func write(_ batch: EventBatch) async throws
+    func flush() async throws
+    func close() async throws
+}

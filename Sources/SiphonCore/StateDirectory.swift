@@ -1,0 +1,134 @@
+import Foundation
+
+/// A pipeline's state folder: offsets, schema history, spill files.
+///
+/// Every file is replaced atomically and durably: written to a temporary
+/// file, fsynced, renamed over the old one, then the folder is fsynced, so
+/// a crash leaves either the old or the new content, never a mix.
+public struct StateDirectory: Sendable {
+    public let path: String
+
+    /// Names a folder for reading only: nothing is created; reads of a
+    /// missing folder find no files.
+    public init(readingAt path: String) {
+        self.path = path
+    }
+
+    /// Opens the folder, creating it (and its parents) when missing.
+    public init(path: String) throws {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw SiphonError(.state, "cannot create state folder \(path): \(error.localizedDescription); check state.path and its permissions")
+        }
+        guard access(path, W_OK) == 0 else {
+            throw SiphonError(.state, "state folder \(path) is not writable; fix its permissions or set state.path")
+        }
+    }
+
+    public func url(_ name: String) -> String { path + "/" + name }
+
+    /// The file's bytes, or nil when it does not exist.
+    public func read(_ name: String) throws -> [UInt8]? {
+        let file = url(name)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SiphonError(.state, "cannot read \(file); check its permissions")
+        }
+        return [UInt8](data)
+    }
+
+    /// Replaces the file's content atomically and durably.
+    public func write(_ name: String, _ bytes: [UInt8]) throws {
+        let target = url(name)
+        let temporary = target + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw stateError("create", temporary) }
+        var ok = bytes.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 { if errno == EINTR { continue }; return false }
+                offset += written
+            }
+            return true
+        }
+        if ok { ok = fsync(fd) == 0 }
+        close(fd)
+        guard ok else { throw stateError("write", temporary) }
+        guard rename(temporary, target) == 0 else { throw stateError("rename", target) }
+        try syncDirectory()
+    }
+
+    public func remove(_ name: String) {
+        unlink(url(name))
+    }
+
+    /// Makes renames and new files in the folder durable.
+    public func syncDirectory() throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw stateError("open", path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw stateError("fsync", path) }
+    }
+
+    private func stateError(_ action: String, _ file: String) -> SiphonError {
+        SiphonError(.state, "cannot \(action) \(file): \(String(cString: strerror(errno))); check the state folder's permissions and free space")
+    }
+}
+
+/// The last position whose events the sink has made durable.
+public struct Checkpoint: Sendable, Equatable {
+    public var position: Position
+    public var updatedMillis: Int64
+
+    public init(position: Position, updatedMillis: Int64) {
+        self.position = position
+        self.updatedMillis = updatedMillis
+    }
+}
+
+/// Reads and writes `offsets.json` in a state folder.
+public struct CheckpointStore: Sendable {
+    public static let fileName = "offsets.json"
+    public let directory: StateDirectory
+    public let pipeline: String
+
+    public init(directory: StateDirectory, pipeline: String) {
+        self.directory = directory
+        self.pipeline = pipeline
+    }
+
+    public func load() throws -> Checkpoint? {
+        guard let bytes = try directory.read(Self.fileName) else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let text = object["position"] as? String, let position = Position(text)
+        else {
+            throw SiphonError(.state, "\(directory.url(Self.fileName)) is damaged; restore it from a backup or delete it to start over (events may then repeat)")
+        }
+        let updated = (object["updated_ms"] as? NSNumber)?.int64Value ?? 0
+        return Checkpoint(position: position, updatedMillis: updated)
+    }
+
+    public func save(_ position: Position) throws {
+        var json = JSONBuffer(capacity: 128)
+        json.appendRaw("{\"pipeline\":")
+        json.appendString(pipeline)
+        json.appendRaw(",\"position\":\"")
+        position.withHexDigits { json.appendByte($0) }
+        json.appendRaw("\",\"updated_ms\":")
+        json.appendInt(Clock.unixMillis())
+        json.appendRaw("}\n")
+        try directory.write(Self.fileName, json.bytes)
+    }
+}
+
+public enum Clock {
+    /// Wall-clock time in milliseconds since 1970.
+    public static func unixMillis() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+@testable import SiphonCore
+import SiphonTestSupport
+
+/// The pipeline's ordering guarantees, with in-memory connectors.
+final class PipelineTests: XCTestCase {
+    /// Emits `count` events one per batch, then waits to be cancelled.
+    final class CountingSource: Source {
+        let count: Int
+        let acknowledged = Mutex<[Position]>([])
+        let started = Mutex<Position?>(nil)
+        init(count: Int) { self.count = count }
+
+        func run(resumingAfter position: Position?, output: EventQueue) async throws {
+            started.withLock { $0 = position }
+            // Deliberately replays from the beginning: the pipeline must drop what it already has.
+            for index in 0..<count {
+                var batch = EventBatch()
+                batch.appendRowEvent(position: Position(high: 1, low: UInt64(index)), op: .create,
+                                     table: TableName(schema: "s", name: "t"), before: nil,
+                                     after: { $0.appendRaw("{}") }, source: { $0.appendRaw("{}") }, key: nil,
+                                     schemaVersion: 1, transaction: nil, timestampMillis: 0)
+                try await output.send(batch)
+            }
+            try await Task.sleep(for: .seconds(3600))
+        }
+
+        func acknowledge(_ position: Position) { acknowledged.withLock { $0.append(position) } }
+    }
+
+    /// Records writes and flushes; durable = what was written before the last flush.
+    final class RecordingSink: Sink {
+        let log = Mutex<[String]>([])
+        let durable = Mutex<[Position]>([])
+        let written = Mutex<[Position]>([])
+        let held: Position?
+        init(held: Position? = nil) { self.held = held }
+
+        func open() async throws -> Position? { log.withLock { $0.append("open") }; return held }
+        func write(_ batch: EventBatch) async throws {
+            written.withLock { $0.append(contentsOf: batch.events.map(\.position)) }
+            log.withLock { $0.append("write") }
+        }
+        func flush() async throws {
+            let all = written.withLock { $0 }
+            durable.withLock { $0 = all }
+            log.withLock { $0.append("flush") }
+        }
+        func close() async throws { log.withLock { $0.append("close") } }
+    }
+
+    func testAcknowledgesOnlyWhatIsDurableAndSkipsWhatTheSinkHolds() async throws {
+        let folder = try TemporaryDirectory()
+        let state = try StateDirectory(path: folder.path + "/state")
+        let store = CheckpointStore(directory: state, pipeline: "p")
+        let source = CountingSource(count: 10)
+        let sink = RecordingSink(held: Position(high: 1, low: 3))
+        let pipeline = Pipeline(name: "p", source: source, sink: sink, checkpoints: store, logger: Logger(label: "test"))
+        let task = Task { try await pipeline.run() }
+        for _ in 0..<200 where sink.written.withLock({ $0.count }) < 6 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        pipeline.stop()
+        try await task.value
+        XCTAssertEqual(source.started.withLock { $0 }, Position(high: 1, low: 3), "resumes after what the sink holds")
+        XCTAssertEqual(sink.written.withLock { $0 }, (4..<10).map { Position(high: 1, low: UInt64($0)) })
+        let durable = Set(sink.durable.withLock { $0 })
+        for position in source.acknowledged.withLock({ $0 }) where position > Position(high: 1, low: 3) {
+            XCTAssertTrue(durable.contains(position), "acknowledged \(position) before it was durable")
+        }
+        XCTAssertEqual(try store.load()?.position, Position(high: 1, low: 9))
+        XCTAssertEqual(sink.log.withLock { $0 }.last, "close")
+    }
+
+    func testQueueAppliesBackpressure() async throws {
+        let queue = EventQueue(capacity: 2)
+        var batch = EventBatch()
+        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
+                             before: nil, after: nil, source: { $0.appendRaw("{}") }, key: nil, schemaVersion: 1,
+                             transaction: nil, timestampMillis: 0)
+        let sent = Mutex(0)
+        let producer = Task {
+            for _ in 0..<5 {
+                try await queue.send(batch)
+                sent.withLock { $0 += 1 }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertEqual(sent.withLock { $0 }, 2, "the producer waits while the queue is full")
+        for _ in 0..<5 { _ = await queue.next() }
+        try await producer.value
+        XCTAssertEqual(sent.withLock { $0 }, 5)
+        queue.finish()
+        let end = await queue.next()
+        XCTAssertNil(end)
+    }
+}

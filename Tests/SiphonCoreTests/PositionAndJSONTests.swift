@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+@testable import SiphonCore
+
+final class PositionAndJSONTests: XCTestCase {
+    func testPositionTextSortsLikePositions() {
+        let positions = [Position(high: 0, low: 5), Position(high: 0x16B3748, low: 0), Position(high: 0x16B3748, low: 3),
+                         Position(high: 0xFFFF_FFFF_0000_0000, low: 1)]
+        XCTAssertEqual(positions, positions.sorted())
+        XCTAssertEqual(positions.map(\.description), positions.map(\.description).sorted())
+        for position in positions { XCTAssertEqual(Position(position.description), position) }
+        XCTAssertEqual(Position(high: 0x16B3748, low: 3).description, "00000000016B37480000000000000003")
+        XCTAssertNil(Position("xyz"))
+        XCTAssertNil(Position(String(repeating: "G", count: 32)))
+    }
+
+    func testStringsAreEscapedAndAlwaysValid() throws {
+        let samples = ["plain", "quote \" backslash \\ newline \n tab \t", "\u{01}\u{1F}", "é ü 日本 🎉", ""]
+        for sample in samples {
+            var json = JSONBuffer()
+            json.appendString(sample)
+            let parsed = try JSONSerialization.jsonObject(with: Data(json.bytes), options: .fragmentsAllowed) as? String
+            XCTAssertEqual(parsed, sample)
+        }
+        var broken = JSONBuffer()
+        broken.appendString(utf8: [0x61, 0xFF, 0xC3, 0x28, 0x62])  // invalid UTF-8 sequences
+        let parsed = try JSONSerialization.jsonObject(with: Data(broken.bytes), options: .fragmentsAllowed) as? String
+        XCTAssertEqual(parsed, "a\u{FFFD}\u{FFFD}(b")
+    }
+
+    func testNumbersBase64AndNonFiniteDoubles() throws {
+        var json = JSONBuffer()
+        json.appendRaw("[")
+        json.appendInt(Int64.min); json.appendRaw(","); json.appendInt(UInt64.max); json.appendRaw(",")
+        json.appendDouble(.nan); json.appendRaw(","); json.appendDouble(-.infinity); json.appendRaw(",")
+        json.appendDouble(0.1); json.appendRaw(","); json.appendBase64([0xde, 0xad, 0xbe, 0xef, 0x01])
+        json.appendRaw("]")
+        let text = String(decoding: json.bytes, as: UTF8.self)
+        XCTAssertEqual(text, "[-9223372036854775808,18446744073709551615,\"NaN\",\"-Infinity\",0.1,\"3q2+7wE=\"]")
+    }
+
+    func testBatchSuffixRebasesEvents() throws {
+        var batch = EventBatch()
+        for index in 0..<4 {
+            batch.appendRowEvent(position: Position(high: 7, low: UInt64(index)), op: .create,
+                                 table: TableName(schema: "public", name: "t"), before: nil,
+                                 after: { $0.appendRaw("{\"id\":\(index)}".utf8) }, source: { $0.appendRaw("{}") },
+                                 key: { $0.appendRaw("{\"id\":\(index)}".utf8) }, schemaVersion: 1,
+                                 transaction: ("9", index + 1), timestampMillis: 1)
+        }
+        let rest = batch.suffix(after: Position(high: 7, low: 1))
+        XCTAssertEqual(rest.count, 2)
+        let lines = String(decoding: rest.data, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(rest.line(0))) as? [String: Any]
+        XCTAssertEqual(first?["id"] as? String, Position(high: 7, low: 2).description)
+        XCTAssertEqual(String(decoding: rest.data[rest.events[1].key!], as: UTF8.self), "{\"id\":3}")
+        XCTAssertTrue(batch.suffix(after: Position(high: 8, low: 0)).isEmpty)
+    }
+}
