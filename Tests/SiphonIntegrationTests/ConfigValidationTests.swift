@@ -55,7 +55,19 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertEqual(wrongTypes.status, 2)
         XCTAssertTrue(wrongTypes.stderr.contains("version: must be an integer"), wrongTypes.stderr)
         XCTAssertTrue(wrongTypes.stderr.contains("source: must be a mapping"), wrongTypes.stderr)
-        XCTAssertTrue(wrongTypes.stderr.contains("sink.type: unknown sink type 'kafka'"), wrongTypes.stderr)
+
+        let unknownSink = try validate("""
+            version: 1
+            name: orders
+            source:
+              type: postgres
+              url: "host=127.0.0.1 dbname=app"
+              slot: s
+            sink:
+              type: kafak
+            """)
+        XCTAssertEqual(unknownSink.status, 2)
+        XCTAssertTrue(unknownSink.stderr.contains("sink.type: unknown sink type 'kafak'"), unknownSink.stderr)
 
         let badYAML = try validate("version: 1\nname: [unclosed\n")
         XCTAssertEqual(badYAML.status, 2)

@@ -155,42 +155,10 @@ extension Dictionary where Key == String, Value == Any {
 }
 
 /// A psql session running in the background (a writer generating load).
-final class ChildProcessRunner {
-    private let process = Process()
-    private let errorFile: String
-
-    private init() {
-        errorFile = NSTemporaryDirectory() + "psql-\(UUID().uuidString).err"
-    }
-
-    static func start(server: PostgresServer, database: String, sql: String) throws -> ChildProcessRunner {
-        let runner = ChildProcessRunner()
-        FileManager.default.createFile(atPath: runner.errorFile, contents: nil)
-        runner.process.executableURL = URL(fileURLWithPath: "/usr/lib/postgresql/15/bin/psql")
-        runner.process.arguments = ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql,
-                                    "host=127.0.0.1 port=\(server.port) dbname=\(database) user=postgres password=postgres"]
-        runner.process.standardOutput = FileHandle.nullDevice
-        runner.process.standardError = FileHandle(forWritingAtPath: runner.errorFile)
-        try runner.process.run()
-        return runner
-    }
-
-    var stderrText: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
-
-    func waitForExit(timeout: Duration) throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                throw TestSupportError("psql still running after \(timeout)")
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning { process.terminate() }
-        try? FileManager.default.removeItem(atPath: errorFile)
+enum ChildProcessRunner {
+    static func start(server: PostgresServer, database: String, sql: String) throws -> SiphonProcess {
+        try SiphonProcess(executable: URL(fileURLWithPath: "/usr/lib/postgresql/15/bin/psql"),
+                          arguments: ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql,
+                                      "host=127.0.0.1 port=\(server.port) dbname=\(database) user=postgres password=postgres"])
     }
 }

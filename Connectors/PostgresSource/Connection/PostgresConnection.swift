@@ -213,7 +213,9 @@ final class PostgresConnection: @unchecked Sendable {
     private func resultError(_ result: OpaquePointer, query: String) -> PostgresError {
         let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-        return PostgresError(.query, message, sqlState: state, target: target)
+        // A dropped connection surfaces as a failed result too; classify it as what it is.
+        let code: PostgresError.Code = PQstatus(handle) == CONNECTION_BAD ? .connection : .query
+        return PostgresError(code, message, sqlState: state, target: target)
     }
 }
 

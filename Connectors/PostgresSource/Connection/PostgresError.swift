@@ -55,7 +55,8 @@ struct PostgresError: Error, CustomStringConvertible {
         if lower.contains("wal_level") {
             return SiphonError(.sourceSetup, "PostgreSQL at \(target) needs wal_level = logical (now: \(message)): set it in postgresql.conf and restart the server")
         }
-        if code == .connection || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true
+        if code == .connection || sqlState?.hasPrefix("08") == true || lower.contains("server closed the connection")
+            || lower.contains("terminating connection") || lower.contains("could not receive data from server") || sqlState?.hasPrefix("57P") == true
             || sqlState == "53300" || sqlState == "55006" {
             return SiphonError(.sourceSetup, "cannot reach PostgreSQL at \(target): \(message)", transient: true)
         }

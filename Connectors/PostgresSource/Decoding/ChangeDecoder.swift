@@ -95,32 +95,36 @@ struct ChangeDecoder {
     /// Compares `columns` with the table's latest version; records and emits
     /// a new version when they differ. Returns the version rows carry.
     ///
-    /// A transaction decoded a second time (after a restart) meets its own
-    /// schema change again: the version is already recorded at exactly this
-    /// position, so the same event is emitted again at the same position and
-    /// the indices of the events after it do not shift.
+    /// Transactions decoded a second time (after a restart) are compared
+    /// with the version in effect at their position, not the latest: a
+    /// version recorded at exactly this position is emitted again at the
+    /// same position (so the indices of the events after it do not shift),
+    /// and nothing new is recorded behind the history's end.
     mutating func noteSchema(_ table: TableName, columns: [ColumnSchema], into batch: inout EventBatch,
                              snapshotSource: [UInt8]? = nil, snapshotPosition: Position? = nil) throws -> Int {
-        let latest = history.latest(table)
-        if let latest, latest.columns.count == columns.count,
-           zip(latest.columns, columns).allSatisfy({ $0.sameDefinition(as: $1) }) {
-            let replayed = snapshotPosition == nil && transaction.map {
-                latest.position == Position(high: $0.commitLSN.rawValue, low: $0.nextIndex)
-            } ?? false
-            if replayed {
-                emitSchemaEvent(table, version: latest,
-                                previous: history.previous(table, before: latest.version), into: &batch,
-                                snapshotSource: nil)
-            }
-            return latest.version
-        }
         let position = snapshotPosition
             ?? transaction.map { Position(high: $0.commitLSN.rawValue, low: $0.nextIndex) }
         guard let position else {
             throw SiphonError(.sourceFatal, "pgoutput protocol: Relation message for \(table) outside a transaction")
         }
+        let versions = history.versions(table)
+        let effective = versions.last { $0.position < position }
+        if let replayed = versions.first(where: { $0.position == position }) {
+            // The transaction that introduced this version, decoded again: same event, same position.
+            emitSchemaEvent(table, version: replayed, previous: effective, into: &batch, snapshotSource: snapshotSource)
+            return replayed.version
+        }
+        if let effective, effective.columns.count == columns.count,
+           zip(effective.columns, columns).allSatisfy({ $0.sameDefinition(as: $1) }) {
+            return effective.version
+        }
+        if versions.contains(where: { $0.position > position }) {
+            // An older transaction decoded again (PostgreSQL resends from the
+            // last confirmed LSN): history already moved on, record nothing.
+            return effective?.version ?? versions[0].version
+        }
         let recorded = try history.record(table, columns: columns, position: position)
-        emitSchemaEvent(table, version: recorded, previous: latest, into: &batch, snapshotSource: snapshotSource)
+        emitSchemaEvent(table, version: recorded, previous: effective, into: &batch, snapshotSource: snapshotSource)
         return recorded.version
     }
 

@@ -66,10 +66,8 @@ final class SchemaHistory: @unchecked Sendable {
 
     func latest(_ table: TableName) -> SchemaVersion? { tables[table]?.last }
 
-    /// The version before `version`, if any.
-    func previous(_ table: TableName, before version: Int) -> SchemaVersion? {
-        tables[table]?.last { $0.version < version }
-    }
+    /// Every version of the table, oldest first.
+    func versions(_ table: TableName) -> [SchemaVersion] { tables[table] ?? [] }
 
     /// Records a new version and writes the history durably.
     func record(_ table: TableName, columns: [ColumnSchema], position: Position) throws -> SchemaVersion {
