@@ -201,3 +201,23 @@ final class ChangeCaptureTests: PostgresTestCase {
         try pipeline.stop(process)
     }
 }
+
+/// Several pipelines from one folder run side by side.
+final class MultiPipelineTests: PostgresTestCase {
+    func testFolderOfPipelinesRunsSideBySide() throws {
+        let first = try PipelineHarness(server: server, snapshot: "never", setup: "CREATE TABLE a (id int PRIMARY KEY)")
+        let second = try PipelineHarness(server: server, snapshot: "never", setup: "CREATE TABLE b (id int PRIMARY KEY)")
+        let folder = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: first.configPath, toPath: folder.path + "/first.yaml")
+        try FileManager.default.copyItem(atPath: second.configPath, toPath: folder.path + "/second.yaml")
+        let process = try SiphonProcess(arguments: ["run", "--config", folder.path], environment: PipelineHarness.environment)
+        try eventually(timeout: .seconds(60), "both pipelines streaming") {
+            process.stderrText.components(separatedBy: "streaming changes").count == 3
+        }
+        try first.sql("INSERT INTO a VALUES (1)")
+        try second.sql("INSERT INTO b VALUES (2)")
+        XCTAssertEqual(try first.waitForRowEvents(1, process: process).first?[path: "key.id"] as? Int, 1)
+        XCTAssertEqual(try second.waitForRowEvents(1, process: process).first?[path: "key.id"] as? Int, 2)
+        try first.stop(process)
+    }
+}

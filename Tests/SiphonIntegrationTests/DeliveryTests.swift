@@ -102,6 +102,9 @@ final class DeliveryTests: PostgresTestCase {
             return try Self.lineCount(pipeline.outputPath) >= rows + 1
         }
         let peakKB = Self.peakResidentKB(pid: process.pid)
+        // PostgreSQL streamed it before commit (protocol 2): the spill path was used.
+        let streamed = try server.psql("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'slot_\(pipeline.name)'")
+        XCTAssertGreaterThan(Int(streamed) ?? 0, 0, "the transaction was streamed in progress")
         try pipeline.stop(process)
         XCTAssertEqual(try Self.lineCount(pipeline.outputPath), rows + 1, "one schema event and one event per row")
         // The whole transaction is ~100 MB of JSON; memory stays far below it.
