@@ -34,6 +34,16 @@ let package = Package(
             ],
             path: "Connectors/PostgresSource"
         ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "SQLiteSource",
+            dependencies: [
+                "SiphonCore", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Connectors/SQLiteSource"
+        ),
         .target(
             name: "FileSink",
             dependencies: ["SiphonCore", .product(name: "Logging", package: "swift-log")],
@@ -42,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "FileSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -51,6 +61,7 @@ let package = Package(
         .target(name: "SiphonTestSupport", path: "Tests/SiphonTestSupport"),
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore"]),
+        .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport"]),
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport"]),
         .testTarget(
             name: "SiphonIntegrationTests",

@@ -154,3 +154,8 @@ extension EventBatch {
         buffer.appendByte(UInt8(ascii: "}"))
     }
 }
+
+/// The Siphon release, written into every event's `source.version` as `siphon-<version>`.
+public enum SiphonVersion {
+    public static let current = "0.1.0"
+}

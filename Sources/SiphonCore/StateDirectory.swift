@@ -29,6 +29,27 @@ public struct StateDirectory: Sendable {
 
     public func url(_ name: String) -> String { path + "/" + name }
 
+    /// Takes the folder's `lock` file (flock) for the rest of the process,
+    /// so two processes never run the same pipeline state: their
+    /// checkpoints and the sink's file would interleave. The kernel drops
+    /// the lock when the process exits, however it exits.
+    public func lockForProcess() throws {
+        let file = url("lock")
+        let descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SiphonError(.state, "cannot open \(file): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw SiphonError(.configuration, "state folder \(path) is in use by another siphon process\(holder.isEmpty ? "" : " (pid \(holder))"); stop it first, or give this pipeline its own state.path")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        // Deliberately never closed: the lock lives as long as the process.
+    }
+
     /// The file's bytes, or nil when it does not exist.
     public func read(_ name: String) throws -> [UInt8]? {
         let file = url(name)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SQLiteSource
 import SiphonCore
 
 struct Run: AsyncParsableCommand {
@@ -90,3 +91,67 @@ struct Offsets: AsyncParsableCommand {
     }
 }
 
+
+struct SQLiteCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sqlite", abstract: "Manage what the SQLite source keeps in a database.",
+        subcommands: [Exec.self, Uninstall.self])
+
+    struct Exec: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a migration (e.g. ALTER TABLE ... DROP COLUMN) on a captured SQLite database, rebuilding Siphon's triggers in the same transaction.")
+
+        @OptionGroup var config: ConfigOptions
+        @Option(help: "The SQL to run, in one transaction.") var sql: String
+
+        func run() async throws {
+            let logger = SiphonLogging.bootstrap(level: "warning")
+            let problems = ConfigProblems()
+            let files = PipelineFactory.load(paths: config.paths, problems: problems)
+            let targets = files.compactMap { file -> (PipelineFile, SQLiteSourceConfiguration)? in
+                guard file.sourceType == "sqlite", case .sqlite(let configuration) = PipelineFactory.readSource(file) else { return nil }
+                return (file, configuration)
+            }
+            guard problems.isEmpty else { exitWithProblems(problems) }
+            guard targets.count == 1, let (file, configuration) = targets.first else {
+                exitWithError(SiphonError(.configuration, "--config: name exactly one pipeline with an sqlite source (found \(targets.count))"))
+            }
+            do {
+                let changes = try SQLiteSource.execute(sql: sql, configuration: configuration, pipeline: file.name, logger: logger)
+                print("\(file.name): done; \(changes) schema change(s) recorded")
+            } catch let error as SiphonError {
+                exitWithError(error)
+            }
+        }
+    }
+
+    struct Uninstall: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove every trigger and table Siphon added to each SQLite source database; the application's data is untouched.")
+
+        @OptionGroup var config: ConfigOptions
+
+        func run() async throws {
+            let problems = ConfigProblems()
+            let files = PipelineFactory.load(paths: config.paths, problems: problems)
+            var targets: [(PipelineFile, SQLiteSourceConfiguration)] = []
+            for file in files where file.sourceType == "sqlite" {
+                if case .sqlite(let configuration) = PipelineFactory.readSource(file) {
+                    targets.append((file, configuration))
+                }
+            }
+            guard problems.isEmpty else { exitWithProblems(problems) }
+            if targets.isEmpty {
+                exitWithError(SiphonError(.configuration, "--config: no pipeline with an sqlite source"))
+            }
+            for (file, configuration) in targets {
+                do {
+                    let triggers = try SQLiteSource.uninstall(configuration: configuration, pipeline: file.name)
+                    print("\(file.name): removed \(triggers) triggers and Siphon's tables from \(configuration.path)")
+                } catch let error as SiphonError {
+                    exitWithError(error)
+                }
+            }
+        }
+    }
+}

@@ -2,11 +2,12 @@ import FileSink
 import Foundation
 import Logging
 import PostgresSource
+import SQLiteSource
 import SiphonCore
 
 /// The one place that maps a pipeline file's `type:` keys to connectors.
 enum PipelineFactory {
-    static let sourceTypes = ["postgres"]
+    static let sourceTypes = ["postgres", "sqlite"]
     static let sinkTypes = ["file"]
 
     static func load(paths: [String], problems: ConfigProblems) -> [PipelineFile] {
@@ -41,6 +42,7 @@ enum PipelineFactory {
             let state: StateDirectory
             do {
                 state = try StateDirectory(path: file.statePath)
+                try state.lockForProcess()
             } catch {
                 problems.add(ConfigProblem(file: file.file, keyPath: "state.path", message: String(describing: error)))
                 continue
@@ -49,6 +51,8 @@ enum PipelineFactory {
             switch sourceConfiguration {
             case .postgres(let configuration):
                 source = PostgresSource(configuration: configuration, pipeline: file.name, state: state, logger: pipelineLogger)
+            case .sqlite(let configuration):
+                source = SQLiteSource(configuration: configuration, pipeline: file.name, state: state, logger: pipelineLogger)
             }
             let sink: any Sink
             switch sinkConfiguration {
@@ -64,16 +68,19 @@ enum PipelineFactory {
 
     enum SourceConfiguration {
         case postgres(PostgresSourceConfiguration)
+        case sqlite(SQLiteSourceConfiguration)
     }
 
     enum SinkConfiguration {
         case file(FileSink.Configuration)
     }
 
-    private static func readSource(_ file: PipelineFile) -> SourceConfiguration? {
+    static func readSource(_ file: PipelineFile) -> SourceConfiguration? {
         switch file.sourceType {
         case "postgres", "postgresql":
             return PostgresSourceConfiguration(reading: file.source).map { .postgres($0) }
+        case "sqlite":
+            return SQLiteSourceConfiguration(reading: file.source).map { .sqlite($0) }
         case "":
             return nil
         default:
@@ -98,6 +105,7 @@ enum PipelineFactory {
     static func describe(_ position: Position, sourceType: String) -> String {
         switch sourceType {
         case "postgres", "postgresql": return PostgresPosition.describe(position)
+        case "sqlite": return SQLitePosition.describe(position)
         default: return "high \(position.high), low \(position.low)"
         }
     }

@@ -9,7 +9,7 @@ struct Siphon: AsyncParsableCommand {
         commandName: "siphon",
         abstract: "Change data capture: every committed row and schema change as a versioned event.",
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Offsets.self]
+        subcommands: [Run.self, Validate.self, Offsets.self, SQLiteCommands.self]
     )
 }
 

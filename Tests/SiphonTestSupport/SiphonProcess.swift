@@ -60,6 +60,18 @@ public final class SiphonProcess: @unchecked Sendable {
             currentDirectory: currentDirectory, timeout: timeout)
     }
 
+    /// Runs any executable to completion (a `sqlite3` shell as the application's writer, say).
+    public static func run(
+        executable: String,
+        arguments: [String],
+        environment: [String: String] = [:],
+        stdin: String? = nil,
+        timeout: Duration = .seconds(60)
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        try ChildProcess.run(executable: executable, arguments: arguments, environment: environment,
+                             stdin: stdin, timeout: timeout)
+    }
+
     /// Starts `siphon arguments` in the background.
     public convenience init(
         arguments: [String],

@@ -88,7 +88,3 @@ struct RelationInfo: Sendable {
         return columns.contains { $0.schema.isKey }
     }
 }
-
-public enum SiphonVersion {
-    public static let current = "0.1.0"
-}

@@ -1,0 +1,295 @@
+import Foundation
+import Logging
+import SiphonCore
+
+/// Installs, updates and removes what Siphon keeps inside the captured database.
+///
+/// Objects (all named `_siphon_*`, so the application never sees them in
+/// its own tables' schema):
+/// - `_siphon_changelog(seq, tbl, op, ver, ts, old, new)`: one row per
+///   change, written by triggers; `seq` is the position. Rows of op `s` are
+///   schema changes, written by Siphon itself in the transaction that
+///   rebuilds the triggers, so they sit at the exact point where the trigger
+///   version changes. One row of op `o` (origin) keeps `seq` counting from the
+///   pipeline's position when the table is new; cleanup never deletes the
+///   highest row, so `seq` never goes backwards (no AUTOINCREMENT, so no
+///   `sqlite_sequence` table is left behind by `uninstall`).
+/// - `_siphon_schema(tbl, version, columns, dropped)`: every version of every
+///   captured table. It lives in the database, not in the state folder,
+///   because it must change in the same transaction as the triggers.
+/// - `_siphon_meta`: which pipeline owns the capture.
+/// - Triggers `_siphon_<table>_c`, `_u`, `_d` (AFTER INSERT/UPDATE/DELETE).
+struct CaptureInstaller {
+    static let changelog = "_siphon_changelog"
+    static let schemaTable = "_siphon_schema"
+    static let metaTable = "_siphon_meta"
+    static let prefix = "_siphon_"
+
+    let connection: SQLiteConnection
+    let patterns: TablePatterns
+    let pipeline: String
+    let logger: Logger
+
+    /// What `sync` did.
+    struct SyncResult {
+        /// Tables captured for the first time (or again after a drop).
+        var created: [String] = []
+        /// Tables whose triggers were missing although their columns had not
+        /// changed: a table rebuilt by the application, say. Changes between
+        /// the rebuild and now were not recorded.
+        var repaired: [String] = []
+        var schemaChanges = 0
+    }
+
+    /// Brings triggers and schema versions in line with the database's
+    /// tables. Must run inside `BEGIN IMMEDIATE` (one transaction, so the
+    /// application never sees half of it). Idempotent.
+    ///
+    /// `resumeAfter` is the highest changelog sequence the pipeline has
+    /// seen: a changelog created now starts counting after it.
+    func sync(resumeAfter: Int64) throws -> SyncResult {
+        try createObjects(resumeAfter: resumeAfter)
+        var result = SyncResult()
+        let registry = try latestVersions()
+        let allTables = try userTables()
+        let captured = allTables.filter(patterns.matches)
+        let triggers = try installedTriggers()
+
+        for table in captured {
+            let current = try readSchema(table)
+            let latest = registry[table]
+            if let latest, !latest.dropped, current.sameShape(as: latest.schema) {
+                let version = latest.schema.version
+                let expected = Self.triggerStatements(for: current, version: version)
+                if expected.map(\.name).allSatisfy({ triggers[$0] == nil }) {
+                    result.repaired.append(table)
+                }
+                try installTriggers(expected, existing: triggers)
+                continue
+            }
+            let version = (latest?.schema.version ?? 0) + 1
+            var schema = current
+            schema.version = version
+            var diff: SchemaDiff
+            if let latest, !latest.dropped {
+                diff = SchemaDiff(from: latest.schema, to: schema)
+            } else {
+                diff = SchemaDiff(from: TableSchema(table: table, version: 0, columns: [], keyedByRowid: false), to: schema)
+                diff.tableCreated = true
+                result.created.append(table)
+            }
+            try recordVersion(schema, dropped: false, diff: diff)
+            try installTriggers(Self.triggerStatements(for: schema, version: version), existing: triggers)
+            result.schemaChanges += 1
+            logger.info("captured table \(table) at schema version \(version)",
+                        metadata: diff.tableCreated ? [:] : ["changes": "\(Self.describe(diff))"])
+        }
+
+        for (table, latest) in registry where !latest.dropped && !captured.contains(table) {
+            var schema = latest.schema
+            schema.version += 1
+            var diff = SchemaDiff(from: latest.schema, to: TableSchema(table: table, version: schema.version, columns: [], keyedByRowid: false))
+            diff.tableDropped = true
+            schema.columns = []
+            schema.keyedByRowid = false
+            try recordVersion(schema, dropped: true, diff: diff)
+            result.schemaChanges += 1
+            let reason = allTables.contains(table) ? "no longer matches source.tables" : "was dropped"
+            logger.info("table \(table) \(reason); it is no longer captured")
+        }
+
+        // Triggers of tables no longer captured (and strays from older versions).
+        let wanted = Set(captured.flatMap { table in ["c", "u", "d"].map { Self.triggerName(table, $0) } })
+        for (name, _) in triggers where !wanted.contains(name) {
+            try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
+        }
+        return result
+    }
+
+    /// Removes every trigger and table Siphon added; the application's
+    /// tables and rows are untouched. Runs in one transaction.
+    func uninstall() throws -> Int {
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let triggers = try installedTriggers()
+            for name in triggers.keys.sorted() {
+                try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
+            }
+            for table in [Self.changelog, Self.schemaTable, Self.metaTable] {
+                try connection.execute("DROP TABLE IF EXISTS \(SQL.identifier(table))")
+            }
+            try connection.execute("COMMIT")
+            return triggers.count
+        } catch {
+            connection.rollbackQuietly()
+            throw error
+        }
+    }
+
+    // MARK: Objects
+
+    private func createObjects(resumeAfter: Int64) throws {
+        try connection.execute("""
+            CREATE TABLE IF NOT EXISTS \(Self.changelog) (
+              seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ver INTEGER NOT NULL,
+              ts INTEGER NOT NULL, old TEXT, new TEXT);
+            CREATE TABLE IF NOT EXISTS \(Self.schemaTable) (
+              tbl TEXT NOT NULL, version INTEGER NOT NULL, columns TEXT NOT NULL, dropped INTEGER NOT NULL DEFAULT 0,
+              PRIMARY KEY (tbl, version)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS \(Self.metaTable) (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+            """)
+        let owner = try connection.prepare("SELECT value FROM \(Self.metaTable) WHERE key = 'pipeline'")
+        if try owner.step(), let name = owner.string(0) {
+            guard name == pipeline else {
+                throw SiphonError(.configuration, "source.path: \(connection.path) is already captured by pipeline '\(name)'; one database has one capturing pipeline: use that pipeline's name, or run `siphon sqlite uninstall` with its file first")
+            }
+        } else {
+            let insert = try connection.prepare("INSERT INTO \(Self.metaTable) (key, value) VALUES ('pipeline', ?1), ('format', '1')")
+            insert.bind(1, pipeline)
+            try insert.run()
+        }
+        let highest = try connection.integer("SELECT coalesce(max(seq), -1) FROM \(Self.changelog)")
+        if highest < resumeAfter {
+            if highest >= 0 {
+                logger.warning("the changelog in \(connection.path) ends at \(highest), before the pipeline's position \(resumeAfter) (was it recreated or restored from a backup?); new changes continue after \(resumeAfter)")
+            }
+            let origin = try connection.prepare("INSERT INTO \(Self.changelog) (seq, tbl, op, ver, ts) VALUES (?1, '', 'o', 0, 0)")
+            origin.bind(1, resumeAfter)
+            try origin.run()
+        }
+    }
+
+    struct RegistryEntry {
+        var schema: TableSchema
+        var dropped: Bool
+    }
+
+    /// The latest version of every table ever captured.
+    func latestVersions() throws -> [String: RegistryEntry] {
+        let statement = try connection.prepare("""
+            SELECT tbl, version, columns, dropped FROM \(Self.schemaTable) AS s
+            WHERE version = (SELECT max(version) FROM \(Self.schemaTable) WHERE tbl = s.tbl)
+            """)
+        var result: [String: RegistryEntry] = [:]
+        while try statement.step() {
+            let table = statement.string(0) ?? ""
+            guard let schema = TableSchema(table: table, version: Int(statement.int64(1)), columnsJSON: statement.string(2) ?? "") else {
+                throw SiphonError(.sourceFatal, "\(Self.schemaTable) in \(connection.path) has a damaged row for table \(table)")
+            }
+            result[table] = RegistryEntry(schema: schema, dropped: statement.int64(3) != 0)
+        }
+        return result
+    }
+
+    private func recordVersion(_ schema: TableSchema, dropped: Bool, diff: SchemaDiff) throws {
+        let columns = schema.columnsJSON
+        let insert = try connection.prepare("INSERT INTO \(Self.schemaTable) (tbl, version, columns, dropped) VALUES (?1, ?2, ?3, ?4)")
+        insert.bind(1, schema.table)
+        insert.bind(2, Int64(schema.version))
+        insert.bind(3, columns)
+        insert.bind(4, Int64(dropped ? 1 : 0))
+        try insert.run()
+        var changes = JSONBuffer(capacity: 128)
+        diff.write(&changes)
+        let row = try connection.prepare("INSERT INTO \(Self.changelog) (tbl, op, ver, ts, old, new) VALUES (?1, 's', ?2, ?3, ?4, ?5)")
+        row.bind(1, schema.table)
+        row.bind(2, Int64(schema.version))
+        row.bind(3, SiphonCore.Clock.unixMillis())
+        row.bind(4, String(decoding: changes.bytes, as: UTF8.self))
+        row.bind(5, columns)
+        try row.run()
+    }
+
+    // MARK: Tables
+
+    /// Ordinary tables of the main schema, without SQLite's and Siphon's own.
+    func userTables() throws -> [String] {
+        let statement = try connection.prepare("""
+            SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+              AND name NOT LIKE '\\_siphon\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name
+            """)
+        var names: [String] = []
+        while try statement.step() { names.append(statement.string(0) ?? "") }
+        return names
+    }
+
+    /// The table's columns now, from `PRAGMA table_info`.
+    func readSchema(_ table: String) throws -> TableSchema {
+        let info = try connection.prepare("SELECT name, type, pk FROM pragma_table_info(?1)")
+        info.bind(1, table)
+        var columns: [TableSchema.Column] = []
+        while try info.step() {
+            columns.append(TableSchema.Column(name: info.string(0) ?? "", type: info.string(1) ?? "", keyIndex: Int(info.int64(2))))
+        }
+        let sql = try connection.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1")
+        sql.bind(1, table)
+        let text = try sql.step() ? (sql.string(0) ?? "") : ""
+        let withoutRowid = text.range(of: #"\)\s*(STRICT\s*,\s*)?WITHOUT\s+ROWID"#, options: [.regularExpression, .caseInsensitive]) != nil
+        let hasKey = columns.contains { $0.keyIndex > 0 }
+        return TableSchema(table: table, version: 0, columns: columns, keyedByRowid: !hasKey && !withoutRowid)
+    }
+
+    // MARK: Triggers
+
+    static func triggerName(_ table: String, _ op: String) -> String { "\(prefix)\(table)_\(op)" }
+
+    /// Trigger name to its SQL, for every `_siphon_*` trigger.
+    func installedTriggers() throws -> [String: String] {
+        let statement = try connection.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_siphon\\_%' ESCAPE '\\'")
+        var result: [String: String] = [:]
+        while try statement.step() { result[statement.string(0) ?? ""] = statement.string(1) ?? "" }
+        return result
+    }
+
+    private func installTriggers(_ statements: [(name: String, sql: String)], existing: [String: String]) throws {
+        for (name, sql) in statements where existing[name] != sql {
+            try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
+            try connection.execute(sql)
+        }
+    }
+
+    /// The three triggers for one version of a table. Each row image is a
+    /// JSON array of the column values in column order (`json_array` escapes
+    /// text and keeps integers exact); a BLOB becomes `{"b":"<hex>"}`, since
+    /// JSON has no bytes, and Siphon turns it into base64. Tables keyed by
+    /// rowid append the rowid.
+    static func triggerStatements(for schema: TableSchema, version: Int) -> [(name: String, sql: String)] {
+        let table = SQL.identifier(schema.table)
+        let tableLiteral = SQL.literal(schema.table)
+        func image(_ row: String) -> String { imageSQL(schema, row: row) }
+        let now = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+        func statement(_ op: String, _ event: String, old: String, new: String) -> (String, String) {
+            let name = triggerName(schema.table, op)
+            return (name, """
+                CREATE TRIGGER \(SQL.identifier(name)) AFTER \(event) ON \(table) BEGIN \
+                INSERT INTO \(changelog) (tbl, op, ver, ts, old, new) VALUES (\(tableLiteral), '\(op)', \(version), \(now), \(old), \(new)); END
+                """)
+        }
+        return [
+            statement("c", "INSERT", old: "NULL", new: image("NEW")),
+            statement("u", "UPDATE", old: image("OLD"), new: image("NEW")),
+            statement("d", "DELETE", old: image("OLD"), new: "NULL"),
+        ]
+    }
+
+    /// The SQL expression of a row image; `row` is `NEW`, `OLD` or the
+    /// quoted table name (the snapshot reads through the same expression, so
+    /// its values look exactly like the triggers' ones).
+    static func imageSQL(_ schema: TableSchema, row: String) -> String {
+        var values = schema.columns.map { column -> String in
+            let value = "\(row).\(SQL.identifier(column.name))"
+            return "CASE WHEN typeof(\(value)) = 'blob' THEN json_object('b', hex(\(value))) ELSE \(value) END"
+        }
+        if schema.keyedByRowid { values.append("\(row).rowid") }
+        return "json_array(\(values.joined(separator: ", ")))"
+    }
+
+    static func describe(_ diff: SchemaDiff) -> String {
+        var parts: [String] = []
+        if !diff.added.isEmpty { parts.append("added \(diff.added.joined(separator: ", "))") }
+        if !diff.dropped.isEmpty { parts.append("dropped \(diff.dropped.joined(separator: ", "))") }
+        if !diff.renamed.isEmpty { parts.append("renamed " + diff.renamed.map { "\($0.from) to \($0.to)" }.joined(separator: ", ")) }
+        if !diff.retyped.isEmpty { parts.append("retyped " + diff.retyped.map { "\($0.name) \($0.from) to \($0.to)" }.joined(separator: ", ")) }
+        return parts.isEmpty ? "key changed" : parts.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import Logging
+import SiphonCore
+
+/// One open database: keeps triggers in line with the schema, turns
+/// changelog rows into events, takes snapshots and cleans up acknowledged
+/// rows.
+///
+/// All SQLite work happens on this session's task with a zero busy
+/// timeout; a lock held by the application makes it back off with
+/// `Task.sleep` and try again, and every read is a short statement of its
+/// own, finished before the batch is handed to the (possibly slow) sink,
+/// so Siphon never holds a read transaction while it waits, except during a
+/// snapshot, which must read everything in one.
+final class CaptureSession {
+    private let configuration: SQLiteSourceConfiguration
+    private let connection: SQLiteConnection
+    private let state: StateDirectory
+    private let logger: Logger
+    private unowned let source: SQLiteSource
+    private let installer: CaptureInstaller
+    private var renderer: ChangeRenderer
+    private let watcher: CommitWatcher?
+    private var snapshots: SnapshotPlan
+
+    /// The highest changelog sequence emitted.
+    private var lastSeq: Int64 = 0
+    private var schemaVersion: Int64 = -1
+    private var dataVersion: Int64 = -1
+    private var cleanedThrough: Int64 = -1
+    private var busySince: ContinuousClock.Instant?
+
+    /// Prepared after the first sync, which creates the changelog.
+    private var readChanges: SQLiteStatement!
+    private var deleteChanges: SQLiteStatement!
+
+    init(configuration: SQLiteSourceConfiguration, connection: SQLiteConnection, pipeline: String,
+         state: StateDirectory, logger: Logger, source: SQLiteSource) throws {
+        self.configuration = configuration
+        self.connection = connection
+        self.state = state
+        self.logger = logger
+        self.source = source
+        installer = CaptureInstaller(connection: connection, patterns: TablePatterns(configuration.tables),
+                                     pipeline: pipeline, logger: logger)
+        let file = configuration.path.split(separator: "/").last.map(String.init) ?? configuration.path
+        renderer = ChangeRenderer(pipeline: pipeline, database: file, registry: SchemaRegistry())
+        watcher = CommitWatcher(path: configuration.path)
+        snapshots = try SnapshotPlan.load(state)
+    }
+
+    func run(resumingAfter position: Position?, output: EventQueue) async throws {
+        lastSeq = Int64(bitPattern: position?.high ?? 0)
+        try await synchronize(resumeAfter: lastSeq, first: true)
+        readChanges = try connection.prepare("""
+            SELECT \(ChangeRenderer.changelogColumns) FROM \(CaptureInstaller.changelog)
+            WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
+            """)
+        deleteChanges = try connection.prepare("""
+            DELETE FROM \(CaptureInstaller.changelog) WHERE seq IN
+              (SELECT seq FROM \(CaptureInstaller.changelog) WHERE seq <= ?1 ORDER BY seq LIMIT ?2)
+            AND seq < (SELECT max(seq) FROM \(CaptureInstaller.changelog))
+            """)
+        logger.info("capturing \(configuration.path)", metadata: [
+            "tables": "\(installer.latestCapturedTables().joined(separator: ", "))",
+            "resume": "\(position.map { "seq \($0.high)" } ?? "start")",
+            "watch": "\(watcher == nil ? "polling data_version every \(configuration.pollInterval)" : "inotify")",
+        ])
+        while true {
+            try Task.checkCancellation()
+            do {
+                if try schemaChanged() {
+                    try await synchronize(resumeAfter: lastSeq, first: false)
+                }
+                try await readAvailable(output: output)
+                try await snapshotIfNeeded(output: output)
+                try checkSnapshotDelivered()
+                try cleanup()
+                busySince = nil
+            } catch let error as SQLiteError where error.isBusy {
+                connection.rollbackQuietly()
+                try await backOff(error)
+                continue
+            }
+            try await waitForCommit()
+        }
+    }
+
+    // MARK: Schema
+
+    private func schemaChanged() throws -> Bool {
+        let version = try connection.integer("PRAGMA schema_version")
+        return version != schemaVersion
+    }
+
+    /// Runs the installer's sync in one write transaction, then reloads the
+    /// schema registry and plans snapshots of newly captured tables.
+    private func synchronize(resumeAfter: Int64, first: Bool) async throws {
+        var result = CaptureInstaller.SyncResult()
+        while true {
+            do {
+                try connection.execute("BEGIN IMMEDIATE")
+                result = try installer.sync(resumeAfter: resumeAfter)
+                if !result.repaired.isEmpty {
+                    // A marker row, so the repair snapshot gets positions of its own.
+                    try connection.execute("INSERT INTO \(CaptureInstaller.changelog) (tbl, op, ver, ts) VALUES ('', 'o', 0, 0)")
+                }
+                // Created tables are planned when their schema event is read
+                // (`readAvailable`), wherever the sync ran; repaired ones here.
+                var planned = snapshots
+                if configuration.snapshot == .initial {
+                    planned.pending.formUnion(result.repaired)
+                }
+                // Saved before COMMIT: a crash in between plans a snapshot too many, never one too few.
+                if planned.pending != snapshots.pending { try planned.save(state) }
+                try connection.execute("COMMIT")
+                snapshots = planned
+                break
+            } catch let error as SQLiteError where error.isBusy {
+                connection.rollbackQuietly()
+                try await backOff(error)
+            } catch {
+                connection.rollbackQuietly()
+                throw error
+            }
+        }
+        busySince = nil
+        for table in result.repaired {
+            logger.warning("the capture triggers on \(table) were missing (was the table rebuilt?); they are back, and changes made without them were not recorded\(configuration.snapshot == .initial ? ": the table is read again as a snapshot" : "; set source.snapshot: initial to have such tables read again")")
+        }
+        renderer.registry = try SchemaRegistry.load(connection)
+        schemaVersion = try connection.integer("PRAGMA schema_version")
+        if first {
+            let tables = try installer.userTables()
+            for pattern in TablePatterns(configuration.tables).unmatched(in: tables) {
+                logger.warning("source.tables pattern '\(pattern)' matches no table in \(configuration.path) (yet); tables created later that match it are captured")
+            }
+        }
+    }
+
+    // MARK: Changes
+
+    /// Emits every committed changelog row after `lastSeq`.
+    ///
+    /// SQLite has no transaction id. A write transaction holds the database's
+    /// single write lock, so its changelog rows are contiguous and become
+    /// visible together; the rows found by one wake-up (everything committed
+    /// since the previous one) share `transaction.id`, the sequence of the
+    /// first of them. Rows of one transaction therefore always share an id;
+    /// transactions committed in quick succession may share one too.
+    private func readAvailable(output: EventQueue, through limit: Int64? = nil) async throws {
+        let end = try limit ?? connection.integer("SELECT coalesce(max(seq), 0) FROM \(CaptureInstaller.changelog)")
+        guard end > lastSeq else { return }
+        var transaction: (id: String, order: Int)?
+        var created: [String] = []
+        var reloaded = false
+        while lastSeq < end {
+            var batch = EventBatch(capacity: 256 * 1024)
+            var through = lastSeq
+            readChanges.bind(1, lastSeq)
+            readChanges.bind(2, end)
+            readChanges.bind(3, Int64(configuration.batchSize))
+            do {
+                while try readChanges.step() {
+                    through = readChanges.int64(0)
+                    let op = readChanges.bytes(2).first
+                    let isChange = op != UInt8(ascii: "s") && op != UInt8(ascii: "o")
+                    if isChange {
+                        if transaction == nil { transaction = (String(through), 0) }
+                        transaction!.order += 1
+                    }
+                    if op == UInt8(ascii: "s"), configuration.snapshot == .initial,
+                       Self.contains(readChanges.bytes(5), "\"table_created\":true") {
+                        created.append(readChanges.string(1) ?? "")
+                    }
+                    _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil)
+                }
+                readChanges.reset()
+            } catch let error as ChangeRenderer.UnknownVersion {
+                readChanges.reset()
+                guard !reloaded else {
+                    throw SiphonError(.sourceFatal, "changelog row \(error.seq) of table \(error.table) names schema version \(error.version), which \(CaptureInstaller.schemaTable) does not have")
+                }
+                reloaded = true
+                renderer.registry = try SchemaRegistry.load(connection)
+                continue
+            } catch {
+                readChanges.reset()
+                throw error
+            }
+            reloaded = false
+            if through == lastSeq { break }
+            if !created.isEmpty {
+                // Planned before the schema events go out: a crash then re-reads them.
+                var planned = snapshots
+                planned.pending.formUnion(created)
+                if planned.pending != snapshots.pending { try planned.save(state) }
+                snapshots = planned
+                created.removeAll()
+            }
+            if !batch.isEmpty { try await output.send(batch) }
+            lastSeq = through
+        }
+    }
+
+    private static func contains(_ bytes: UnsafeBufferPointer<UInt8>, _ needle: StaticString) -> Bool {
+        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        guard bytes.count >= pattern.count, let first = pattern.first else { return false }
+        var index = 0
+        while index + pattern.count <= bytes.count {
+            if bytes[index] == first, memcmp(bytes.baseAddress! + index, pattern.baseAddress!, pattern.count) == 0 { return true }
+            index += 1
+        }
+        return false
+    }
+
+    // MARK: Snapshots
+
+    /// Reads the tables waiting for a snapshot in one read transaction,
+    /// together with the changelog's end `s`: first the changes up to `s`,
+    /// then each table's rows at positions `(s, 1...)`.
+    private func snapshotIfNeeded(output: EventQueue) async throws {
+        guard snapshots.inFlight == nil, !snapshots.pending.isEmpty else { return }
+        let tables = snapshots.pending.sorted()
+        try connection.execute("BEGIN")
+        var index: UInt64 = 0
+        var end: Int64 = 0
+        do {
+            end = try connection.integer("SELECT coalesce(max(seq), 0) FROM \(CaptureInstaller.changelog)")
+            try await readAvailable(output: output, through: end)
+            let existing = Set(try installer.userTables())
+            for table in tables where existing.contains(table) {
+                guard let schema = renderer.registry.latest(table), !schema.columns.isEmpty else { continue }
+                let rows = try connection.prepare("SELECT \(CaptureInstaller.imageSQL(schema, row: SQL.identifier(table))) FROM \(SQL.identifier(table))")
+                var batch = EventBatch(capacity: 256 * 1024)
+                while try rows.step() {
+                    index += 1
+                    try renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
+                                                   seq: end, to: &batch)
+                    if batch.count >= configuration.batchSize {
+                        try await output.send(batch)
+                        batch = EventBatch(capacity: 256 * 1024)
+                    }
+                }
+                if !batch.isEmpty { try await output.send(batch) }
+                logger.info("snapshot of \(table) read", metadata: ["at_seq": "\(end)"])
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            connection.rollbackQuietly()
+            throw error
+        }
+        snapshots.inFlight = SnapshotPlan.InFlight(tables: tables, last: Position(high: UInt64(end), low: index))
+        try checkSnapshotDelivered()
+    }
+
+    /// Once the sink holds a snapshot's last event, its tables are done.
+    private func checkSnapshotDelivered() throws {
+        guard let inFlight = snapshots.inFlight else { return }
+        let delivered = inFlight.last.low == 0 || (source.acknowledgedPosition().map { $0 >= inFlight.last } ?? false)
+        guard delivered else { return }
+        snapshots.pending.subtract(inFlight.tables)
+        snapshots.inFlight = nil
+        try snapshots.save(state)
+    }
+
+    // MARK: Cleanup
+
+    /// Deletes acknowledged changelog rows, a few small batches at a time,
+    /// each its own short write transaction; gives way to the application
+    /// when it holds the write lock.
+    private func cleanup() throws {
+        guard let acknowledged = source.acknowledgedPosition() else { return }
+        let through = Int64(bitPattern: acknowledged.high)
+        guard through > cleanedThrough else { return }
+        for _ in 0..<4 {
+            deleteChanges.bind(1, through)
+            deleteChanges.bind(2, Int64(configuration.cleanupBatch))
+            do {
+                try deleteChanges.run()
+            } catch let error as SQLiteError where error.isBusy {
+                deleteChanges.reset()
+                return
+            }
+            if connection.changes < configuration.cleanupBatch {
+                cleanedThrough = through
+                return
+            }
+        }
+    }
+
+    // MARK: Waiting
+
+    /// Sleeps until a commit may have happened. After a file event the WAL
+    /// index may not be updated yet, so `data_version` is checked a few more
+    /// times over the next milliseconds before going back to sleep.
+    private func waitForCommit() async throws {
+        let pollInterval = configuration.pollInterval
+        if try dataVersionChanged() { return }
+        let woke: Bool
+        if let watcher {
+            woke = await watcher.wait(timeout: pollInterval)
+        } else {
+            try await Task.sleep(for: pollInterval)
+            woke = false
+        }
+        try Task.checkCancellation()
+        if !woke { return }
+        for pause in [0, 1, 2, 4, 8] {
+            if pause > 0 { try await Task.sleep(for: .milliseconds(pause)) }
+            if try dataVersionChanged() { return }
+        }
+    }
+
+    private func dataVersionChanged() throws -> Bool {
+        let version = try connection.integer("PRAGMA data_version")
+        defer { dataVersion = version }
+        return version != dataVersion
+    }
+
+    private func backOff(_ error: SQLiteError) async throws {
+        let now = ContinuousClock.now
+        let since = busySince ?? now
+        busySince = since
+        if now - since > configuration.busyTimeout {
+            logger.warning("\(configuration.path) has been locked by another connection for over \(configuration.busyTimeout) (\(error.message)); still waiting")
+            busySince = now
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+extension CaptureInstaller {
+    /// Tables with a live (not dropped) latest version, for the start-up log line.
+    func latestCapturedTables() -> [String] {
+        ((try? latestVersions()) ?? [:]).filter { !$0.value.dropped }.keys.sorted()
+    }
+}

@@ -1,0 +1,115 @@
+import CSQLite
+import Glibc
+import Logging
+import SiphonCore
+import Synchronization
+
+/// Captures changes from an SQLite database that another program writes,
+/// through triggers that record each change in a changelog table.
+///
+/// This type checks the database once (errors a person must fix end the
+/// pipeline with a configuration error) and owns the retry loop around
+/// `CaptureSession`: a transient failure (a lock held too long, an I/O
+/// error) reopens the database and resumes from the last acknowledged
+/// position.
+public final class SQLiteSource: Source {
+    private let configuration: SQLiteSourceConfiguration
+    private let pipeline: String
+    private let state: StateDirectory
+    private let logger: Logger
+    private let acknowledged = Mutex<Position?>(nil)
+
+    public init(configuration: SQLiteSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger) {
+        self.configuration = configuration
+        self.pipeline = pipeline
+        self.state = state
+        var logger = logger
+        logger[metadataKey: "source"] = "sqlite"
+        self.logger = logger
+    }
+
+    public func acknowledge(_ position: Position) {
+        acknowledged.withLock { current in
+            if current.map({ position > $0 }) ?? true { current = position }
+        }
+    }
+
+    func acknowledgedPosition() -> Position? { acknowledged.withLock { $0 } }
+
+    public func run(resumingAfter position: Position?, output: EventQueue) async throws {
+        if let position { acknowledge(position) }
+        var delay = Duration.milliseconds(200)
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            let started = ContinuousClock.now
+            do {
+                let connection = try Self.open(configuration, logger: logger)
+                let session = try CaptureSession(configuration: configuration, connection: connection, pipeline: pipeline,
+                                                 state: state, logger: logger, source: self)
+                try await session.run(resumingAfter: acknowledgedPosition(), output: output)
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                let failure = Self.classify(error, path: configuration.path)
+                guard failure.isTransient else { throw failure }
+                if ContinuousClock.now - started > .seconds(30) { delay = .milliseconds(200) }
+                attempt += 1
+                logger.warning("\(failure.message); reopening the database in \(delay) (attempt \(attempt))")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    static func classify(_ error: any Error, path: String) -> SiphonError {
+        switch error {
+        case let error as SiphonError: return error
+        case let error as SQLiteError: return error.siphonError(path: path)
+        default: return SiphonError(.sourceFatal, "\(error)")
+        }
+    }
+
+    /// Opens the database after the checks that need a person: the file
+    /// exists, is SQLite, is writable, and is in WAL mode (or may be switched).
+    static func open(_ configuration: SQLiteSourceConfiguration, logger: Logger) throws -> SQLiteConnection {
+        let path = configuration.path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw SiphonError(.configuration, "source.path: \(path) does not exist; point it at the application's SQLite database file (Siphon never creates one)")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw SiphonError(.configuration, "source.path: \(path) is not a file")
+        }
+        // Root passes access(2) on any file, so also honour the mode bits a person set.
+        if access(path, W_OK) != 0 || info.st_mode & 0o222 == 0 {
+            throw SiphonError(.configuration, "source.path: \(path) is read-only; Siphon installs triggers and a changelog table in it, so it needs write access to the file and its folder (chmod u+w \(path))")
+        }
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: path)
+            _ = try connection.integer("PRAGMA schema_version")
+        } catch let error as SQLiteError {
+            throw error.siphonError(path: path)
+        }
+        let mode = try connection.prepare("PRAGMA journal_mode")
+        let journal = try mode.step() ? (mode.string(0) ?? "") : ""
+        mode.reset()
+        if journal.lowercased() != "wal" {
+            guard configuration.enableWAL else {
+                throw SiphonError(.configuration, "source.path: \(path) uses journal_mode=\(journal), not WAL; Siphon needs WAL so its reads never block the application's writers. Switch it once with `sqlite3 \(path) 'PRAGMA journal_mode=WAL'` (it persists), or set source.enable_wal: true to let Siphon do it")
+            }
+            let switched = try connection.prepare("PRAGMA journal_mode=WAL")
+            let now = try switched.step() ? (switched.string(0) ?? "") : ""
+            guard now.lowercased() == "wal" else {
+                throw SiphonError(.sourceSetup, "could not switch \(path) to WAL (journal_mode is still \(now)); close the application's connections once and try again", transient: true)
+            }
+            logger.notice("switched \(path) from journal_mode=\(journal) to WAL (source.enable_wal)")
+        }
+        // Siphon's own commits (cleanup) need no fsync: losing one only means deleting again.
+        try connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+    }
+}
