@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import SiphonCore
+@testable import SQLiteSource
+import SiphonTestSupport
+import XCTest
+
+/// The installer against a real database file.
+final class CaptureInstallerTests: XCTestCase {
+    private func makeDatabase(_ sql: String) throws -> (TemporaryDirectory, SQLiteConnection) {
+        let folder = try TemporaryDirectory(prefix: "siphon-installer")
+        let path = folder.path + "/app.db"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode=WAL; " + sql)
+        return (folder, connection)
+    }
+
+    private func sync(_ installer: CaptureInstaller) throws -> CaptureInstaller.SyncResult {
+        try installer.connection.execute("BEGIN IMMEDIATE")
+        let result = try installer.sync(resumeAfter: 0)
+        try installer.connection.execute("COMMIT")
+        return result
+    }
+
+    func testSyncIsIdempotentAndVersionsChangesOnly() throws {
+        let (folder, connection) = try makeDatabase("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE skip_me (x);")
+        _ = folder
+        let installer = CaptureInstaller(connection: connection, patterns: TablePatterns(["a", "b*"]), pipeline: "p",
+                                         logger: Logger(label: "test"))
+        XCTAssertEqual(try sync(installer).created, ["a"])
+        let triggers = try installer.installedTriggers()
+        XCTAssertEqual(Set(triggers.keys), ["_siphon_a_c", "_siphon_a_u", "_siphon_a_d"])
+        let again = try sync(installer)
+        XCTAssertEqual(again.schemaChanges, 0)
+        XCTAssertTrue(again.repaired.isEmpty)
+        XCTAssertEqual(try installer.installedTriggers(), triggers, "an unchanged table keeps its triggers")
+
+        try connection.execute("ALTER TABLE a ADD COLUMN w INT; CREATE TABLE b1 (k TEXT PRIMARY KEY) WITHOUT ROWID;")
+        let changed = try sync(installer)
+        XCTAssertEqual(changed.schemaChanges, 2)
+        XCTAssertEqual(changed.created, ["b1"])
+        XCTAssertEqual(try installer.latestVersions()["a"]?.schema.version, 2)
+        XCTAssertEqual(try installer.latestVersions()["b1"]?.schema.keyedByRowid, false)
+
+        // A table rebuilt behind Siphon's back loses its triggers: they come back, flagged.
+        try connection.execute("DROP TRIGGER _siphon_a_c; DROP TRIGGER _siphon_a_u; DROP TRIGGER _siphon_a_d;")
+        XCTAssertEqual(try sync(installer).repaired, ["a"])
+
+        // Another pipeline may not take the same database over.
+        let other = CaptureInstaller(connection: connection, patterns: TablePatterns(["*"]), pipeline: "q", logger: Logger(label: "test"))
+        try connection.execute("BEGIN IMMEDIATE")
+        XCTAssertThrowsError(try other.sync(resumeAfter: 0)) { error in
+            XCTAssertTrue("\(error)".contains("already captured by pipeline 'p'"), "\(error)")
+        }
+        connection.rollbackQuietly()
+    }
+
+    func testChangelogNeverCountsBackwards() throws {
+        let (folder, connection) = try makeDatabase("CREATE TABLE a (id INTEGER PRIMARY KEY);")
+        _ = folder
+        let installer = CaptureInstaller(connection: connection, patterns: TablePatterns(["*"]), pipeline: "p", logger: Logger(label: "test"))
+        try connection.execute("BEGIN IMMEDIATE")
+        _ = try installer.sync(resumeAfter: 500)
+        try connection.execute("COMMIT")
+        try connection.execute("INSERT INTO a VALUES (1)")
+        XCTAssertEqual(try connection.integer("SELECT max(seq) FROM _siphon_changelog WHERE op = 'c'"), 502,
+                       "a new changelog continues after the pipeline's position (origin 500, schema 501)")
+    }
+}
