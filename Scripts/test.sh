@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The single test command: installs what the tests need (PostgreSQL 15 for the
+# The single test command: installs what the tests need (PostgreSQL 15 and the
+# sqlite3 shell, which plays the application writing to SQLite, for the
 # integration tests, libpq and SQLite headers for the build), then builds and tests.
 # Extra arguments go to `swift test`, e.g. `Scripts/test.sh --filter FileSinkTests`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(postgresql-15 libpq-dev libsqlite3-dev pkg-config)
+packages=(postgresql-15 libpq-dev libsqlite3-dev sqlite3 pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

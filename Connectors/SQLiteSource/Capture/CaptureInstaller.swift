@@ -76,6 +76,7 @@ struct CaptureInstaller {
             } else {
                 diff = SchemaDiff(from: TableSchema(table: table, version: 0, columns: [], keyedByRowid: false), to: schema)
                 diff.tableCreated = true
+                diff.keyChanged = false
                 result.created.append(table)
             }
             try recordVersion(schema, dropped: false, diff: diff)
