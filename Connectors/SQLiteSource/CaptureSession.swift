@@ -52,10 +52,6 @@ final class CaptureSession {
     func run(resumingAfter position: Position?, output: EventQueue) async throws {
         lastSeq = Int64(bitPattern: position?.high ?? 0)
         try await synchronize(resumeAfter: lastSeq, first: true)
-        readChanges = try connection.prepare("""
-            SELECT \(ChangeRenderer.changelogColumns) FROM \(CaptureInstaller.changelog)
-            WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
-            """)
         deleteChanges = try connection.prepare("""
             DELETE FROM \(CaptureInstaller.changelog) WHERE seq IN
               (SELECT seq FROM \(CaptureInstaller.changelog) WHERE seq <= ?1 ORDER BY seq LIMIT ?2)
@@ -130,6 +126,7 @@ final class CaptureSession {
         }
         renderer.registry = try SchemaRegistry.load(connection)
         schemaVersion = try connection.integer("PRAGMA schema_version")
+        try prepareRead()
         if first {
             let tables = try installer.userTables()
             for pattern in TablePatterns(configuration.tables).unmatched(in: tables) {
@@ -139,6 +136,16 @@ final class CaptureSession {
     }
 
     // MARK: Changes
+
+    /// (Re)prepares the changelog query for its current width.
+    private func prepareRead() throws {
+        let width = try installer.changelogWidth()
+        let values = (0..<width).map { ", v\($0)" }.joined()
+        readChanges = try connection.prepare("""
+            SELECT \(ChangeRenderer.fixedColumns)\(values) FROM \(CaptureInstaller.changelog)
+            WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
+            """)
+    }
 
     /// Emits every committed changelog row after `lastSeq`.
     ///
@@ -183,6 +190,7 @@ final class CaptureSession {
                 }
                 reloaded = true
                 renderer.registry = try SchemaRegistry.load(connection)
+                try prepareRead()
                 continue
             } catch {
                 readChanges.reset()
@@ -231,11 +239,11 @@ final class CaptureSession {
             let existing = Set(try installer.userTables())
             for table in tables where existing.contains(table) {
                 guard let schema = renderer.registry.latest(table), !schema.columns.isEmpty else { continue }
-                let rows = try connection.prepare("SELECT \(CaptureInstaller.imageSQL(schema, row: SQL.identifier(table))) FROM \(SQL.identifier(table))")
+                let rows = try connection.prepare(CaptureInstaller.snapshotSQL(schema))
                 var batch = EventBatch(capacity: 256 * 1024)
                 while try rows.step() {
                     index += 1
-                    try renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
+                    renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
                                                    seq: end, to: &batch)
                     if batch.count >= configuration.batchSize {
                         try await output.send(batch)

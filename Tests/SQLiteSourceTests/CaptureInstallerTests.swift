@@ -42,6 +42,7 @@ final class CaptureInstallerTests: XCTestCase {
         XCTAssertEqual(changed.created, ["b1"])
         XCTAssertEqual(try installer.latestVersions()["a"]?.schema.version, 2)
         XCTAssertEqual(try installer.latestVersions()["b1"]?.schema.keyedByRowid, false)
+        XCTAssertEqual(try installer.changelogWidth(), 6, "room for the old and new values of a's three columns")
 
         // A table rebuilt behind Siphon's back loses its triggers: they come back, flagged.
         try connection.execute("DROP TRIGGER _siphon_a_c; DROP TRIGGER _siphon_a_u; DROP TRIGGER _siphon_a_d;")

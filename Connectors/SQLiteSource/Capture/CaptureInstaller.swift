@@ -6,8 +6,13 @@ import SiphonCore
 ///
 /// Objects (all named `_siphon_*`, so the application never sees them in
 /// its own tables' schema):
-/// - `_siphon_changelog(seq, tbl, op, ver, ts, old, new)`: one row per
-///   change, written by triggers; `seq` is the position. Rows of op `s` are
+/// - `_siphon_changelog(seq, tbl, op, ver, ts, old, new, v0, v1, ...)`: one
+///   row per change, written by triggers; `seq` is the position. The row's
+///   values are copied as they are into `v0...` (old values first for an
+///   update, then new ones; a table keyed by rowid adds the rowid after its
+///   columns): no conversion in the trigger, so the application's writes pay
+///   only for one more row, and every value keeps its SQLite type. The
+///   table grows `v` columns when a wider table is captured. Rows of op `s` are
 ///   schema changes, written by Siphon itself in the transaction that
 ///   rebuilds the triggers, so they sit at the exact point where the trigger
 ///   version changes. One row of op `o` (origin) keeps `seq` counting from the
@@ -50,6 +55,7 @@ struct CaptureInstaller {
     func sync(resumeAfter: Int64) throws -> SyncResult {
         try createObjects(resumeAfter: resumeAfter)
         var result = SyncResult()
+        var width = try changelogWidth()
         let registry = try latestVersions()
         let allTables = try userTables()
         let captured = allTables.filter(patterns.matches)
@@ -58,6 +64,13 @@ struct CaptureInstaller {
         for table in captured {
             let current = try readSchema(table)
             let latest = registry[table]
+            let needed = 2 * current.valueCount
+            if needed > width {
+                for index in width..<needed {
+                    try connection.execute("ALTER TABLE \(Self.changelog) ADD COLUMN v\(index)")
+                }
+                width = needed
+            }
             if let latest, !latest.dropped, current.sameShape(as: latest.schema) {
                 let version = latest.schema.version
                 let expected = Self.triggerStatements(for: current, version: version)
@@ -128,6 +141,11 @@ struct CaptureInstaller {
     }
 
     // MARK: Objects
+
+    /// How many `v` columns the changelog has.
+    func changelogWidth() throws -> Int {
+        Int(try connection.integer("SELECT count(*) FROM pragma_table_info('\(Self.changelog)') WHERE name GLOB 'v[0-9]*'"))
+    }
 
     private func createObjects(resumeAfter: Int64) throws {
         try connection.execute("""
@@ -249,40 +267,34 @@ struct CaptureInstaller {
         }
     }
 
-    /// The three triggers for one version of a table. Each row image is a
-    /// JSON array of the column values in column order (`json_array` escapes
-    /// text and keeps integers exact); a BLOB becomes `{"b":"<hex>"}`, since
-    /// JSON has no bytes, and Siphon turns it into base64. Tables keyed by
-    /// rowid append the rowid.
+    /// The three triggers for one version of a table: each copies the row's
+    /// values into the changelog's `v` columns, old ones first.
     static func triggerStatements(for schema: TableSchema, version: Int) -> [(name: String, sql: String)] {
         let table = SQL.identifier(schema.table)
         let tableLiteral = SQL.literal(schema.table)
-        func image(_ row: String) -> String { imageSQL(schema, row: row) }
+        let count = schema.valueCount
+        func values(_ row: String) -> [String] {
+            schema.columns.map { "\(row).\(SQL.identifier($0.name))" } + (schema.keyedByRowid ? ["\(row).rowid"] : [])
+        }
+        func targets(from start: Int) -> [String] { (start..<(start + count)).map { "v\($0)" } }
         let now = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-        func statement(_ op: String, _ event: String, old: String, new: String) -> (String, String) {
+        func statement(_ op: String, _ event: String, columns: [String], values: [String]) -> (String, String) {
             let name = triggerName(schema.table, op)
-            return (name, """
-                CREATE TRIGGER \(SQL.identifier(name)) AFTER \(event) ON \(table) BEGIN \
-                INSERT INTO \(changelog) (tbl, op, ver, ts, old, new) VALUES (\(tableLiteral), '\(op)', \(version), \(now), \(old), \(new)); END
-                """)
+            let names = (["tbl", "op", "ver", "ts"] + columns).joined(separator: ", ")
+            let list = ([tableLiteral, "'\(op)'", String(version), now] + values).joined(separator: ", ")
+            return (name, "CREATE TRIGGER \(SQL.identifier(name)) AFTER \(event) ON \(table) BEGIN INSERT INTO \(changelog) (\(names)) VALUES (\(list)); END")
         }
         return [
-            statement("c", "INSERT", old: "NULL", new: image("NEW")),
-            statement("u", "UPDATE", old: image("OLD"), new: image("NEW")),
-            statement("d", "DELETE", old: image("OLD"), new: "NULL"),
+            statement("c", "INSERT", columns: targets(from: 0), values: values("NEW")),
+            statement("u", "UPDATE", columns: targets(from: 0) + targets(from: count), values: values("OLD") + values("NEW")),
+            statement("d", "DELETE", columns: targets(from: 0), values: values("OLD")),
         ]
     }
 
-    /// The SQL expression of a row image; `row` is `NEW`, `OLD` or the
-    /// quoted table name (the snapshot reads through the same expression, so
-    /// its values look exactly like the triggers' ones).
-    static func imageSQL(_ schema: TableSchema, row: String) -> String {
-        var values = schema.columns.map { column -> String in
-            let value = "\(row).\(SQL.identifier(column.name))"
-            return "CASE WHEN typeof(\(value)) = 'blob' THEN json_object('b', hex(\(value))) ELSE \(value) END"
-        }
-        if schema.keyedByRowid { values.append("\(row).rowid") }
-        return "json_array(\(values.joined(separator: ", ")))"
+    /// The columns a snapshot reads, in the order the triggers write them.
+    static func snapshotSQL(_ schema: TableSchema) -> String {
+        let columns = schema.columns.map { SQL.identifier($0.name) } + (schema.keyedByRowid ? ["rowid"] : [])
+        return "SELECT \(columns.joined(separator: ", ")) FROM \(SQL.identifier(schema.table))"
     }
 
     static func describe(_ diff: SchemaDiff) -> String {

@@ -18,6 +18,9 @@ struct TableSchema: Equatable, Sendable {
     /// and the changelog's value arrays end with it.
     var keyedByRowid: Bool
 
+    /// Values per row image: the columns, plus the rowid when it is the key.
+    var valueCount: Int { columns.count + (keyedByRowid ? 1 : 0) }
+
     /// Key columns in primary-key order.
     var keyColumns: [Int] {
         columns.indices.filter { columns[$0].keyIndex > 0 }.sorted { columns[$0].keyIndex < columns[$1].keyIndex }

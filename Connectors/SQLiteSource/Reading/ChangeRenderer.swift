@@ -1,3 +1,4 @@
+import CSQLite
 import SiphonCore
 
 /// Turns changelog rows and snapshot rows into events (format v1, docs/EVENTS.md).
@@ -11,8 +12,9 @@ struct ChangeRenderer {
     let database: String
     var registry: SchemaRegistry
 
-    /// The columns of a changelog query, in this order.
-    static let changelogColumns = "seq, tbl, op, ver, ts, old, new"
+    /// The fixed columns of a changelog query, in this order, followed by `v0...`.
+    static let fixedColumns = "seq, tbl, op, ver, ts, old, new"
+    static let firstValue: Int32 = 7
 
     /// A row written with a schema version this registry has not loaded:
     /// another process (`siphon sqlite exec`) rebuilt the triggers.
@@ -23,7 +25,7 @@ struct ChangeRenderer {
     }
 
     /// Appends the event of the changelog row `row` is on. Returns false for
-    /// rows that are not events (the origin marker).
+    /// rows that are not events (origin and marker rows).
     mutating func appendChange(_ row: SQLiteStatement, to batch: inout EventBatch,
                                transaction: (id: String, order: Int)?) throws -> Bool {
         let seq = row.int64(0)
@@ -50,69 +52,77 @@ struct ChangeRenderer {
             guard let schema = registry.schema(table, version: version) else {
                 throw UnknownVersion(seq: seq, table: table, version: version)
             }
-            let operation: Operation = op == UInt8(ascii: "c") ? .create : op == UInt8(ascii: "u") ? .update : .delete
-            let old = row.isNull(5) ? nil : try image(row.bytes(5), schema: schema, seq: seq)
-            let new = row.isNull(6) ? nil : try image(row.bytes(6), schema: schema, seq: seq)
-            guard let keySource = new ?? old else {
-                throw SiphonError(.sourceFatal, "changelog row \(seq) of table \(table) has no row image")
+            let first = Self.firstValue, count = Int32(schema.valueCount)
+            guard row.columnCount >= first + (op == UInt8(ascii: "u") ? 2 * count : count) else {
+                throw SiphonError(.sourceFatal, "changelog row \(seq) of table \(table) has fewer values than its schema version \(version) has columns")
+            }
+            let operation: Operation
+            let before: Int32?, after: Int32?
+            switch op {
+            case UInt8(ascii: "c"): (operation, before, after) = (.create, nil, first)
+            case UInt8(ascii: "u"): (operation, before, after) = (.update, first, first + count)
+            default: (operation, before, after) = (.delete, first, nil)
             }
             batch.appendRowEvent(
                 position: position, op: operation, table: name,
-                before: old.map { image in { Self.writeObject(image, schema: schema, to: &$0) } },
-                after: new.map { image in { Self.writeObject(image, schema: schema, to: &$0) } },
+                before: before.map { start in { Self.writeObject(row, from: start, schema: schema, to: &$0) } },
+                after: after.map { start in { Self.writeObject(row, from: start, schema: schema, to: &$0) } },
                 source: { self.writeSource(&$0, table: table, seq: seq, timestamp: timestamp, snapshot: false) },
-                key: { Self.writeKey(keySource, schema: schema, to: &$0) },
+                key: { Self.writeKey(row, from: after ?? first, schema: schema, to: &$0) },
                 schemaVersion: version, transaction: transaction, timestampMillis: now)
             return true
         }
     }
 
-    /// Appends an `op: "r"` event for a row read by a snapshot; `row`
-    /// column 0 is the image built by `CaptureInstaller.imageSQL`.
+    /// Appends an `op: "r"` event for a row read by `CaptureInstaller.snapshotSQL`.
     func appendSnapshotRow(_ row: SQLiteStatement, schema: TableSchema, position: Position, seq: Int64,
-                           to batch: inout EventBatch) throws {
-        let image = try image(row.bytes(0), schema: schema, seq: seq)
+                           to batch: inout EventBatch) {
+        let now = Clock.unixMillis()
         batch.appendRowEvent(
             position: position, op: .read, table: TableName(schema: "main", name: schema.table),
-            before: nil, after: { Self.writeObject(image, schema: schema, to: &$0) },
-            source: { self.writeSource(&$0, table: schema.table, seq: seq, timestamp: Clock.unixMillis(), snapshot: true) },
-            key: { Self.writeKey(image, schema: schema, to: &$0) },
-            schemaVersion: schema.version, transaction: nil, timestampMillis: Clock.unixMillis())
+            before: nil, after: { Self.writeObject(row, from: 0, schema: schema, to: &$0) },
+            source: { self.writeSource(&$0, table: schema.table, seq: seq, timestamp: now, snapshot: true) },
+            key: { Self.writeKey(row, from: 0, schema: schema, to: &$0) },
+            schemaVersion: schema.version, transaction: nil, timestampMillis: now)
     }
 
-    private func image(_ bytes: UnsafeBufferPointer<UInt8>, schema: TableSchema, seq: Int64) throws -> RowImage {
-        let expected = schema.columns.count + (schema.keyedByRowid ? 1 : 0)
-        guard let image = RowImage(bytes), image.count == expected else {
-            throw SiphonError(.sourceFatal, "changelog row \(seq) of table \(schema.table) does not match its schema version \(schema.version) (\(expected) values expected)")
-        }
-        return image
-    }
-
-    private static func writeObject(_ image: RowImage, schema: TableSchema, to json: inout JSONBuffer) {
+    private static func writeObject(_ row: SQLiteStatement, from start: Int32, schema: TableSchema, to json: inout JSONBuffer) {
         json.appendByte(UInt8(ascii: "{"))
         for (index, column) in schema.columns.enumerated() {
             if index > 0 { json.appendByte(UInt8(ascii: ",")) }
             json.appendString(column.name)
             json.appendByte(UInt8(ascii: ":"))
-            image.write(index, to: &json)
+            writeValue(row, start + Int32(index), to: &json)
         }
         json.appendByte(UInt8(ascii: "}"))
     }
 
-    private static func writeKey(_ image: RowImage, schema: TableSchema, to json: inout JSONBuffer) {
+    private static func writeKey(_ row: SQLiteStatement, from start: Int32, schema: TableSchema, to json: inout JSONBuffer) {
         json.appendByte(UInt8(ascii: "{"))
         if schema.keyedByRowid {
             json.appendRaw("\"rowid\":")
-            image.write(schema.columns.count, to: &json)
+            writeValue(row, start + Int32(schema.columns.count), to: &json)
         } else {
             for (position, index) in schema.keyColumns.enumerated() {
                 if position > 0 { json.appendByte(UInt8(ascii: ",")) }
                 json.appendString(schema.columns[index].name)
                 json.appendByte(UInt8(ascii: ":"))
-                image.write(index, to: &json)
+                writeValue(row, start + Int32(index), to: &json)
             }
         }
         json.appendByte(UInt8(ascii: "}"))
+    }
+
+    /// One SQLite value as JSON: INTEGER a number (exact), REAL a number
+    /// (infinities as strings; SQLite has no NaN), TEXT a string, BLOB base64.
+    static func writeValue(_ row: SQLiteStatement, _ column: Int32, to json: inout JSONBuffer) {
+        switch row.type(column) {
+        case SQLITE_INTEGER: json.appendInt(row.int64(column))
+        case SQLITE_FLOAT: json.appendDouble(row.double(column))
+        case SQLITE_TEXT: json.appendString(utf8: row.bytes(column))
+        case SQLITE_BLOB: json.appendBase64(row.bytes(column))
+        default: json.appendNull()
+        }
     }
 
     private func writeSource(_ json: inout JSONBuffer, table: String, seq: Int64, timestamp: Int64, snapshot: Bool) {

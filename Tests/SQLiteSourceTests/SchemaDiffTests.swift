@@ -2,52 +2,6 @@ import SiphonCore
 @testable import SQLiteSource
 import XCTest
 
-final class RowImageTests: XCTestCase {
-    private func render(_ text: String) throws -> [String] {
-        let bytes = Array(text.utf8)
-        return try bytes.withUnsafeBufferPointer { buffer in
-            let image = try XCTUnwrap(RowImage(buffer), "not split: \(text)")
-            return (0..<image.count).map { index in
-                var json = JSONBuffer()
-                image.write(index, to: &json)
-                return String(decoding: json.bytes, as: UTF8.self)
-            }
-        }
-    }
-
-    func testElementsAreCopiedOrConverted() throws {
-        XCTAssertEqual(try render(#"[1,-2.5,"a,b]","q\"x\\",null,{"b":"00FF10"},9223372036854775807]"#),
-                       ["1", "-2.5", #""a,b]""#, #""q\"x\\""#, "null", #""AP8Q""#, "9223372036854775807"])
-        XCTAssertEqual(try render("[]"), [])
-        XCTAssertEqual(try render(#"[{"b":""}]"#), [#""""#])
-    }
-
-    func testInfinityNeverBecomesInvalidJSON() throws {
-        XCTAssertEqual(try render("[Inf,-Inf,9.0e+999,-9.0e+999,1.5e10]"),
-                       [#""Infinity""#, #""-Infinity""#, #""Infinity""#, #""-Infinity""#, "1.5e10"])
-    }
-
-    func testBrokenUTF8IsReplaced() throws {
-        var bytes = Array(#"["a"#.utf8)
-        bytes.append(0xFF)
-        bytes.append(contentsOf: Array(#"b"]"#.utf8))
-        let rendered = try bytes.withUnsafeBufferPointer { buffer -> String in
-            let image = try XCTUnwrap(RowImage(buffer))
-            var json = JSONBuffer()
-            image.write(0, to: &json)
-            return String(decoding: json.bytes, as: UTF8.self)
-        }
-        XCTAssertEqual(rendered, "\"a\u{FFFD}b\"")
-    }
-
-    func testRejectsWhatIsNotAnArray() {
-        for text in ["", "{}", "[\"open]", "1"] {
-            let bytes = Array(text.utf8)
-            bytes.withUnsafeBufferPointer { XCTAssertNil(RowImage($0), text) }
-        }
-    }
-}
-
 final class SchemaDiffTests: XCTestCase {
     private func schema(_ columns: [(String, String, Int)], rowid: Bool = false) -> TableSchema {
         TableSchema(table: "t", version: 1, columns: columns.map { .init(name: $0.0, type: $0.1, keyIndex: $0.2) }, keyedByRowid: rowid)
