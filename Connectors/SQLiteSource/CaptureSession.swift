@@ -71,8 +71,13 @@ final class CaptureSession {
                 try await readAvailable(output: output)
                 try await snapshotIfNeeded(output: output)
                 try checkSnapshotDelivered()
-                try cleanup()
+                let behind = try cleanup()
                 busySince = nil
+                if behind {
+                    // More acknowledged rows to delete: go on after letting others run.
+                    await Task.yield()
+                    continue
+                }
             } catch let error as SQLiteError where error.isBusy {
                 connection.rollbackQuietly()
                 try await backOff(error)
@@ -277,10 +282,11 @@ final class CaptureSession {
     /// Deletes acknowledged changelog rows, a few small batches at a time,
     /// each its own short write transaction; gives way to the application
     /// when it holds the write lock.
-    private func cleanup() throws {
-        guard let acknowledged = source.acknowledgedPosition() else { return }
+    /// Returns true when acknowledged rows remain.
+    private func cleanup() throws -> Bool {
+        guard let acknowledged = source.acknowledgedPosition() else { return false }
         let through = Int64(bitPattern: acknowledged.high)
-        guard through > cleanedThrough else { return }
+        guard through > cleanedThrough else { return false }
         for _ in 0..<4 {
             deleteChanges.bind(1, through)
             deleteChanges.bind(2, Int64(configuration.cleanupBatch))
@@ -288,13 +294,14 @@ final class CaptureSession {
                 try deleteChanges.run()
             } catch let error as SQLiteError where error.isBusy {
                 deleteChanges.reset()
-                return
+                return false
             }
             if connection.changes < configuration.cleanupBatch {
                 cleanedThrough = through
-                return
+                return false
             }
         }
+        return true
     }
 
     // MARK: Waiting
