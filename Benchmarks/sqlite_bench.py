@@ -205,6 +205,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", help="write the raw results as JSON here")
+    parser.add_argument("--readme", help="replace the sqlite-bench block of this README.md with the results")
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
     bench = Bench(args)
@@ -222,8 +223,24 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=2)
-    print(markdown(results))
+    table = markdown(results)
+    print(table)
+    if args.readme:
+        replace_block(args.readme, table)
     subprocess.run(["rm", "-rf", bench.root])
+
+
+def replace_block(readme, table, start="<!-- sqlite-bench:start -->", end="<!-- sqlite-bench:end -->"):
+    """Puts `table` between the markers in README.md, when both are there."""
+    with open(readme) as f:
+        text = f.read()
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(readme, "w") as f:
+        f.write(head + start + "\n" + table + "\n" + end + tail)
+    log(f"wrote the SQLite table into {readme}")
 
 
 def markdown(results):

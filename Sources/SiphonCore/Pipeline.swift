@@ -12,6 +12,9 @@ public struct PipelineOptions: Sendable {
     public var flushEvents: Int = 20_000
     /// Pause before reopening a sink after a transient failure (doubles, capped).
     public var retryDelay: Duration = .milliseconds(500)
+    /// How often a progress line (events written, rate, checkpoint) is logged
+    /// while events flow; nil: never.
+    public var statsInterval: Duration? = .seconds(60)
 
     public init() {}
 }
@@ -115,6 +118,7 @@ public final class Pipeline: Service, Sendable {
         var pending = 0
         let clock = ContinuousClock()
         var lastFlush = clock.now
+        var stats = ProgressStats(start: clock.now)
 
         func checkpoint() async throws {
             guard let position = written, position != durable else { return }
@@ -135,10 +139,42 @@ public final class Pipeline: Service, Sendable {
             try await sink.write(batch)
             written = batch.lastPosition
             pending += batch.count
+            stats.record(events: batch.count, bytes: batch.byteCount)
+            if let interval = options.statsInterval, clock.now - stats.since >= interval {
+                let seconds = Double((clock.now - stats.since).components.seconds) + Double((clock.now - stats.since).components.attoseconds) / 1e18
+                logger.info("progress", metadata: [
+                    "events": "\(stats.events)", "per_second": "\(Int(Double(stats.events) / max(seconds, 0.001)))",
+                    "mb": "\(stats.bytes / 1_000_000)", "total_events": "\(stats.totalEvents)",
+                    "checkpoint": "\(durable?.description ?? "none")",
+                ])
+                stats.reset(at: clock.now)
+            }
             if !queue.hasQueued || pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
                 try await checkpoint()
             }
         }
         try await checkpoint()
+    }
+}
+
+/// Counts for the periodic progress line.
+private struct ProgressStats {
+    var since: ContinuousClock.Instant
+    var events = 0
+    var bytes = 0
+    var totalEvents = 0
+
+    init(start: ContinuousClock.Instant) { since = start }
+
+    mutating func record(events count: Int, bytes size: Int) {
+        events += count
+        bytes += size
+        totalEvents += count
+    }
+
+    mutating func reset(at now: ContinuousClock.Instant) {
+        since = now
+        events = 0
+        bytes = 0
     }
 }
