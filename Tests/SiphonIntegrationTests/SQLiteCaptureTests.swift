@@ -210,6 +210,17 @@ final class SQLiteCaptureTests: XCTestCase {
         XCTAssertEqual(try harness.sql("SELECT id, v FROM a ORDER BY id; SELECT x, y FROM b ORDER BY x;"), "1|one\n2|two\n1|one\n2|two\n")
     }
 
+    func testASecondProcessOnTheSameStateIsRefused() throws {
+        let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY);")
+        let first = try harness.start()
+        try first.waitFor(stderrContaining: "capturing", timeout: .seconds(30))
+        let second = try SiphonProcess.run(["run", "--config", harness.configPath], timeout: .seconds(30))
+        XCTAssertEqual(second.status, 2, second.stderr)
+        XCTAssertTrue(second.stderr.contains("is in use by another siphon process (pid \(first.pid))"), second.stderr)
+        XCTAssertTrue(first.isRunning)
+        try harness.stop(first)
+    }
+
     func testBadInputGivesOneClearLineAndExitTwo() throws {
         let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY);", tables: ["t", "missing_*"])
         func run() throws -> (status: Int32, stderr: String) {
