@@ -2,7 +2,6 @@ import CSQLite
 import Glibc
 import Logging
 import SiphonCore
-import Synchronization
 
 /// Captures changes from an SQLite database that another program writes,
 /// through triggers that record each change in a changelog table.
@@ -17,7 +16,7 @@ public final class SQLiteSource: Source {
     private let pipeline: String
     private let state: StateDirectory
     private let logger: Logger
-    private let acknowledged = Mutex<Position?>(nil)
+    private let acknowledged = AcknowledgedPosition()
 
     public init(configuration: SQLiteSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger) {
         self.configuration = configuration
@@ -29,38 +28,19 @@ public final class SQLiteSource: Source {
     }
 
     public func acknowledge(_ position: Position) {
-        acknowledged.withLock { current in
-            if current.map({ position > $0 }) ?? true { current = position }
-        }
+        acknowledged.advance(to: position)
     }
 
-    func acknowledgedPosition() -> Position? { acknowledged.withLock { $0 } }
+    func acknowledgedPosition() -> Position? { acknowledged.current }
 
     public func run(resumingAfter position: Position?, output: EventQueue) async throws {
         if let position { acknowledge(position) }
-        var delay = Duration.milliseconds(200)
-        var attempt = 0
-        while true {
-            try Task.checkCancellation()
-            let started = ContinuousClock.now
-            do {
-                let connection = try Self.open(configuration, logger: logger)
-                let session = try CaptureSession(configuration: configuration, connection: connection, pipeline: pipeline,
-                                                 state: state, logger: logger, source: self)
-                try await session.run(resumingAfter: acknowledgedPosition(), output: output)
-                return
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
-                let failure = Self.classify(error, path: configuration.path)
-                guard failure.isTransient else { throw failure }
-                if ContinuousClock.now - started > .seconds(30) { delay = .milliseconds(200) }
-                attempt += 1
-                logger.warning("\(failure.message); reopening the database in \(delay) (attempt \(attempt))")
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
-            }
+        let reconnector = Reconnector(initialDelay: .milliseconds(200), maxDelay: .seconds(30), action: "reopening the database")
+        try await reconnector.run(logger: logger, classify: { Self.classify($0, path: configuration.path) }) {
+            let connection = try Self.open(configuration, logger: logger)
+            let session = try CaptureSession(configuration: configuration, connection: connection, pipeline: pipeline,
+                                             state: state, logger: logger, source: self)
+            try await session.run(resumingAfter: acknowledgedPosition(), output: output)
         }
     }
 

@@ -1,3 +1,5 @@
+import SiphonCore
+
 /// Quoting for SQL text that Siphon generates from table and column names.
 enum SQL {
     /// `"name"`, with embedded quotes doubled: safe for any identifier.
@@ -21,26 +23,11 @@ struct TablePatterns: Sendable {
     }
 
     func matches(_ table: String) -> Bool {
-        patterns.contains { Self.glob($0.utf8[...], table.utf8[...]) }
+        patterns.contains { NamePattern.matches($0, table) }
     }
 
     /// The patterns that match none of `tables`.
     func unmatched(in tables: [String]) -> [String] {
-        patterns.filter { pattern in !tables.contains { Self.glob(pattern.utf8[...], $0.utf8[...]) } }
-    }
-
-    private static func glob(_ pattern: Substring.UTF8View, _ text: Substring.UTF8View) -> Bool {
-        guard let first = pattern.first else { return text.isEmpty }
-        if first == UInt8(ascii: "*") {
-            let rest = pattern.dropFirst()
-            var candidate = text
-            while true {
-                if glob(rest, candidate) { return true }
-                guard !candidate.isEmpty else { return false }
-                candidate = candidate.dropFirst()
-            }
-        }
-        guard let head = text.first, head == first else { return false }
-        return glob(pattern.dropFirst(), text.dropFirst())
+        patterns.filter { pattern in !tables.contains { NamePattern.matches(pattern, $0) } }
     }
 }
