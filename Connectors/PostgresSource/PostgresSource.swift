@@ -43,17 +43,26 @@ public final class PostgresSource: Source {
         if let position { acknowledge(position) }
         var delay = configuration.retryDelay
         var attempt = 0
+        // Cleared for good by the first BinaryModeFallback: sessions after it stream text.
+        var binaryAllowed = configuration.binary
         while true {
             try Task.checkCancellation()
             let started = ContinuousClock.now
             do {
                 let resume = acknowledgedPosition()
                 let session = ReplicationSession(configuration: configuration, target: target, pipeline: pipeline,
-                                                 state: state, logger: logger, source: self)
+                                                 state: state, logger: logger, source: self, binaryAllowed: binaryAllowed)
                 try await session.run(resumingAfter: resume, output: output)
                 return
             } catch is CancellationError {
                 return
+            } catch let fallback as BinaryModeFallback {
+                if Task.isCancelled { return }
+                // Not a failure: reconnect at once, in text mode.
+                binaryAllowed = false
+                logger.warning("\(fallback)", metadata: [
+                    "table": .string(fallback.table.description), "column": .string(fallback.column),
+                ])
             } catch {
                 if Task.isCancelled { return }
                 let failure = Self.classify(error)
@@ -71,6 +80,8 @@ public final class PostgresSource: Source {
         switch error {
         case let error as SiphonError: return error
         case let error as PostgresError: return error.siphonError
+        case let error as BinaryModeFallback:
+            return SiphonError(.sourceSetup, "\(error)", transient: true)
         case let error as PgOutputDecodingError:
             return SiphonError(.sourceFatal, "cannot decode a pgoutput message: \(error)")
         default: return SiphonError(.sourceFatal, "\(error)")

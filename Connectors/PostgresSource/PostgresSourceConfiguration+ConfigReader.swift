@@ -11,6 +11,7 @@ extension PostgresSourceConfiguration {
         let snapshot = reader.choice("snapshot", allowed: ["initial", "never"], default: "initial")
         let statusInterval = reader.duration("status_interval", default: .seconds(10))
         let streaming = reader.bool("streaming", default: true)
+        let binary = reader.bool("binary", default: true)
         let retryDelay = reader.duration("retry_delay", default: .milliseconds(500))
         let maxRetryDelay = reader.duration("max_retry_delay", default: .seconds(30))
         reader.finish()
@@ -45,7 +46,7 @@ extension PostgresSourceConfiguration {
         guard valid, let url, let slot else { return nil }
         self.init(url: url, slot: slot, publication: publication, tables: tables,
                   snapshot: SnapshotMode(rawValue: snapshot) ?? .initial, statusInterval: statusInterval,
-                  streaming: streaming, retryDelay: retryDelay, maxRetryDelay: maxRetryDelay)
+                  streaming: streaming, binary: binary, retryDelay: retryDelay, maxRetryDelay: maxRetryDelay)
     }
 
     static func isValidSlotName(_ name: String) -> Bool {

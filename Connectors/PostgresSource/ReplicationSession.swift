@@ -16,6 +16,11 @@ final class ReplicationSession {
     let state: StateDirectory
     let logger: Logger
     unowned let source: PostgresSource
+    /// Whether this session may ask for values in binary form (`binary: true`
+    /// and no earlier `BinaryModeFallback` in this process).
+    let binaryAllowed: Bool
+    /// Whether pgoutput sends this session's values in binary form.
+    private(set) var binaryValues = false
 
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
@@ -27,8 +32,9 @@ final class ReplicationSession {
     var receivedLSN = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
-         state: StateDirectory, logger: Logger, source: PostgresSource) {
+         state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool) {
         self.configuration = configuration
+        self.binaryAllowed = binaryAllowed
         self.target = target
         self.pipeline = pipeline
         self.state = state
@@ -63,11 +69,15 @@ final class ReplicationSession {
             options.append("messages 'true'")
             if configuration.streaming { options.append("streaming 'on'") }
         }
+        binaryValues = try await chooseBinaryValues(catalog: catalog, captured: captured,
+                                                    serverVersion: replication.serverVersion, decoder: &decoder)
+        if binaryValues { options.append("binary 'true'") }
         try await replication.startCopy(
             "START_REPLICATION SLOT \(configuration.slot) LOGICAL 0/0 (\(options.joined(separator: ", ")))")
         logger.info("streaming changes", metadata: [
             "slot": .string(configuration.slot), "publication": .string(configuration.publication),
             "database": .string(target.display), "protocol": .stringConvertible(protocolVersion),
+            "values": .string(binaryValues ? "binary" : "text"),
         ])
         defer { streams.values.forEach { $0.discard() } }
         try await stream(replication: replication, catalog: catalog, decoder: &decoder,
@@ -135,6 +145,31 @@ final class ReplicationSession {
         }
     }
 
+    /// Whether to ask pgoutput for values in binary form (`binary 'true'`,
+    /// PostgreSQL 14+), which spares the server the text conversion of every
+    /// value. Only when every column of every captured table has a type
+    /// whose binary form `ValueRenderer` decodes: pgoutput picks the format
+    /// for the whole session, so one unsupported column keeps it in text
+    /// mode (logged with the column). Registers the columns' types.
+    private func chooseBinaryValues(catalog: Catalog, captured: [TableName], serverVersion: Int,
+                                    decoder: inout ChangeDecoder) async throws -> Bool {
+        guard binaryAllowed else { return false }
+        guard serverVersion >= 140_000 else {
+            logger.info("source.binary needs PostgreSQL 14 or later; streaming values in text form")
+            return false
+        }
+        let columns = try await catalog.columnTypes(of: captured)
+        try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
+        if let blocker = columns.first(where: { decoder.types.binaryFormat(of: $0.typeOID) == nil }) {
+            logger.info("streaming values in text form: a captured column has a type whose binary form Siphon does not decode", metadata: [
+                "table": .string(blocker.table.description), "column": .string(blocker.column),
+                "type": .string(decoder.types.typeName(of: blocker.typeOID) ?? String(blocker.typeOID)),
+            ])
+            return false
+        }
+        return true
+    }
+
     private func sendBatch(_ output: EventQueue) async throws {
         guard !batch.isEmpty else { return }
         let full = batch
@@ -199,6 +234,11 @@ final class ReplicationSession {
         case .relation(let relation):
             let unknown = decoder.unknownTypes(in: relation)
             if !unknown.isEmpty { try await catalog.resolveTypes(unknown, into: &decoder.types) }
+            if binaryValues, let (column, type) = decoder.columnWithoutBinaryFormat(in: relation) {
+                // Before the schema version is recorded and before any row is rendered; see BinaryModeFallback.
+                throw BinaryModeFallback(table: TableName(schema: relation.namespace, name: relation.name), column: column,
+                                         reason: "has type \(type), whose binary form Siphon does not decode")
+            }
             try decoder.relation(relation, into: &batch)
         case .insert(let insert): try decoder.insert(insert, into: &batch)
         case .update(let update): try decoder.update(update, into: &batch)

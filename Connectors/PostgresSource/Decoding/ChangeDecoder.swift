@@ -47,6 +47,15 @@ struct ChangeDecoder {
 
     var inTransaction: Bool { transaction != nil }
 
+    /// When values arrive in binary form: the first column of a captured
+    /// relation whose type has no `BinaryFormat` (call after its types are
+    /// resolved), as (column, type name); nil when every column decodes.
+    func columnWithoutBinaryFormat(in relation: Relation) -> (column: String, type: String)? {
+        guard filter.matches(TableName(schema: relation.namespace, name: relation.name)) else { return nil }
+        return relation.columns.first { types.binaryFormat(of: $0.typeOID) == nil }
+            .map { ($0.name, types.typeName(of: $0.typeOID) ?? String($0.typeOID)) }
+    }
+
     /// Type OIDs of a relation that the registry does not know yet.
     func unknownTypes(in relation: Relation) -> [UInt32] {
         relation.columns.map(\.typeOID).filter { types.typeName(of: $0) == nil }
@@ -169,28 +178,28 @@ struct ChangeDecoder {
 
     mutating func insert(_ message: Insert, into batch: inout EventBatch) throws {
         guard let relation = try capturedRelation(message.relationID) else { return }
-        appendRow(.create, relation: relation, before: nil, beforeKeysOnly: false, after: message.newTuple,
-                  key: message.newTuple, into: &batch)
+        try appendRow(.create, relation: relation, before: nil, beforeKeysOnly: false, after: message.newTuple,
+                      key: message.newTuple, into: &batch)
     }
 
     mutating func update(_ message: Update, into batch: inout EventBatch) throws {
         guard let relation = try capturedRelation(message.relationID) else { return }
         let before = message.oldTuple ?? message.oldKey
-        appendRow(.update, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
-                  after: message.newTuple, key: message.newTuple, into: &batch)
+        try appendRow(.update, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
+                      after: message.newTuple, key: message.newTuple, into: &batch)
     }
 
     mutating func delete(_ message: Delete, into batch: inout EventBatch) throws {
         guard let relation = try capturedRelation(message.relationID) else { return }
         let before = message.oldTuple ?? message.oldKey
-        appendRow(.delete, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
-                  after: nil, key: before, into: &batch)
+        try appendRow(.delete, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
+                      after: nil, key: before, into: &batch)
     }
 
     mutating func truncate(_ message: Truncate, into batch: inout EventBatch) throws {
         for id in message.relationIDs {
             guard let relation = try capturedRelation(id) else { continue }
-            appendRow(.truncate, relation: relation, before: nil, beforeKeysOnly: false, after: nil, key: nil, into: &batch)
+            try appendRow(.truncate, relation: relation, before: nil, beforeKeysOnly: false, after: nil, key: nil, into: &batch)
         }
     }
 
@@ -230,14 +239,16 @@ struct ChangeDecoder {
     mutating func snapshotRow(_ tuple: TupleData, relation: RelationInfo, position: Position, sourceSuffix: [UInt8],
                               into batch: inout EventBatch) {
         var ignored: [String] = []
+        var undecodable: String?  // snapshot rows are read as text: never set
         batch.appendRowEvent(
             position: position, op: .read, table: relation.table, before: nil,
-            after: { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &ignored) },
+            after: { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &ignored, undecodable: &undecodable) },
             source: { json in
                 json.appendRaw(relation.sourcePrefix)
                 json.appendRaw(sourceSuffix)
             },
-            key: relation.hasKeyValues(tuple) ? { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored) } : nil,
+            key: relation.hasKeyValues(tuple)
+                ? { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored, undecodable: &undecodable) } : nil,
             schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis)
         lastPosition = position
     }
@@ -249,28 +260,43 @@ struct ChangeDecoder {
         return relation.captured ? relation : nil
     }
 
+    /// Throws `BinaryModeFallback` when a value in binary form cannot be
+    /// decoded; the event is then already in `batch`, which the caller must
+    /// discard (the session ends).
     private mutating func appendRow(_ op: Operation, relation: RelationInfo, before: TupleData?, beforeKeysOnly: Bool,
-                                    after: TupleData?, key: TupleData?, into batch: inout EventBatch) {
+                                    after: TupleData?, key: TupleData?, into batch: inout EventBatch) throws {
         guard var transaction else { return }
         let position = Position(high: transaction.commitLSN.rawValue, low: transaction.nextIndex)
         transaction.nextIndex += 1
         self.transaction = transaction
         var unchanged: [String] = []
         var ignored: [String] = []
+        var undecodable: String?
         let keyTuple = key.flatMap { relation.hasKeyValues($0) ? $0 : nil }
         batch.appendRowEvent(
             position: position, op: op, table: relation.table,
-            before: before.map { tuple in { relation.appendObject(tuple, keysOnly: beforeKeysOnly, to: &$0, unchanged: &ignored) } },
-            after: after.map { tuple in { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &unchanged) } },
+            before: before.map { tuple in
+                { relation.appendObject(tuple, keysOnly: beforeKeysOnly, to: &$0, unchanged: &ignored, undecodable: &undecodable) }
+            },
+            after: after.map { tuple in
+                { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &unchanged, undecodable: &undecodable) }
+            },
             source: { json in
                 json.appendRaw(relation.sourcePrefix)
                 json.appendRaw(transaction.sourceSuffix)
             },
-            key: keyTuple.map { tuple in { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored) } },
+            key: keyTuple.map { tuple in
+                { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored, undecodable: &undecodable) }
+            },
             unchangedColumns: { unchanged },
             schemaVersion: relation.schemaVersion,
             transaction: (transaction.xidText, Int(transaction.nextIndex)),
             timestampMillis: nowMillis)
+        if let undecodable {
+            let type = relation.columns.first { $0.schema.name == undecodable }?.schema.typeName ?? "?"
+            throw BinaryModeFallback(table: relation.table, column: undecodable,
+                                     reason: "sent a value of type \(type) in binary form that Siphon could not decode")
+        }
         lastPosition = position
     }
 }

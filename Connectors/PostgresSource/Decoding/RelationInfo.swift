@@ -6,6 +6,8 @@ struct RelationInfo: Sendable {
     struct Column: Sendable {
         var schema: ColumnSchema
         var kind: ValueKind
+        /// How values sent in binary form are decoded; nil when they cannot be.
+        var binary: BinaryFormat?
         /// `"name":` already escaped, so rows only append values.
         var jsonKey: [UInt8]
     }
@@ -29,7 +31,8 @@ struct RelationInfo: Sendable {
             var key = JSONBuffer(capacity: column.name.utf8.count + 4)
             key.appendString(column.name)
             key.appendByte(UInt8(ascii: ":"))
-            return Column(schema: column, kind: types.kind(of: column.typeOID), jsonKey: key.bytes)
+            return Column(schema: column, kind: types.kind(of: column.typeOID),
+                          binary: types.binaryFormat(of: column.typeOID), jsonKey: key.bytes)
         }
         var prefix = JSONBuffer(capacity: 128)
         prefix.appendRaw("{\"version\":\"siphon-")
@@ -51,7 +54,13 @@ struct RelationInfo: Sendable {
     /// Writes `{"col":value,...}` for a tuple; columns PostgreSQL did not
     /// send (unchanged TOAST) are left out and added to `unchanged`.
     /// With `keysOnly`, only key columns are written.
-    func appendObject(_ tuple: TupleData, keysOnly: Bool, to json: inout JSONBuffer, unchanged: inout [String]) {
+    ///
+    /// A value in binary form that cannot be decoded (a type without a
+    /// `BinaryFormat`, or bytes without the format's shape) is written as
+    /// null and its column named in `undecodable`: the caller must then
+    /// discard the output (binary values have no faithful fallback).
+    func appendObject(_ tuple: TupleData, keysOnly: Bool, to json: inout JSONBuffer, unchanged: inout [String],
+                      undecodable: inout String?) {
         json.appendByte(UInt8(ascii: "{"))
         var first = true
         for (index, value) in tuple.columns.enumerated() where index < columns.count {
@@ -72,7 +81,11 @@ struct RelationInfo: Sendable {
             case .binary(let bytes):
                 if !first { json.appendByte(UInt8(ascii: ",")) }
                 json.appendRaw(column.jsonKey)
-                json.appendBase64(bytes)
+                if let format = column.binary, ValueRenderer.appendJSON(binary: bytes, format: format, to: &json) {
+                    break
+                }
+                json.appendNull()
+                if undecodable == nil { undecodable = column.schema.name }
             }
             first = false
         }

@@ -150,30 +150,91 @@ struct Catalog {
     }
 
     /// Looks up types the registry does not know (enums, domains, arrays of
-    /// them, extension types) and registers how to render them.
+    /// them, extension types) and registers how to render them, in text and
+    /// in binary form. A domain renders as its base type and an array as its
+    /// elements; bases and elements not known yet are looked up first, so a
+    /// domain over a domain or over an enum gets its final base's rendering.
     func resolveTypes(_ oids: [UInt32], into types: inout TypeRegistry) async throws {
-        let unknown = Array(Set(oids.filter { types.typeName(of: $0) == nil }))
+        try await resolveTypes(oids, into: &types, depth: 0)
+    }
+
+    private func resolveTypes(_ oids: [UInt32], into types: inout TypeRegistry, depth: Int) async throws {
+        let unknown = Set(oids.filter { types.typeName(of: $0) == nil })
         guard !unknown.isEmpty else { return }
         let list = unknown.map(String.init).joined(separator: ",")
         let rows = try await connection.query("""
-            SELECT t.oid, t.typname, t.typtype, t.typelem, t.typbasetype, t.typcategory, e.typbasetype, e.typtype
-            FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem
-            WHERE t.oid IN (\(list))
+            SELECT t.oid, t.typname, t.typtype, t.typelem, t.typbasetype, t.typcategory
+            FROM pg_type t WHERE t.oid IN (\(list))
             """)
-        for row in rows {
-            guard let oid = row[0].flatMap({ UInt32($0) }), let name = row[1] else { continue }
-            let element = row[3].flatMap { UInt32($0) } ?? 0
-            let base = row[4].flatMap { UInt32($0) } ?? 0
-            let elementBase = row[6].flatMap { UInt32($0) } ?? 0
-            let kind: ValueKind
-            if row[2] == "d", base != 0 {
-                kind = types.kind(of: base)
-            } else if row[5] == "A", element != 0 {
-                kind = .array(types.kind(of: elementBase != 0 ? elementBase : element))
-            } else {
-                kind = .text
+        let found: [UserType] = rows.compactMap { row in
+            guard let oid = row[0].flatMap({ UInt32($0) }), let name = row[1] else { return nil }
+            return UserType(oid: oid, name: name, typeType: row[2] ?? "", element: row[3].flatMap { UInt32($0) } ?? 0,
+                            base: row[4].flatMap { UInt32($0) } ?? 0, isArray: row[5] == "A")
+        }
+        // Domains nest only a few levels in practice; the cap guards against a catalog that never ends.
+        let outside = found.map(\.dependency).filter { $0 != 0 && types.typeName(of: $0) == nil && !unknown.contains($0) }
+        if !outside.isEmpty && depth < 8 {
+            try await resolveTypes(outside, into: &types, depth: depth + 1)
+        }
+        // Within this batch, register an array after its element and a domain after its base.
+        var pending = found
+        while !pending.isEmpty {
+            let waiting = Set(pending.map(\.oid))
+            var ready = pending.filter { !waiting.contains($0.dependency) }
+            if ready.isEmpty { ready = pending }  // pg_type has no cycles; never loop forever regardless
+            for type in ready {
+                let (kind, binary) = type.rendering(with: types)
+                types.register(oid: type.oid, name: type.name, kind: kind, binary: binary)
             }
-            types.register(oid: oid, name: name, kind: kind)
+            let done = Set(ready.map(\.oid))
+            pending.removeAll { done.contains($0.oid) }
+        }
+    }
+
+    /// A pg_type row of a type created in the database.
+    private struct UserType {
+        var oid: UInt32
+        var name: String
+        /// typtype: b base, c composite, d domain, e enum, p pseudo, r range, m multirange.
+        var typeType: String
+        var element: UInt32
+        var base: UInt32
+        var isArray: Bool
+
+        /// The type whose rendering this one takes (a domain's base, an array's element), or 0.
+        var dependency: UInt32 {
+            typeType == "d" ? base : (isArray ? element : 0)
+        }
+
+        func rendering(with types: TypeRegistry) -> (ValueKind, BinaryFormat?) {
+            if typeType == "d", base != 0 {
+                return (types.kind(of: base), types.binaryFormat(of: base))
+            }
+            if isArray, element != 0 {
+                return (.array(types.kind(of: element)), types.binaryFormat(of: element).map { .array($0) })
+            }
+            // enum_send sends the label's text, as enum_out does.
+            return typeType == "e" ? (.text, .text) : (.text, nil)
+        }
+    }
+
+    /// The type of every column pgoutput sends for `tables` (no dropped or
+    /// generated columns), in one query. PostgreSQL 12 or later.
+    func columnTypes(of tables: [TableName]) async throws -> [(table: TableName, column: String, typeOID: UInt32)] {
+        guard !tables.isEmpty else { return [] }
+        let list = tables.map { "(\(Self.quoteLiteral($0.schema)), \(Self.quoteLiteral($0.name)))" }.joined(separator: ", ")
+        let rows = try await connection.query("""
+            SELECT n.nspname, c.relname, a.attname, a.atttypid
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE (n.nspname, c.relname) IN (VALUES \(list))
+              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            ORDER BY n.nspname, c.relname, a.attnum
+            """)
+        return rows.compactMap { row in
+            guard let schema = row[0], let table = row[1], let column = row[2], let oid = row[3].flatMap({ UInt32($0) }) else {
+                return nil
+            }
+            return (TableName(schema: schema, name: table), column, oid)
         }
     }
 }

@@ -6,14 +6,24 @@ extension TypeRegistry {
         var table: [UInt32: Entry] = [:]
         table.reserveCapacity(baseTypes.count * 2 + otherTypes.count)
         for (oid, arrayOID, name, kind) in baseTypes {
-            table[oid] = Entry(name: name, kind: kind)
-            table[arrayOID] = Entry(name: "_" + name, kind: .array(kind))
+            let binary = binaryFormats[oid]
+            table[oid] = Entry(name: name, kind: kind, binary: binary)
+            table[arrayOID] = Entry(name: "_" + name, kind: .array(kind), binary: binary.map { .array($0) })
         }
         for (oid, name, kind) in otherTypes {
             table[oid] = Entry(name: name, kind: kind)
         }
         return table
     }()
+
+    /// The base types whose binary send format `ValueRenderer` decodes (their
+    /// arrays follow). Every other type keeps a session in text mode.
+    private static let binaryFormats: [UInt32: BinaryFormat] = [
+        16: .bool, 17: .bytea, 19: .text, 20: .int8, 21: .int2, 23: .int4, 25: .text, 26: .oid,
+        114: .json, 700: .float4, 701: .float8, 1042: .text, 1043: .text, 1082: .date, 1083: .time,
+        1114: .timestamp, 1184: .timestampWithZone, 1186: .interval, 1266: .timeWithZone,
+        1700: .numeric, 2950: .uuid, 3802: .jsonb,
+    ]
 
     /// (oid, array oid, name, kind). Types without a JSON counterpart are `.text`.
     private static let baseTypes: [(UInt32, UInt32, String, ValueKind)] = [

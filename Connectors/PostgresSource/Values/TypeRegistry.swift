@@ -1,4 +1,5 @@
-/// Maps PostgreSQL type OIDs to a name and a `ValueKind`.
+/// Maps PostgreSQL type OIDs to a name, a `ValueKind` and, for the types
+/// whose binary send format Siphon decodes, a `BinaryFormat`.
 ///
 /// Knows every built-in type of pg_type out of the box; types created by
 /// users (enums, domains, composite types, extension types, and arrays of
@@ -8,6 +9,8 @@ struct TypeRegistry: Sendable {
     struct Entry: Sendable, Equatable {
         var name: String
         var kind: ValueKind
+        /// nil: values of this type cannot be decoded in binary form.
+        var binary: BinaryFormat?
     }
 
     private var registered: [UInt32: Entry] = [:]
@@ -21,6 +24,12 @@ struct TypeRegistry: Sendable {
         entry(for: oid)?.kind ?? .text
     }
 
+    /// The binary send format of `oid`'s values, or nil when Siphon cannot
+    /// decode them (unknown OIDs included), which keeps a session in text mode.
+    func binaryFormat(of oid: UInt32) -> BinaryFormat? {
+        entry(for: oid)?.binary
+    }
+
     /// The pg_type name (`int4`, `_int4` for its array), or nil when the OID
     /// is neither built in nor registered, which is how callers tell that a
     /// type still needs a catalog lookup.
@@ -29,9 +38,10 @@ struct TypeRegistry: Sendable {
     }
 
     /// Records a type discovered at run time. A registration for an OID that
-    /// is already known replaces it.
-    mutating func register(oid: UInt32, name: String, kind: ValueKind) {
-        registered[oid] = Entry(name: name, kind: kind)
+    /// is already known replaces it. `binary` must describe the same values
+    /// `kind` does (a domain takes both from its base type).
+    mutating func register(oid: UInt32, name: String, kind: ValueKind, binary: BinaryFormat? = nil) {
+        registered[oid] = Entry(name: name, kind: kind, binary: binary)
     }
 
     private func entry(for oid: UInt32) -> Entry? {

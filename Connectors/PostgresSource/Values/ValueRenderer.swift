@@ -83,7 +83,7 @@ enum ValueRenderer {
     /// json and jsonb output is already valid JSON (the server validated it
     /// on input), so it is copied without a parse. Only an empty or blank
     /// text, which would break the document, is written as a string.
-    private static func appendEmbeddedJSON(_ text: ArraySlice<UInt8>, to json: inout JSONBuffer) {
+    static func appendEmbeddedJSON(_ text: ArraySlice<UInt8>, to json: inout JSONBuffer) {
         let blank = text.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         if blank { json.appendString(utf8: text) } else { json.appendRaw(text) }
     }
