@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// The bounded hand-off between a source and a sink.
@@ -11,7 +12,9 @@ public final class EventQueue: Sendable {
         var head = 0
         var finished = false
         var waitingSender: CheckedContinuation<Void, Never>?
-        var waitingReceiver: CheckedContinuation<EventBatch?, Never>?
+        var waitingReceiver: CheckedContinuation<Received, Never>?
+        /// Tells a timed-out wait from a later one.
+        var receiverGeneration: UInt64 = 0
         var queuedCount: Int { batches.count - head }
 
         mutating func compact() {
@@ -25,8 +28,18 @@ public final class EventQueue: Sendable {
         }
     }
 
+    /// What `next(waitingAtMost:)` found.
+    public enum Received: Sendable {
+        case batch(EventBatch)
+        /// The queue is finished and drained.
+        case finished
+        /// Nothing arrived in time.
+        case timedOut
+    }
+
     public let capacity: Int
     private let state = Mutex(State())
+    private static let timers = DispatchQueue(label: "siphon.queue.timers")
 
     public init(capacity: Int = 8) {
         precondition(capacity > 0)
@@ -44,7 +57,7 @@ public final class EventQueue: Sendable {
                 if state.finished { return 2 }
                 if let receiver = state.waitingReceiver {
                     state.waitingReceiver = nil
-                    receiver.resume(returning: batch)
+                    receiver.resume(returning: .batch(batch))
                     return 0
                 }
                 if state.queuedCount < capacity {
@@ -75,9 +88,21 @@ public final class EventQueue: Sendable {
 
     /// The next batch, or nil once the queue is finished and drained.
     public func next() async -> EventBatch? {
-        if let batch = takeQueued() { return batch }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<EventBatch?, Never>) in
-            let immediate: EventBatch?? = state.withLock { state in
+        switch await receive(timeout: nil) {
+        case .batch(let batch): return batch
+        case .finished, .timedOut: return nil
+        }
+    }
+
+    /// The next batch, waiting at most `timeout` for one.
+    public func next(waitingAtMost timeout: Duration) async -> Received {
+        await receive(timeout: timeout)
+    }
+
+    private func receive(timeout: Duration?) async -> Received {
+        if let batch = takeQueued() { return .batch(batch) }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Received, Never>) in
+            let immediate: Received? = state.withLock { state in
                 if state.queuedCount > 0 {
                     let batch = state.batches[state.head]
                     state.head += 1
@@ -85,14 +110,33 @@ public final class EventQueue: Sendable {
                     let sender = state.waitingSender
                     state.waitingSender = nil
                     sender?.resume()
-                    return .some(batch)
+                    return .batch(batch)
                 }
-                if state.finished { return .some(nil) }
+                if state.finished { return .finished }
+                if timeout == .zero { return .timedOut }
                 state.waitingReceiver = continuation
-                return .none
+                state.receiverGeneration &+= 1
+                if let timeout {
+                    let generation = state.receiverGeneration
+                    let (seconds, attoseconds) = timeout.components
+                    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                    Self.timers.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+                        expireReceiver(generation)
+                    }
+                }
+                return nil
             }
             if let immediate { continuation.resume(returning: immediate) }
         }
+    }
+
+    private func expireReceiver(_ generation: UInt64) {
+        let receiver = state.withLock { state -> CheckedContinuation<Received, Never>? in
+            guard state.receiverGeneration == generation, let receiver = state.waitingReceiver else { return nil }
+            state.waitingReceiver = nil
+            return receiver
+        }
+        receiver?.resume(returning: .timedOut)
     }
 
     /// Whether a batch is ready to be taken without waiting.
@@ -109,7 +153,7 @@ public final class EventQueue: Sendable {
             state.waitingSender = nil
             return (receiver, sender)
         }
-        receiver?.resume(returning: nil)
+        receiver?.resume(returning: .finished)
         sender?.resume()
     }
 

@@ -6,7 +6,10 @@ import Synchronization
 public struct PipelineOptions: Sendable {
     /// Batches waiting between source and sink before the source is slowed down.
     public var queueCapacity: Int = 8
-    /// Flush and checkpoint at least this often while events keep coming.
+    /// Flush and checkpoint this long after the first unflushed event at
+    /// the latest. Events reach the sink (the file) as soon as they arrive;
+    /// only the fsync and the checkpoint are grouped, so a trickle of small
+    /// transactions does not cost an fsync each.
     public var flushInterval: Duration = .milliseconds(200)
     /// Flush and checkpoint at least every this many events.
     public var flushEvents: Int = 20_000
@@ -130,7 +133,22 @@ public final class Pipeline: Service, Sendable {
             source.acknowledge(position)
         }
 
-        while let incoming = await queue.next() {
+        while true {
+            let incoming: EventBatch
+            if written != durable {
+                let remaining = options.flushInterval - (clock.now - lastFlush)
+                switch await queue.next(waitingAtMost: max(remaining, .zero)) {
+                case .batch(let batch): incoming = batch
+                case .finished: try await checkpoint(); return
+                case .timedOut:
+                    try await checkpoint()
+                    continue
+                }
+            } else {
+                guard let batch = await queue.next() else { break }
+                if durable == written { lastFlush = clock.now }
+                incoming = batch
+            }
             var batch = incoming
             if let written, let first = batch.events.first?.position, first <= written {
                 batch = batch.suffix(after: written)
@@ -149,7 +167,7 @@ public final class Pipeline: Service, Sendable {
                 ])
                 stats.reset(at: clock.now)
             }
-            if !queue.hasQueued || pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
+            if pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
                 try await checkpoint()
             }
         }

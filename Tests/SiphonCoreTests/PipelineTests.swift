@@ -97,4 +97,62 @@ final class PipelineTests: XCTestCase {
         let end = await queue.next()
         XCTAssertNil(end)
     }
+
+    func testTimedWaitOnTheQueue() async throws {
+        let queue = EventQueue(capacity: 2)
+        let started = ContinuousClock.now
+        guard case .timedOut = await queue.next(waitingAtMost: .milliseconds(50)) else { return XCTFail("expected a timeout") }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(45))
+        var batch = EventBatch()
+        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
+                             before: nil, after: nil, source: { $0.appendRaw("{}") }, key: nil, schemaVersion: 1,
+                             transaction: nil, timestampMillis: 0)
+        let sender = Task {
+            try await Task.sleep(for: .milliseconds(20))
+            try await queue.send(batch)
+        }
+        guard case .batch(let received) = await queue.next(waitingAtMost: .seconds(10)) else { return XCTFail("expected the batch") }
+        XCTAssertEqual(received.count, 1)
+        try await sender.value
+        queue.finish()
+        guard case .finished = await queue.next(waitingAtMost: .seconds(10)) else { return XCTFail("expected the end") }
+    }
+
+    /// A trickle of one-event batches reaches the sink at once, but costs one
+    /// flush per flush interval, not one per event; stopping still flushes.
+    func testTrickleIsWrittenAtOnceAndFlushedInGroups() async throws {
+        final class TrickleSource: Source {
+            func run(resumingAfter position: Position?, output: EventQueue) async throws {
+                for index in 0..<40 {
+                    var batch = EventBatch()
+                    batch.appendRowEvent(position: Position(high: 2, low: UInt64(index)), op: .create,
+                                         table: TableName(schema: "s", name: "t"), before: nil,
+                                         after: { $0.appendRaw("{}") }, source: { $0.appendRaw("{}") }, key: nil,
+                                         schemaVersion: 1, transaction: nil, timestampMillis: 0)
+                    try await output.send(batch)
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try await Task.sleep(for: .seconds(3600))
+            }
+            func acknowledge(_ position: Position) {}
+        }
+        let folder = try TemporaryDirectory()
+        let store = CheckpointStore(directory: try StateDirectory(path: folder.path + "/state"), pipeline: "p")
+        let sink = RecordingSink()
+        var options = PipelineOptions()
+        options.flushInterval = .milliseconds(100)
+        let pipeline = Pipeline(name: "p", source: TrickleSource(), sink: sink, checkpoints: store, options: options,
+                                logger: Logger(label: "test"))
+        let task = Task { try await pipeline.run() }
+        for _ in 0..<500 where sink.written.withLock({ $0.count }) < 40 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertEqual(sink.written.withLock { $0.count }, 40)
+        pipeline.stop()
+        try await task.value
+        let flushes = sink.log.withLock { $0.filter { $0 == "flush" }.count }
+        XCTAssertGreaterThan(flushes, 0)
+        XCTAssertLessThan(flushes, 15, "about one flush per 100 ms over ~300 ms of events, not one per event")
+        XCTAssertEqual(try store.load()?.position, Position(high: 2, low: 39))
+    }
 }
