@@ -68,10 +68,12 @@ final class CaptureSession {
                 if try schemaChanged() {
                     try await synchronize(resumeAfter: lastSeq, first: false)
                 }
+                let before = lastSeq
                 try await readAvailable(output: output)
+                let idle = lastSeq == before
                 try await snapshotIfNeeded(output: output)
                 try checkSnapshotDelivered()
-                let behind = try cleanup()
+                let behind = try cleanup(idle: idle)
                 busySince = nil
                 if behind {
                     // More acknowledged rows to delete: go on after letting others run.
@@ -281,12 +283,15 @@ final class CaptureSession {
 
     /// Deletes acknowledged changelog rows, a few small batches at a time,
     /// each its own short write transaction; gives way to the application
-    /// when it holds the write lock.
+    /// when it holds the write lock. While the application is writing
+    /// (`idle` false), deletes wait until `cleanupBatch` rows are due, so
+    /// Siphon takes the write lock rarely and in useful amounts.
     /// Returns true when acknowledged rows remain.
-    private func cleanup() throws -> Bool {
+    private func cleanup(idle: Bool) throws -> Bool {
         guard let acknowledged = source.acknowledgedPosition() else { return false }
         let through = Int64(bitPattern: acknowledged.high)
         guard through > cleanedThrough else { return false }
+        if !idle && through - max(cleanedThrough, 0) < Int64(configuration.cleanupBatch) { return false }
         for _ in 0..<4 {
             deleteChanges.bind(1, through)
             deleteChanges.bind(2, Int64(configuration.cleanupBatch))
