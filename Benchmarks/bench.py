@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Siphon's benchmark harness. Normally started by Scripts/bench.sh, which
+provides a throwaway PostgreSQL 15; see Benchmarks/README.md for what is
+measured and how.
+
+Three modes, each a function below:
+- drain: a backlog is written with no consumer attached, then each consumer
+  in turn reads the same backlog from its own fresh slot; timed from process
+  start until the consumer has everything.
+- latency: with a consumer attached and caught up, a writer inserts rows at a
+  steady rate; latency = when a row's line appears in the consumer's file
+  minus the row's clock_timestamp().
+- snapshot: Siphon's initial snapshot of a large table vs psql COPY.
+
+The harness never judges a time; it exits non-zero only when something broke:
+a consumer crashed, timed out, or wrote the wrong number of row changes.
+"""
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import psycopg2
+
+import consumers
+import report
+import workloads
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+class Failure(Exception):
+    """Something broke (not merely slow): the harness reports it and exits 1."""
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# MARK: the server
+
+
+class Bench:
+    """The server, the scratch folder and the tools: what every mode needs."""
+    publication = "bench"
+
+    def __init__(self, args):
+        self.args = args
+        self.pgbin = args.pgbin
+        self.siphon = args.siphon
+        self.work = args.work
+        self.port = args.port
+        self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
+        admin = psycopg2.connect(f"host={args.host} port={args.port} dbname=postgres user=postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'")
+            if cur.fetchone() is None:
+                cur.execute("CREATE DATABASE bench")
+        admin.close()
+        self.db = psycopg2.connect(self.dsn)
+        self.db.autocommit = True
+        self.sql(f"DROP PUBLICATION IF EXISTS {self.publication}")
+        self.sql(f"CREATE PUBLICATION {self.publication} FOR ALL TABLES")
+
+    def sql(self, query, params=None):
+        with self.db.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description else None
+
+    def value(self, query, params=None):
+        rows = self.sql(query, params)
+        return rows[0][0] if rows else None
+
+    def create_slot(self, slot, plugin):
+        self.sql("SELECT pg_create_logical_replication_slot(%s, %s)", (slot, plugin))
+
+    def drop_slot(self, slot):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                         (slot,))
+                return
+            except psycopg2.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise Failure(f"slot {slot} is still in use 30 s after its consumer stopped")
+                time.sleep(0.05)
+
+    def walsender(self, slot):
+        return self.value("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+
+    def sent_past(self, pid, lsn):
+        return bool(self.value("SELECT sent_lsn > %s::pg_lsn FROM pg_stat_replication WHERE pid = %s", (lsn, pid)))
+
+    def end_marker(self, name):
+        """A transactional logical message after the backlog: its prefix is the
+        line to look for in a consumer's file; its LSN is what the walsender
+        must have sent past."""
+        prefix = f"siphon-bench-end-{name}"
+        lsn = self.value("SELECT pg_logical_emit_message(true, %s, 'end')", (prefix,))
+        return prefix.encode(), lsn
+
+
+def cpu_seconds(pid):
+    """utime + stime of a live process, from /proc (the walsender is not our child)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    except (OSError, TypeError):
+        return None
+
+
+class Child:
+    """A consumer process, reaped with os.wait4 for its CPU time.
+
+    Peak RSS is VmHWM from /proc, read while it runs (it is a high-water
+    mark, so the last reading before it stops is the peak): wait4's
+    ru_maxrss would include the harness's own RSS, which Linux carries
+    into a child across fork and exec."""
+
+    def __init__(self, argv, log_path, stdout=None):
+        self.argv = argv
+        self.log_path = log_path
+        with open(log_path, "wb") as log_file:
+            self.started = time.monotonic()
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout or log_file,
+                                         stderr=log_file)
+        self.status = None
+        self.rusage = None
+        self.peak_kb = 0
+
+    def sample_peak(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+        except OSError:
+            pass
+
+    def exited(self):
+        if self.status is None:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+                self.proc.returncode = self.status
+                self.rusage = rusage
+        return self.status is not None
+
+    def stop(self, signal_number, timeout=60):
+        if not self.exited():
+            self.sample_peak()
+            self.proc.send_signal(signal_number)
+        deadline = time.monotonic() + timeout
+        while not self.exited():
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                deadline += 10
+            time.sleep(0.01)
+        return self.status
+
+    def cpu(self):
+        return self.rusage.ru_utime + self.rusage.ru_stime
+
+    def peak_rss_mb(self):
+        return self.peak_kb / 1024
+
+    def failure(self, what):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                tail = "".join(f.readlines()[-15:])
+        except OSError:
+            tail = ""
+        return Failure(f"{what}\ncommand: {' '.join(self.argv)}\nexit status: {self.status}\nlog tail:\n{tail}")
+
+
+class FileTail:
+    """Reads what a consumer appends to its output file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fd = None
+        self.partial = b""
+
+    def _open(self):
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def ends_with_marker(self, marker):
+        """Whether the marker is in the last 8 KB (the end marker is the last change)."""
+        if not self._open():
+            return False
+        size = os.fstat(self.fd).st_size
+        return marker in os.pread(self.fd, 8192, max(0, size - 8192))
+
+    def new_data(self):
+        """Complete lines appended since the last call (as one bytes), and when they were read."""
+        if not self._open():
+            return b"", time.time()
+        chunks = [self.partial]
+        while True:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        seen = time.time()
+        data = b"".join(chunks)
+        end = data.rfind(b"\n") + 1
+        self.partial = data[end:]
+        return data[:end], seen
+
+    def new_lines(self):
+        data, seen = self.new_data()
+        return data.splitlines(), seen
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def median_of(runs):
+    """Per-metric median of a list of result dicts (numbers only)."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    result = {k: statistics.median(r[k] for r in runs if r.get(k) is not None) for k in keys
+              if any(r.get(k) is not None for r in runs)}
+    result["runs"] = runs
+    return result
+
+
+# MARK: drain
+
+
+def drain_once(bench, workload, consumer, slot, marker):
+    marker_prefix, marker_lsn = marker
+    out = os.path.join(bench.work, f"{slot}.out") if consumer.output == "file" else os.devnull
+    child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
+    tail = FileTail(out) if consumer.output == "file" else None
+    deadline = child.started + max(300, workload.changes / 2000)
+    walsender = walsender_cpu = None
+    while True:
+        if child.exited():
+            if consumer.output == "exit" and child.status == 0:
+                break
+            raise child.failure(f"{consumer.label} exited before reading the {workload.name} backlog")
+        if walsender is None:
+            walsender = bench.walsender(slot)
+        if consumer.output == "exit":
+            # The backend ends with the process: keep its latest CPU reading.
+            walsender_cpu = cpu_seconds(walsender) if walsender else None
+            child.sample_peak()
+        elif tail is not None:
+            if tail.ends_with_marker(marker_prefix):
+                break
+        elif walsender is not None and bench.sent_past(walsender, marker_lsn):
+            break
+        if time.monotonic() > deadline:
+            child.stop(consumer.stop_signal, timeout=10)
+            raise child.failure(f"{consumer.label} did not finish {workload.name} within {deadline - child.started:.0f} s")
+        time.sleep(0.005)
+    elapsed = time.monotonic() - child.started
+    if consumer.output != "exit":
+        walsender_cpu = cpu_seconds(walsender)
+    if tail:
+        tail.close()
+    status = child.stop(consumer.stop_signal)
+    if status != 0:
+        raise child.failure(f"{consumer.label} exited with status {status} when stopped")
+    counts = consumer.count(out) if consumer.output == "file" else None
+    if out != os.devnull:
+        os.remove(out)
+    rows = sum(counts[op] for op in "cud") if counts else None
+    if consumer.exact and rows != workload.changes:
+        raise child.failure(f"{consumer.label} wrote {rows} row changes for {workload.name}, expected "
+                            f"{workload.changes} (by op: {counts})")
+    millions = workload.changes / 1e6
+    return {
+        "seconds": elapsed,
+        "changes_per_s": workload.changes / elapsed,
+        "cpu_s_per_m": child.cpu() / millions,
+        "walsender_cpu_s_per_m": walsender_cpu / millions if walsender_cpu is not None else None,
+        "peak_rss_mb": child.peak_rss_mb(),
+        "counts": counts,
+    }
+
+
+def run_drain(bench, args):
+    results = {}
+    drain_consumers = consumers.drain_consumers()
+    # Every slot of a round is created before its backlog; stay within max_replication_slots.
+    reps_per_round = max(1, 16 // len(drain_consumers))
+    for workload in workloads.workloads(args.quick):
+        if args.workloads and workload.name not in args.workloads:
+            continue
+        runs = {c.name: [] for c in drain_consumers}
+        for first in range(0, args.repeat, reps_per_round):
+            reps = range(first, min(args.repeat, first + reps_per_round))
+            with bench.db.cursor() as cur:
+                workload.setup(cur)
+            slots = {(rep, c.name): f"{c.name}_{workload.name}_{rep}" for rep in reps for c in drain_consumers}
+            try:
+                for c in drain_consumers:
+                    for rep in reps:
+                        bench.create_slot(slots[rep, c.name], c.plugin)
+                started = time.monotonic()
+                with bench.db.cursor() as cur:
+                    workload.generate(cur)
+                marker = bench.end_marker(workload.name)
+                log(f"{workload.title}: backlog written in {time.monotonic() - started:.1f} s")
+                for rep in reps:
+                    for c in drain_consumers:
+                        result = drain_once(bench, workload, c, slots[rep, c.name], marker)
+                        bench.drop_slot(slots[rep, c.name])
+                        runs[c.name].append(result)
+                        log(f"  {workload.name} {c.label} [{rep + 1}/{args.repeat}]: {result['seconds']:.2f} s, "
+                            f"{result['changes_per_s']:,.0f} changes/s, CPU {result['cpu_s_per_m']:.2f} s/M, "
+                            f"RSS {result['peak_rss_mb']:.0f} MB")
+            finally:
+                for slot in slots.values():
+                    bench.drop_slot(slot)
+        bench.sql(f"DROP TABLE {workload.name}")
+        bench.sql("CHECKPOINT")
+        results[workload.name] = {
+            "title": workload.title,
+            "changes": workload.changes,
+            "consumers": {c.name: dict(median_of(runs[c.name]), label=c.label) for c in drain_consumers},
+        }
+    return results
+
+
+# MARK: latency
+
+STAMPED = re.compile(rb'"stamped"(?:,"type":"[^"]*","value")?:"([^"]+)"')
+
+
+def stamp_seconds(value):
+    return datetime.datetime.fromisoformat(value.decode()).timestamp()
+
+
+def write_steadily(dsn, rate, seconds, written, took, tick=0.001):
+    """The paced writer (its own process): row k is due at start + k/rate;
+    every tick (1 ms) one autocommit INSERT writes the rows that are due,
+    each stamped by clock_timestamp() as it is inserted."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    total = int(rate * seconds)
+    sent = 0
+    start = time.monotonic()
+    while sent < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        if due > sent:
+            cur.execute("INSERT INTO lat (pad) SELECT 'x' FROM generate_series(1, %s)", (due - sent,))
+            sent = due
+        pause = start + sent / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(max(pause, tick))
+    took.value = time.monotonic() - start
+    written.value = sent
+    conn.close()
+
+
+def latency_once(bench, consumer, rate, seconds, slot):
+    out = os.path.join(bench.work, f"{slot}.out")
+    bench.create_slot(slot, consumer.plugin)
+    child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
+    tail = FileTail(out)
+    writer = None
+    try:
+        # Attached and caught up: a first row has reached the file.
+        bench.sql("INSERT INTO lat (pad) VALUES ('warm-up')")
+        deadline = time.monotonic() + 60
+        while not any(STAMPED.search(line) for line in tail.new_lines()[0]):
+            if child.exited() or time.monotonic() > deadline:
+                raise child.failure(f"{consumer.label} did not deliver the warm-up row within 60 s")
+            time.sleep(0.005)
+        context = multiprocessing.get_context("spawn")
+        written, took = context.Value("q", -1), context.Value("d", 0.0)
+        writer = context.Process(target=write_steadily, args=(bench.dsn, rate, seconds, written, took))
+        writer.start()
+        latencies = []
+        deadline = None
+        while True:
+            lines, seen = tail.new_lines()
+            for line in lines:
+                match = STAMPED.search(line)
+                if match:
+                    latencies.append(seen - stamp_seconds(match.group(1)))
+            if child.exited():
+                raise child.failure(f"{consumer.label} exited during the latency run")
+            if not writer.is_alive():
+                if writer.exitcode != 0:
+                    raise Failure(f"the latency writer failed (exit {writer.exitcode})")
+                if deadline is None:
+                    deadline = time.monotonic() + 120
+                if len(latencies) >= written.value:
+                    break
+                if time.monotonic() > deadline:
+                    raise child.failure(f"{consumer.label} delivered {len(latencies)} of {written.value} rows")
+            time.sleep(0.001)
+        status = child.stop(consumer.stop_signal)
+        if status != 0:
+            raise child.failure(f"{consumer.label} exited with status {status} when stopped")
+    finally:
+        tail.close()
+        if writer is not None and writer.is_alive():
+            writer.terminate()
+        if child.exited() is False:
+            child.stop(consumer.stop_signal, timeout=10)
+        bench.drop_slot(slot)
+    os.remove(out)
+    if len(latencies) != written.value:
+        raise Failure(f"{consumer.label} delivered {len(latencies)} rows, the writer wrote {written.value}")
+    latencies.sort()
+    millis = [1000 * x for x in latencies]
+    return {
+        "rows": len(millis),
+        "achieved_per_s": written.value / took.value,
+        "p50_ms": millis[len(millis) // 2],
+        "p99_ms": millis[min(len(millis) - 1, int(len(millis) * 0.99))],
+        "max_ms": millis[-1],
+        "cpu_s_per_m": child.cpu() / (len(millis) / 1e6),
+        "peak_rss_mb": child.peak_rss_mb(),
+    }
+
+
+def run_latency(bench, args):
+    bench.sql("DROP TABLE IF EXISTS lat")
+    bench.sql("CREATE TABLE lat (id bigserial PRIMARY KEY, stamped timestamptz NOT NULL DEFAULT clock_timestamp(), "
+              "pad text)")
+    results = {}
+    for rate in args.rates:
+        runs = {}
+        for rep in range(args.repeat):
+            for c in consumers.latency_consumers():
+                result = latency_once(bench, c, rate, args.latency_seconds, f"lat_{c.name}_{rate}_{rep}")
+                runs.setdefault(c.name, (c.label, []))[1].append(result)
+                log(f"  latency {rate}/s {c.label} [{rep + 1}/{args.repeat}]: achieved "
+                    f"{result['achieved_per_s']:,.0f}/s, p50 {result['p50_ms']:.2f} ms, "
+                    f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.2f} ms")
+        results[str(rate)] = {name: dict(median_of(r), label=label) for name, (label, r) in runs.items()}
+    bench.sql("DROP TABLE lat")
+    return results
+
+
+# MARK: snapshot
+
+
+def snapshot_once_copy(bench, rows):
+    argv = [f"{bench.pgbin}/psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(bench.port), "-U", "postgres",
+            "-d", "bench", "-c", "COPY (SELECT * FROM snap) TO STDOUT"]
+    child = Child(argv, os.path.join(bench.work, "copy.log"), stdout=subprocess.DEVNULL)
+    while not child.exited():
+        child.sample_peak()
+        time.sleep(0.002)
+    elapsed = time.monotonic() - child.started
+    if child.status != 0:
+        raise child.failure("psql COPY failed")
+    return {"seconds": elapsed, "rows_per_s": rows / elapsed, "peak_rss_mb": child.peak_rss_mb()}
+
+
+def snapshot_once_siphon(bench, rows, slot):
+    consumer = consumers.Siphon(name="siphon_snapshot", snapshot="initial", tables=("public.snap",))
+    out = os.path.join(bench.work, f"{slot}.out")
+    child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
+    tail = FileTail(out)
+    seen = 0
+    deadline = child.started + max(300, rows / 5000)
+    try:
+        while seen < rows:
+            seen += tail.new_data()[0].count(b'"op":"r"')
+            if child.exited():
+                raise child.failure("siphon exited during the snapshot")
+            if time.monotonic() > deadline:
+                raise child.failure(f"siphon wrote {seen} of {rows} snapshot rows in {deadline - child.started:.0f} s")
+            time.sleep(0.01)
+        elapsed = time.monotonic() - child.started
+        status = child.stop(consumer.stop_signal)
+        if status != 0:
+            raise child.failure(f"siphon exited with status {status} when stopped")
+    finally:
+        tail.close()
+        if child.exited() is False:
+            child.stop(consumer.stop_signal, timeout=10)
+        bench.drop_slot(slot)
+    counts = consumer.count(out)
+    os.remove(out)
+    if counts["r"] != rows:
+        raise child.failure(f"siphon's snapshot wrote {counts['r']} rows, expected {rows}")
+    return {"seconds": elapsed, "rows_per_s": rows / elapsed, "cpu_s_per_m": child.cpu() / (rows / 1e6),
+            "peak_rss_mb": child.peak_rss_mb()}
+
+
+def run_snapshot(bench, args):
+    rows = 200_000 if args.quick else 5_000_000
+    started = time.monotonic()
+    workloads.create_table(bench.db.cursor(), "snap")
+    bench.sql(f"INSERT INTO snap SELECT {workloads.row_values('g')} FROM generate_series(1, {rows}) g")
+    bench.sql("VACUUM ANALYZE snap")
+    size = bench.value("SELECT pg_size_pretty(pg_table_size('snap'))")
+    log(f"snapshot table: {rows:,} rows, {size}, written in {time.monotonic() - started:.1f} s")
+    copy_runs, siphon_runs = [], []
+    for rep in range(args.repeat):
+        copy_runs.append(snapshot_once_copy(bench, rows))
+        siphon_runs.append(snapshot_once_siphon(bench, rows, f"siphon_snap_{rep}"))
+        log(f"  snapshot [{rep + 1}/{args.repeat}]: psql COPY {copy_runs[-1]['rows_per_s']:,.0f} rows/s, "
+            f"siphon {siphon_runs[-1]['rows_per_s']:,.0f} rows/s, RSS {siphon_runs[-1]['peak_rss_mb']:.0f} MB")
+    bench.sql("DROP TABLE snap")
+    return {"rows": rows, "table_size": size, "copy": median_of(copy_runs), "siphon": median_of(siphon_runs)}
+
+
+# MARK: main
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="Siphon benchmark harness (use Scripts/bench.sh)")
+    parser.add_argument("--siphon", required=True, help="the siphon binary")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
+    parser.add_argument("--work", required=True, help="scratch folder for outputs and logs")
+    parser.add_argument("--command", default=None, help="the command line to print in the results")
+    parser.add_argument("--siphon-origin", default=None, help="where the binary came from, for the results")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 5 s latency runs, 1 repetition")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions; the median is reported (default 3)")
+    parser.add_argument("--only", default="drain,latency,snapshot",
+                        help="modes to run, comma-separated (bench.sh also knows sqlite)")
+    parser.add_argument("--workloads", default=None, help="drain workloads to run, e.g. w1,w3 (default all)")
+    parser.add_argument("--latency-seconds", type=float, default=None, help="length of each latency run (30)")
+    parser.add_argument("--rates", default="1000,5000", help="latency-mode rates in rows/s")
+    parser.add_argument("--out", default=None, help="raw results JSON (default /tmp/siphon-bench-DATE.json)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="do not write Benchmarks/RESULTS.md and README.md (only full runs of every "
+                             "mode without --quick write them)")
+    args = parser.parse_args()
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.latency_seconds = args.latency_seconds or (5 if args.quick else 30)
+    args.rates = [int(r) for r in args.rates.split(",")]
+    args.only = set(args.only.split(","))
+    args.workloads = set(args.workloads.split(",")) if args.workloads else None
+    args.command = args.command or " ".join(sys.argv)
+    return args
+
+
+def main():
+    args = parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    bench = Bench(args)
+    results = {"started": started.isoformat(timespec="seconds"), "command": args.command,
+               "quick": args.quick, "repeat": args.repeat, "latency_seconds": args.latency_seconds,
+               "machine": report.machine(bench, REPO)}
+    log(f"== {results['machine']['cpu']} x{results['machine']['cpus']}, {results['machine']['postgres']}")
+    failure = None
+    try:
+        if "drain" in args.only:
+            log("== drain")
+            results["drain"] = run_drain(bench, args)
+        if "latency" in args.only:
+            log("== latency")
+            results["latency"] = run_latency(bench, args)
+        if "snapshot" in args.only:
+            log("== snapshot")
+            results["snapshot"] = run_snapshot(bench, args)
+    except Failure as error:
+        failure = str(error)
+        results["failure"] = failure
+    results["minutes"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() / 60, 1)
+    out = args.out or f"/tmp/siphon-bench-{started.strftime('%Y%m%d-%H%M%S')}.json"
+    with open(out, "w") as f:
+        json.dump(results, f, indent=2)
+    markdown = report.markdown(results)
+    print(markdown)
+    complete = {"drain", "latency", "snapshot"} <= args.only and not args.workloads
+    if complete and not (args.quick or args.no_write or failure):
+        report.write(markdown, results, REPO)
+        log("wrote Benchmarks/RESULTS.md (and README.md's bench block if it has one)")
+    log(f"raw results: {out}; {results['minutes']} minutes")
+    if failure:
+        log(f"FAILED: {failure}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The consumers the harness compares. Each reads one replication slot of
+its `plugin` and is started as a separate process, so its CPU time and peak
+RSS come from os.wait4.
+
+To add one (another Siphon configuration, another sink): write a class with
+the attributes and methods below and put it in `drain_consumers` or
+`latency_consumers`.
+
+- `name`: short, lower-case; used in slot names.
+- `plugin`: the slot's output plugin.
+- `output`: "file" when it writes the changes to a file the harness can
+  watch (completion is the end marker's line appearing there, and rows can
+  be counted); None when it discards them (completion is the walsender
+  having sent past the end marker); "exit" when it is done once its
+  process exits.
+- `command(bench, slot, out)`: the argv to start it.
+- `count(path)`: row changes in its output by op (c/u/d/r/t), or None.
+- `exact`: its row count must equal the workload's (a failed check makes
+  the harness exit non-zero).
+"""
+import os
+import signal
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def count_patterns(path, patterns):
+    """Occurrences of each byte pattern in the file, read in large chunks
+    split at line ends (patterns never span lines)."""
+    counts = dict.fromkeys(patterns, 0)
+    carry = b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(16 << 20)
+            if not chunk:
+                break
+            chunk = carry + chunk
+            end = chunk.rfind(b"\n") + 1
+            whole, carry = chunk[:end], chunk[end:]
+            for pattern in patterns:
+                counts[pattern] += whole.count(pattern)
+    for pattern in patterns:
+        counts[pattern] += carry.count(pattern)
+    return counts
+
+
+def count_wal2json(path):
+    actions = {b'"action":"I"': "c", b'"action":"U"': "u", b'"action":"D"': "d", b'"action":"T"': "t"}
+    counts = count_patterns(path, list(actions))
+    return {op: counts[pattern] for pattern, op in actions.items()}
+
+
+class RecvlogicalPgoutput:
+    """pg_recvlogical, pgoutput protocol 1, into /dev/null: the server's decoding ceiling."""
+    name = "pgoutput"
+    label = "pg_recvlogical pgoutput > /dev/null (ceiling)"
+    plugin = "pgoutput"
+    output = None
+    exact = False
+    stop_signal = signal.SIGINT
+
+    def command(self, bench, slot, out):
+        return [f"{bench.pgbin}/pg_recvlogical", "-d", bench.dsn, "--slot", slot, "--start", "--no-loop",
+                "-o", "proto_version=1", "-o", f"publication_names={bench.publication}",
+                "-f", "/dev/null", "-F", "0", "-s", "1"]
+
+    def count(self, path):
+        return None
+
+
+class SqlDecode:
+    """One SQL call that decodes the whole backlog inside a backend, with no
+    replication client: what decoding alone costs, for reference."""
+    name = "sql"
+    label = "SQL pg_logical_slot_get_binary_changes, pgoutput (no client)"
+    plugin = "pgoutput"
+    output = "exit"
+    exact = False
+    stop_signal = signal.SIGINT
+
+    def command(self, bench, slot, out):
+        query = (f"SELECT count(*) FROM pg_logical_slot_get_binary_changes('{slot}', NULL, NULL, "
+                 f"'proto_version', '1', 'publication_names', '{bench.publication}')")
+        return [f"{bench.pgbin}/psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-p", str(bench.port),
+                "-U", "postgres", "-d", "bench", "-c", query]
+
+    def count(self, path):
+        return None
+
+
+class RecvlogicalWal2json:
+    """pg_recvlogical with wal2json (format-version 2) into a file, fsync every 1 s."""
+    name = "wal2json"
+    label = "pg_recvlogical wal2json > file"
+    plugin = "wal2json"
+    output = "file"
+    exact = True
+    stop_signal = signal.SIGINT
+
+    def command(self, bench, slot, out):
+        return [f"{bench.pgbin}/pg_recvlogical", "-d", bench.dsn, "--slot", slot, "--start", "--no-loop",
+                "-o", "format-version=2", "-f", out, "-F", "1", "-s", "1"]
+
+    def count(self, path):
+        return count_wal2json(path)
+
+
+class PythonWal2json:
+    """Benchmarks/python_consumer.py: psycopg2 + wal2json into a file."""
+    name = "python"
+    label = "Python psycopg2 wal2json > file"
+    plugin = "wal2json"
+    output = "file"
+    exact = True
+    stop_signal = signal.SIGTERM
+
+    def command(self, bench, slot, out):
+        return [sys.executable, os.path.join(HERE, "python_consumer.py"), "--dsn", bench.dsn,
+                "--slot", slot, "--out", out, "--feedback-interval", "1"]
+
+    def count(self, path):
+        return count_wal2json(path)
+
+
+class Siphon:
+    """`siphon run` with a postgres source and a file sink."""
+    plugin = "pgoutput"
+    output = "file"
+    exact = True
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, name="siphon", label="Siphon postgres > file", snapshot="never", tables=("public.*",)):
+        self.name = name
+        self.label = label
+        self.snapshot = snapshot
+        self.tables = tables
+
+    def command(self, bench, slot, out):
+        folder = os.path.dirname(out)
+        config = os.path.join(folder, f"{slot}.yaml")
+        tables = ", ".join(f'"{t}"' for t in self.tables)
+        with open(config, "w") as f:
+            f.write(f"""version: 1
+name: {slot}
+source:
+  type: postgres
+  url: "{bench.dsn}"
+  slot: {slot}
+  publication: {bench.publication}
+  tables: [{tables}]
+  snapshot: {self.snapshot}
+  status_interval: 1s
+sink:
+  type: file
+  path: {out}
+state:
+  path: {os.path.join(folder, slot + '.state')}
+""")
+        return [bench.siphon, "run", "--config", config]
+
+    def count(self, path):
+        ops = {f'"op":"{op}"'.encode(): op for op in "cudrt"}
+        counts = count_patterns(path, list(ops))
+        return {op: counts[pattern] for pattern, op in ops.items()}
+
+
+def drain_consumers():
+    return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon()]
+
+
+def latency_consumers():
+    return [RecvlogicalWal2json(), PythonWal2json(), Siphon()]

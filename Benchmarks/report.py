@@ -1,0 +1,163 @@
+"""The machine description and the Markdown tables: Benchmarks/RESULTS.md and
+the block between `<!-- bench:start -->` and `<!-- bench:end -->` in
+README.md (only when both markers are there)."""
+import os
+import platform
+import subprocess
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _first(path, key):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"\n')
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine(bench, repo):
+    memory_kb = int(_first("/proc/meminfo", "MemTotal").split()[0])
+    git = subprocess.run(["git", "-C", repo, "describe", "--always", "--dirty"], capture_output=True, text=True)
+    siphon = subprocess.run([bench.siphon, "--version"], capture_output=True, text=True)
+    settings = bench.sql("SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', "
+                         "'full_page_writes', 'shared_buffers', 'logical_decoding_work_mem') ORDER BY name")
+    return {
+        "cpu": _first("/proc/cpuinfo", "model name"),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "os": _first("/etc/os-release", "PRETTY_NAME="),
+        "kernel": platform.release(),
+        "postgres": bench.value("SELECT version()"),
+        "postgres_settings": {name: value for name, value in settings},
+        "siphon": f"{siphon.stdout.strip()} ({bench.args.siphon_origin or 'git ' + (git.stdout.strip() or 'unknown')})",
+    }
+
+
+def _n(value, digits=0):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _header(results):
+    m = results["machine"]
+    s = m["postgres_settings"]
+    settings = ", ".join(f"{k}={v}" for k, v in s.items())
+    return "\n".join([
+        f"Measured {results['started']} by `{results['command']}` ({results['minutes']} minutes).",
+        "",
+        f"- Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB memory; {m['os']}, Linux {m['kernel']}",
+        f"- {m['postgres'].split(' on ')[0]} on the same machine ({settings})",
+        f"- Siphon {m['siphon']}",
+        f"- Median of {results['repeat']} run(s) each; see Benchmarks/README.md for how each number is taken.",
+    ])
+
+
+def _drain(results):
+    rows = ["| Workload | Consumer | Changes/s | × ceiling | Consumer CPU s / M changes | Walsender CPU s / M changes "
+            "| Peak RSS MB | Seconds |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for name, w in results["drain"].items():
+        ceiling = w["consumers"]["pgoutput"]["changes_per_s"] if "pgoutput" in w["consumers"] else None
+        for cname, c in w["consumers"].items():
+            ratio = c["changes_per_s"] / ceiling if ceiling else None
+            rows.append(f"| {w['title']} | {c['label']} | {_n(c['changes_per_s'])} | {_n(ratio, 2)} | "
+                        f"{_n(c['cpu_s_per_m'], 1)} | {_n(c.get('walsender_cpu_s_per_m'), 1)} | "
+                        f"{_n(c['peak_rss_mb'])} | {_n(c['seconds'], 2)} |")
+    return "\n".join(rows)
+
+
+def _latency(results):
+    rows = [f"Steady inserts for {results['latency_seconds']:g} s per run, consumer attached and caught up; "
+            "latency = row's line read from the consumer's file minus the row's clock_timestamp().", "",
+            "| Rate | Consumer | Achieved rows/s | p50 ms | p99 ms | max ms | Consumer CPU s / M rows | Peak RSS MB |",
+            "|--:|---|--:|--:|--:|--:|--:|--:|"]
+    for rate, by_consumer in results["latency"].items():
+        for c in by_consumer.values():
+            rows.append(f"| {int(rate):,}/s | {c['label']} | {_n(c['achieved_per_s'])} | {_n(c['p50_ms'], 2)} | "
+                        f"{_n(c['p99_ms'], 2)} | {_n(c['max_ms'], 1)} | {_n(c['cpu_s_per_m'], 1)} | "
+                        f"{_n(c['peak_rss_mb'])} |")
+    return "\n".join(rows)
+
+
+def _snapshot(results):
+    s = results["snapshot"]
+    ratio = s["siphon"]["rows_per_s"] / s["copy"]["rows_per_s"]
+    return "\n".join([
+        f"A {s['rows']:,}-row table ({s['table_size']}, the W1 columns).", "",
+        "| Reader | Rows/s | Seconds | × psql COPY | CPU s / M rows | Peak RSS MB |",
+        "|---|--:|--:|--:|--:|--:|",
+        f"| psql `COPY (SELECT * FROM snap) TO STDOUT` > /dev/null | {_n(s['copy']['rows_per_s'])} | "
+        f"{_n(s['copy']['seconds'], 2)} | 1.00 | - | {_n(s['copy']['peak_rss_mb'])} |",
+        f"| Siphon `snapshot: initial` > file | {_n(s['siphon']['rows_per_s'])} | {_n(s['siphon']['seconds'], 2)} | "
+        f"{_n(ratio, 2)} | {_n(s['siphon']['cpu_s_per_m'], 1)} | {_n(s['siphon']['peak_rss_mb'])} |",
+    ])
+
+
+def targets(results):
+    """Siphon's goals, each as (target, measured, met)."""
+    checks = []
+    drain = results.get("drain", {})
+    for name, limit in (("w1", 64), ("w2", 64), ("w3", 128)):
+        w = drain.get(name)
+        if not w or "siphon" not in w["consumers"]:
+            continue
+        siphon = w["consumers"]["siphon"]
+        if "pgoutput" in w["consumers"]:
+            ratio = siphon["changes_per_s"] / w["consumers"]["pgoutput"]["changes_per_s"]
+            checks.append((f"{name.upper()} drain ≥ 0.9 × pgoutput ceiling", f"{ratio:.2f} ×", ratio >= 0.9))
+        cpu = siphon["cpu_s_per_m"]
+        checks.append((f"{name.upper()} ≤ 10 CPU s per million changes", f"{cpu:.1f} s", cpu <= 10))
+        rss = siphon["peak_rss_mb"]
+        checks.append((f"{name.upper()} peak RSS < {limit} MB", f"{rss:.0f} MB", rss < limit))
+    siphon_5000 = results.get("latency", {}).get("5000", {}).get("siphon")
+    if siphon_5000:
+        p99 = siphon_5000["p99_ms"]
+        checks.append(("p99 latency < 10 ms at 5,000 changes/s", f"{p99:.2f} ms", p99 < 10))
+    if "snapshot" in results:
+        s = results["snapshot"]
+        ratio = s["siphon"]["rows_per_s"] / s["copy"]["rows_per_s"]
+        checks.append(("snapshot ≥ 0.8 × psql COPY", f"{ratio:.2f} ×", ratio >= 0.8))
+    return checks
+
+
+def _targets(results):
+    rows = ["| Target | Measured | Met |", "|---|--:|---|"]
+    rows += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)]
+    return "\n".join(rows)
+
+
+def markdown(results):
+    parts = ["# Benchmark results", "", _header(results)]
+    if "failure" in results:
+        parts += ["", f"**The run failed:** {results['failure']}"]
+    if results.get("drain"):
+        parts += ["", "## Drain: a backlog read from a fresh slot", "", _drain(results)]
+    if results.get("latency"):
+        parts += ["", "## Latency", "", _latency(results)]
+    if results.get("snapshot"):
+        parts += ["", "## Initial snapshot", "", _snapshot(results)]
+    if targets(results):
+        parts += ["", "## Siphon against its targets", "", _targets(results)]
+    return "\n".join(parts) + "\n"
+
+
+def write(text, results, repo):
+    with open(os.path.join(repo, "Benchmarks", "RESULTS.md"), "w") as f:
+        f.write(text)
+    readme = os.path.join(repo, "README.md")
+    with open(readme) as f:
+        lines = f.read().split("\n")
+    try:
+        start, end = lines.index(START), lines.index(END)
+    except ValueError:
+        return
+    if end < start:
+        return
+    block = text.split("\n", 2)[2].strip()  # without the "# Benchmark results" title
+    block = block.replace("\n## ", "\n### ")
+    lines[start + 1:end] = ["", block, "", "Details: [Benchmarks/RESULTS.md](Benchmarks/RESULTS.md).", ""]
+    with open(readme + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(readme + ".tmp", readme)

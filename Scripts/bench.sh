@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The benchmark: installs what it needs (Debian), builds siphon in release mode
+# (or uses SIPHON_BIN), starts a throwaway PostgreSQL 15, runs
+# Benchmarks/bench.py against it, and removes the server at the end.
+# Arguments go to bench.py: --quick, --repeat N, --only drain,latency,snapshot,
+# --latency-seconds S, --out results.json (see Benchmarks/README.md). Then the
+# SQLite source benchmark (Benchmarks/sqlite_bench.py) runs with the same
+# --quick / --repeat, unless --only leaves out "sqlite".
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=(postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]} > 0)); then
+    echo "Installing missing packages: ${missing[*]}" >&2
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+if [[ -n "${SIPHON_BIN:-}" ]]; then
+    siphon=$(realpath "$SIPHON_BIN")
+    origin="SIPHON_BIN, file dated $(date -u -r "$siphon" '+%Y-%m-%d %H:%M UTC')"
+else
+    echo "== building siphon (release)" >&2
+    swift build -c release --product siphon 2>&1 | tail -n 1
+    siphon="$PWD/.build/release/siphon"
+    origin="built from git $(git describe --always --dirty 2>/dev/null || echo unknown)"
+fi
+[[ -x "$siphon" ]] || { echo "error: $siphon is not an executable" >&2; exit 1; }
+
+PGBIN=/usr/lib/postgresql/15/bin
+work=$(mktemp -d /tmp/siphon-bench.XXXXXX)
+chmod 755 "$work"
+mkdir -p "$work/pg" "$work/run"
+as_pg=()
+if [[ $(id -u) -eq 0 ]]; then
+    chown postgres "$work/pg"
+    as_pg=(runuser -u postgres --)
+fi
+cleanup() {
+    "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Durability as in the tests (fsync and full-page writes off) except
+# synchronous_commit, which stays on: with it off the walsender only sees a
+# commit when the WAL writer flushes (every 200 ms), which would swamp latency.
+"${as_pg[@]}" "$PGBIN/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >/dev/null
+settings="
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$work/pg'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+fsync = off
+full_page_writes = off
+synchronous_commit = on
+shared_buffers = 256MB
+max_wal_size = 4GB
+timezone = 'UTC'
+log_min_messages = warning
+"
+# Newer Debian builds (15.19+) only load the output plugins this setting names.
+if "${as_pg[@]}" "$PGBIN/postgres" -D "$work/pg/data" -C output_plugin_libraries >/dev/null 2>&1; then
+    settings+="output_plugin_libraries = 'pgoutput, test_decoding, wal2json'"$'\n'
+fi
+printf '%s' "$settings" >> "$work/pg/data/postgresql.conf"
+
+for attempt in 1 2 3; do
+    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -t 60 \
+        -o "-p $port" start >/dev/null; then
+        break
+    fi
+    [[ $attempt -eq 3 ]] && { tail -n 20 "$work/pg/server.log" >&2; exit 1; }
+done
+echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $work/pg)" >&2
+
+# Debian's python3 (python3-psycopg2 lives there), not whatever python3 is first on PATH;
+# no __pycache__ folders in the work tree.
+export PYTHONDONTWRITEBYTECODE=1
+/usr/bin/python3 Benchmarks/bench.py --siphon "$siphon" --siphon-origin "$origin" --port "$port" \
+    --pgbin "$PGBIN" --work "$work/run" --command "Scripts/bench.sh $*" "$@"
+
+# The SQLite source benchmark: the same --quick / --repeat; it rewrites its
+# README block on full runs, as bench.py does.
+if [[ -f Benchmarks/sqlite_bench.py ]]; then
+    sqlite_args=(--siphon "$siphon")
+    write=1 only="sqlite"
+    while (($#)); do
+        case "$1" in
+            --quick) sqlite_args+=(--quick); write=0 ;;
+            --repeat) sqlite_args+=(--repeat "$2"); shift ;;
+            --no-write) write=0 ;;
+            --only) only="$2"; shift ;;
+        esac
+        shift
+    done
+    if ((write)); then sqlite_args+=(--readme README.md); fi
+    if [[ ",$only," == *,sqlite,* ]]; then
+        echo "== SQLite source benchmark" >&2
+        /usr/bin/python3 Benchmarks/sqlite_bench.py "${sqlite_args[@]}"
+    fi
+fi
