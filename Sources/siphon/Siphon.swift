@@ -12,7 +12,7 @@ struct Siphon: AsyncParsableCommand {
     /// peaked at 180 MB. Two arenas and a fixed threshold keep it flat.
     static func tuneMalloc() {
         _ = glibcMallopt(-8, 2)             // M_ARENA_MAX (malloc.h, which Swift's Glibc module leaves out)
-        _ = glibcMallopt(-3, 256 * 1024)    // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-3, 8 << 20)        // M_MMAP_THRESHOLD: batch buffers (up to 2 MB) reuse heap memory
     }
 
     static func main() async {
