@@ -1,6 +1,5 @@
 import Logging
 import SiphonCore
-import Synchronization
 
 /// Captures changes from PostgreSQL through logical replication (pgoutput).
 ///
@@ -13,7 +12,7 @@ public final class PostgresSource: Source {
     private let pipeline: String
     private let state: StateDirectory
     private let logger: Logger
-    private let acknowledged = Mutex<Position?>(nil)
+    private let acknowledged = AcknowledgedPosition()
 
     public init(configuration: PostgresSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger) {
         self.configuration = configuration
@@ -25,13 +24,11 @@ public final class PostgresSource: Source {
     }
 
     public func acknowledge(_ position: Position) {
-        acknowledged.withLock { current in
-            if current.map({ position > $0 }) ?? true { current = position }
-        }
+        acknowledged.advance(to: position)
     }
 
     /// The latest acknowledged position (read by the session's loop).
-    func acknowledgedPosition() -> Position? { acknowledged.withLock { $0 } }
+    func acknowledgedPosition() -> Position? { acknowledged.current }
 
     public func run(resumingAfter position: Position?, output: EventQueue) async throws {
         let target: ConnectionTarget
@@ -41,37 +38,24 @@ public final class PostgresSource: Source {
             throw SiphonError(.configuration, "source.url: \(error.text)")
         }
         if let position { acknowledge(position) }
-        var delay = configuration.retryDelay
-        var attempt = 0
         // Cleared for good by the first BinaryModeFallback: sessions after it stream text.
         var binaryAllowed = configuration.binary
-        while true {
-            try Task.checkCancellation()
-            let started = ContinuousClock.now
-            do {
-                let resume = acknowledgedPosition()
+        let reconnector = Reconnector(initialDelay: configuration.retryDelay, maxDelay: configuration.maxRetryDelay,
+                                      action: "reconnecting")
+        try await reconnector.run(logger: logger, classify: Self.classify) {
+            while true {
                 let session = ReplicationSession(configuration: configuration, target: target, pipeline: pipeline,
                                                  state: state, logger: logger, source: self, binaryAllowed: binaryAllowed)
-                try await session.run(resumingAfter: resume, output: output)
-                return
-            } catch is CancellationError {
-                return
-            } catch let fallback as BinaryModeFallback {
-                if Task.isCancelled { return }
-                // Not a failure: reconnect at once, in text mode.
-                binaryAllowed = false
-                logger.warning("\(fallback)", metadata: [
-                    "table": .string(fallback.table.description), "column": .string(fallback.column),
-                ])
-            } catch {
-                if Task.isCancelled { return }
-                let failure = Self.classify(error)
-                guard failure.isTransient else { throw failure }
-                if ContinuousClock.now - started > .seconds(30) { delay = configuration.retryDelay }
-                attempt += 1
-                logger.warning("\(failure.message); reconnecting in \(Self.format(delay)) (attempt \(attempt))")
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, configuration.maxRetryDelay)
+                do {
+                    try await session.run(resumingAfter: acknowledgedPosition(), output: output)
+                    return
+                } catch let fallback as BinaryModeFallback {
+                    // Not a failure: reconnect at once, in text mode.
+                    binaryAllowed = false
+                    logger.warning("\(fallback)", metadata: [
+                        "table": .string(fallback.table.description), "column": .string(fallback.column),
+                    ])
+                }
             }
         }
     }
@@ -86,10 +70,5 @@ public final class PostgresSource: Source {
             return SiphonError(.sourceFatal, "cannot decode a pgoutput message: \(error)")
         default: return SiphonError(.sourceFatal, "\(error)")
         }
-    }
-
-    static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 }

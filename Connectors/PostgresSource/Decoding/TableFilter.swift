@@ -12,26 +12,11 @@ struct TableFilter: Sendable, Equatable {
 
     func matches(_ table: TableName) -> Bool {
         let name = table.schema + "." + table.name
-        return patterns.contains { Self.glob($0[...], name[...]) }
+        return patterns.contains { NamePattern.matches($0, name) }
     }
 
     /// Whether any pattern is a plain name (no wildcard) equal to `table`.
     func namesExactly(_ table: TableName) -> Bool {
         patterns.contains(table.description)
-    }
-
-    private static func glob(_ pattern: Substring, _ text: Substring) -> Bool {
-        guard let first = pattern.first else { return text.isEmpty }
-        if first == "*" {
-            let rest = pattern.dropFirst()
-            var candidate = text
-            while true {
-                if glob(rest, candidate) { return true }
-                guard !candidate.isEmpty else { return false }
-                candidate = candidate.dropFirst()
-            }
-        }
-        guard let head = text.first, head == first else { return false }
-        return glob(pattern.dropFirst(), text.dropFirst())
     }
 }
