@@ -140,7 +140,7 @@ final class ReplicationSession {
                 replyRequested = false
             }
             if drained {
-                await replication.waitForData(timeout: .milliseconds(100))
+                await replication.waitForData(timeout: .milliseconds(100), spin: .milliseconds(1))
             }
         }
     }

@@ -190,8 +190,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Waits until the socket has data or `timeout` passes.
-    func waitForData(timeout: Duration) async {
-        _ = await SocketWait.wait(socket, for: .read, timeout: timeout)
+    func waitForData(timeout: Duration, spin: Duration = .zero) async {
+        _ = await SocketWait.wait(socket, for: .read, timeout: timeout, spin: spin)
     }
 
     /// Sends one CopyData message (a standby status update) and flushes it.
