@@ -9,19 +9,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config)
-missing=()
-for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$package")
-    fi
-done
-if ((${#missing[@]} > 0)); then
-    echo "Installing missing packages: ${missing[*]}" >&2
-    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-    $SUDO apt-get update -q
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+source Scripts/lib/packages.sh
+ensure_packages postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config
 
 if [[ -n "${SIPHON_BIN:-}" ]]; then
     siphon=$(realpath "$SIPHON_BIN")

@@ -6,15 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PGBIN=/usr/lib/postgresql/15/bin
-need=()
-for package in postgresql-15 libpq-dev libsqlite3-dev pkg-config; do
-    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
-fi
+source Scripts/lib/packages.sh
+ensure_packages postgresql-15 libpq-dev libsqlite3-dev pkg-config
 
 echo "== building siphon (release)"
 swift build -c release --product siphon 2>&1 | tail -n 1
@@ -70,14 +63,6 @@ for _ in $(seq 1 100); do [ "$(wc -l < "$work/siphon/out/orders.jsonl" 2>/dev/nu
 kill -TERM "$siphon_pid"; wait "$siphon_pid" || true; siphon_pid=""
 
 echo "== events ($work/siphon/out/orders.jsonl), one JSON object per line:"
-python3 - "$work/siphon/out/orders.jsonl" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e["op"] == "schema":
-        print(f'{e["op"]:>6}  {e["source"]["table"]} v{e["schema"]["version"]} changes={e["schema"]["changes"]}')
-    else:
-        print(f'{e["op"]:>6}  key={json.dumps(e["key"])} after={json.dumps(e["after"])} v{e["schema"]["version"]}')
-PY
+python3 Scripts/lib/show-events.py "$work/siphon/out/orders.jsonl"
 echo "== stored position:"
 "$SIPHON" offsets show --config "$work/siphon/orders.yaml"

@@ -6,15 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for package in sqlite3 libsqlite3-dev libpq-dev pkg-config; do
-    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
-fi
+source Scripts/lib/packages.sh
+ensure_packages sqlite3 libsqlite3-dev libpq-dev pkg-config
 
 echo "== building siphon (release)"
 swift build -c release --product siphon 2>&1 | tail -n 1
@@ -62,15 +55,7 @@ for _ in $(seq 1 100); do [ "$(wc -l < "$work/out/orders.jsonl" 2>/dev/null || e
 kill -TERM "$siphon_pid"; wait "$siphon_pid" || true; siphon_pid=""
 
 echo "== events ($work/out/orders.jsonl), one JSON object per line:"
-python3 - "$work/out/orders.jsonl" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e["op"] == "schema":
-        print(f'{e["op"]:>6}  {e["source"]["table"]} v{e["schema"]["version"]} changes={e["schema"]["changes"]}')
-    else:
-        print(f'{e["op"]:>6}  key={json.dumps(e["key"])} after={json.dumps(e["after"])} v{e["schema"]["version"]} tx={(e["transaction"] or {}).get("id")}')
-PY
+python3 Scripts/lib/show-events.py "$work/out/orders.jsonl"
 echo "== stored position:"
 "$SIPHON" offsets show --config "$work/orders.yaml"
 echo "== siphon sqlite uninstall (removes Siphon's triggers and tables; the data stays):"
