@@ -171,6 +171,7 @@ final class CaptureSession {
         while lastSeq < end {
             var batch = EventBatch(capacity: 256 * 1024)
             var through = lastSeq
+            let now = Clock.unixMillis()
             readChanges.bind(1, lastSeq)
             readChanges.bind(2, end)
             readChanges.bind(3, Int64(configuration.batchSize))
@@ -187,7 +188,7 @@ final class CaptureSession {
                        Self.contains(readChanges.bytes(5), "\"table_created\":true") {
                         created.append(readChanges.string(1) ?? "")
                     }
-                    _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil)
+                    _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil, now: now)
                 }
                 readChanges.reset()
             } catch let error as ChangeRenderer.UnknownVersion {
@@ -248,10 +249,11 @@ final class CaptureSession {
                 guard let schema = renderer.registry.latest(table), !schema.columns.isEmpty else { continue }
                 let rows = try connection.prepare(CaptureInstaller.snapshotSQL(schema))
                 var batch = EventBatch(capacity: 256 * 1024)
+                let now = Clock.unixMillis()
                 while try rows.step() {
                     index += 1
                     renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
-                                                   seq: end, to: &batch)
+                                                   seq: end, now: now, to: &batch)
                     if batch.count >= configuration.batchSize {
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)

@@ -11,6 +11,22 @@ struct ChangeRenderer {
     let pipeline: String
     let database: String
     var registry: SchemaRegistry
+    /// The last table name read, so consecutive rows of one table do not
+    /// each allocate a String.
+    private var lastTable = (bytes: [UInt8](), name: "")
+
+    init(pipeline: String, database: String, registry: SchemaRegistry) {
+        self.pipeline = pipeline
+        self.database = database
+        self.registry = registry
+    }
+
+    private mutating func tableName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        if !bytes.elementsEqual(lastTable.bytes) {
+            lastTable = (Array(bytes), String(decoding: bytes, as: UTF8.self))
+        }
+        return lastTable.name
+    }
 
     /// The fixed columns of a changelog query, in this order, followed by `v0...`.
     static let fixedColumns = "seq, tbl, op, ver, ts, old, new"
@@ -24,18 +40,18 @@ struct ChangeRenderer {
         var version: Int
     }
 
-    /// Appends the event of the changelog row `row` is on. Returns false for
-    /// rows that are not events (origin and marker rows).
+    /// Appends the event of the changelog row `row` is on, processed at
+    /// `now` (ms, taken once per batch). Returns false for rows that are not
+    /// events (origin and marker rows).
     mutating func appendChange(_ row: SQLiteStatement, to batch: inout EventBatch,
-                               transaction: (id: String, order: Int)?) throws -> Bool {
+                               transaction: (id: String, order: Int)?, now: Int64) throws -> Bool {
         let seq = row.int64(0)
-        let table = row.string(1) ?? ""
+        let table = tableName(row.bytes(1))
         let op = row.bytes(2).first ?? 0
         let version = Int(row.int64(3))
         let timestamp = row.int64(4)
         let position = Position(high: UInt64(bitPattern: seq), low: 0)
         let name = TableName(schema: "main", name: table)
-        let now = Clock.unixMillis()
         switch op {
         case UInt8(ascii: "o"):
             return false
@@ -76,8 +92,7 @@ struct ChangeRenderer {
 
     /// Appends an `op: "r"` event for a row read by `CaptureInstaller.snapshotSQL`.
     func appendSnapshotRow(_ row: SQLiteStatement, schema: TableSchema, position: Position, seq: Int64,
-                           to batch: inout EventBatch) {
-        let now = Clock.unixMillis()
+                           now: Int64, to batch: inout EventBatch) {
         batch.appendRowEvent(
             position: position, op: .read, table: TableName(schema: "main", name: schema.table),
             before: nil, after: { Self.writeObject(row, from: 0, schema: schema, to: &$0) },
