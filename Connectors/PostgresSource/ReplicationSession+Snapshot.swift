@@ -113,7 +113,7 @@ extension ReplicationSession {
         let high = consistentPoint.rawValue - 1
         var index: UInt64 = 0
         var rowsRead = 0
-        var fields: [ArraySlice<UInt8>?] = []
+        var line: [UInt8] = []  // the CopyData message, its storage reused for every row
         for table in tables.sorted(by: { $0.description < $1.description }) {
             decoder.nowMillis = Clock.unixMillis()
             var columns = try await catalog.columns(of: table, types: decoder.types)
@@ -139,12 +139,10 @@ extension ReplicationSession {
             let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
             try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT")
             copying: while true {
-                switch try side.readCopyData() {
-                case .data(let line):
+                switch try side.readCopyData(into: &line) {
+                case .data:
                     let end = line.last == UInt8(ascii: "\n") ? line.count - 1 : line.count
-                    CopyTextParser.parseRow(line[..<end], into: &fields)
-                    let tuple = TupleData(columns: fields.map { $0.map(TupleValue.text) ?? .null })
-                    decoder.snapshotRow(tuple, relation: relation, position: Position(high: high, low: index),
+                    decoder.snapshotRow(copyLine: line[..<end], relation: relation, position: Position(high: high, low: index),
                                         sourceSuffix: suffix.bytes, into: &batch)
                     index += 1
                     rowsRead += 1

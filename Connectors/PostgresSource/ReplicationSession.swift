@@ -93,12 +93,13 @@ final class ReplicationSession {
         var confirmedSent = LSN.zero
         var replyRequested = false
         var sinceCheck = 0
+        var message: [UInt8] = []
         while true {
             try Task.checkCancellation()
             var drained = false
-            switch try replication.readCopyData() {
-            case .data(let bytes):
-                switch try ReplicationMessage.decode(bytes[...]) {
+            switch try replication.readCopyData(into: &message) {
+            case .data:
+                switch try ReplicationMessage.decode(message[...]) {
                 case .xLogData(let data):
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
                     decoder.nowMillis = Clock.unixMillis()

@@ -10,38 +10,46 @@ public enum EventFormat {
     public static let version = 1
 }
 
+/// The row images of a row event, which its source writes.
+public enum RowImage: Sendable {
+    case before, after, key
+}
+
 extension EventBatch {
     /// Appends a row event (`c`, `u`, `d`, `r` or `t`).
     ///
-    /// `before`, `after` and `key` write a JSON object (or nothing, for null);
-    /// `unchangedColumns` (asked after `after` ran) names columns left out of `after` because the source did
-    /// not send their value (PostgreSQL's unchanged TOAST).
+    /// `images` is asked for `.before`, `.after` and `.key` in that order;
+    /// it writes a JSON object and returns true, or writes nothing and
+    /// returns false for null. `unchangedColumns` (asked after `.after`)
+    /// names columns left out of `after` because the source did not send
+    /// their value (PostgreSQL's unchanged TOAST).
+    ///
+    /// One non-escaping closure instead of one optional closure per image:
+    /// optional closures escape, and their captured state was allocated on
+    /// the heap for every row.
     public mutating func appendRowEvent(
         position: Position,
         op: Operation,
         table: TableName,
-        before: JSONWriter?,
-        after: JSONWriter?,
         source: JSONWriter,
-        key: JSONWriter?,
-        unchangedColumns: () -> [String] = { [] },
         schemaVersion: Int,
         transaction: (id: String, order: Int)?,
-        timestampMillis: Int64
+        timestampMillis: Int64,
+        unchangedColumns: () -> [String] = { [] },
+        images: (RowImage, inout JSONBuffer) -> Bool
     ) {
         let start = buffer.count
         beginEnvelope(position: position, op: op)
         buffer.appendRaw(",\"before\":")
-        if let before { before(&buffer) } else { buffer.appendNull() }
+        if !images(.before, &buffer) { buffer.appendNull() }
         buffer.appendRaw(",\"after\":")
-        if let after { after(&buffer) } else { buffer.appendNull() }
+        if !images(.after, &buffer) { buffer.appendNull() }
         buffer.appendRaw(",\"source\":")
         source(&buffer)
         buffer.appendRaw(",\"key\":")
+        let keyStart = buffer.count
         var keyRange: Range<Int>?
-        if let key {
-            let keyStart = buffer.count
-            key(&buffer)
+        if images(.key, &buffer) {
             keyRange = keyStart..<buffer.count
         } else {
             buffer.appendNull()
@@ -132,7 +140,7 @@ extension EventBatch {
         precondition(events.last.map { $0.position < position } ?? true,
                      "events in a batch must have increasing positions")
         buffer.appendRaw("{\"id\":\"")
-        position.withHexDigits { buffer.appendByte($0) }
+        position.withHexDigits { buffer.appendRaw($0) }
         buffer.appendRaw("\",\"op\":\"")
         buffer.appendRaw(op.rawValue.utf8)
         buffer.appendByte(UInt8(ascii: "\""))

@@ -24,6 +24,32 @@ public struct JSONBuffer: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// Arrays and slices are appended through their buffer: the generic
+    /// `append(contentsOf:)` takes its argument owned, which costs a retain
+    /// and a release of the storage per call.
+    @inlinable public mutating func appendRaw(_ raw: [UInt8]) {
+        raw.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
+    }
+
+    @inlinable public mutating func appendRaw(_ raw: ArraySlice<UInt8>) {
+        raw.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
+    }
+
+    @inlinable public mutating func appendRaw(_ raw: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: raw)
+    }
+
+    /// Appends a copy of bytes already in this buffer (`range` within `count`).
+    public mutating func appendCopy(of range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "appendCopy range outside the buffer")
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: range.count))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            (base + start).update(from: base + range.lowerBound, count: range.count)
+        }
+    }
+
     @inlinable public mutating func appendRaw(_ raw: StaticString) {
         raw.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
@@ -39,17 +65,22 @@ public struct JSONBuffer: Sendable {
     }
 
     public mutating func appendInt<I: BinaryInteger>(_ value: I) {
-        if value == 0 { bytes.append(UInt8(ascii: "0")); return }
-        var digits: (UInt64, Bool) = value < 0 ? (UInt64(value.magnitude), true) : (UInt64(value), false)
-        var scratch = [UInt8](repeating: 0, count: 20)
-        var index = 20
-        while digits.0 > 0 {
-            index -= 1
-            scratch[index] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
-            digits.0 /= 10
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = UInt64(value.magnitude)
+        if magnitude < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
         }
-        if digits.1 { bytes.append(UInt8(ascii: "-")) }
-        bytes.append(contentsOf: scratch[index...])
+        // Digits go into stack scratch from the right, then one append.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
+            var index = 20
+            while magnitude > 0 {
+                index -= 1
+                scratch[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[index...]))
+        }
     }
 
     /// Writes a finite double as a JSON number; NaN and infinities, which

@@ -23,10 +23,7 @@ public struct Position: Hashable, Comparable, Sendable, CustomStringConvertible 
     }
 
     public var description: String {
-        var text = ""
-        text.reserveCapacity(32)
-        withHexDigits { text.unicodeScalars.append(Unicode.Scalar($0)) }
-        return text
+        withHexDigits { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Parses the 32-hex-digit form written by `description`.
@@ -47,16 +44,22 @@ public struct Position: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.init(high: values[0], low: values[1])
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    /// The upper-case hex digit of the low four bits of `value`.
+    @inline(__always) private static func hexDigit(_ value: UInt64) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") - 10 + nibble
+    }
 
-    /// Calls `body` with each of the 32 ASCII hex digits, avoiding a String.
-    @inline(__always)
-    public func withHexDigits(_ body: (UInt8) -> Void) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            body(Self.hexDigits[Int((high >> UInt64(shift)) & 0xF)])
-        }
-        for shift in stride(from: 60, through: 0, by: -4) {
-            body(Self.hexDigits[Int((low >> UInt64(shift)) & 0xF)])
+    /// Calls `body` with the 32 upper-case hex digits of `description`,
+    /// written on the stack.
+    public func withHexDigits<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digits in
+            for index in 0..<16 {
+                let shift = UInt64(60 - 4 * index)
+                digits[index] = Self.hexDigit(high >> shift)
+                digits[16 + index] = Self.hexDigit(low >> shift)
+            }
+            return body(UnsafeBufferPointer(digits))
         }
     }
 }

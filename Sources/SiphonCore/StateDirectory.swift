@@ -137,7 +137,7 @@ public struct CheckpointStore: Sendable {
         json.appendRaw("{\"pipeline\":")
         json.appendString(pipeline)
         json.appendRaw(",\"position\":\"")
-        position.withHexDigits { json.appendByte($0) }
+        position.withHexDigits { json.appendRaw($0) }
         json.appendRaw("\",\"updated_ms\":")
         json.appendInt(Clock.unixMillis())
         json.appendRaw("}\n")

@@ -13,6 +13,7 @@ struct Siphon: AsyncParsableCommand {
     static func tuneMalloc() {
         _ = glibcMallopt(-8, 2)             // M_ARENA_MAX (malloc.h, which Swift's Glibc module leaves out)
         _ = glibcMallopt(-3, 8 << 20)        // M_MMAP_THRESHOLD: batch buffers (up to 2 MB) reuse heap memory
+        _ = glibcMallopt(-1, 32 << 20)       // M_TRIM_THRESHOLD: freed batches stay mapped instead of being faulted in again
     }
 
     static func main() async {

@@ -10,9 +10,12 @@ final class FileSinkTests: XCTestCase {
         var batch = EventBatch()
         for index in range {
             batch.appendRowEvent(position: Position(high: 5, low: UInt64(index)), op: .create,
-                                 table: TableName(schema: "s", name: "t"), before: nil,
-                                 after: { $0.appendRaw("{\"n\":\(index)}".utf8) }, source: { $0.appendRaw("{}") },
-                                 key: nil, schemaVersion: 1, transaction: nil, timestampMillis: 0)
+                                 table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
+                                 schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                guard image == .after else { return false }
+                json.appendRaw("{\"n\":\(index)}".utf8)
+                return true
+            }
         }
         return batch
     }

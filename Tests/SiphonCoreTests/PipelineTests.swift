@@ -20,9 +20,12 @@ final class PipelineTests: XCTestCase {
             for index in 0..<count {
                 var batch = EventBatch()
                 batch.appendRowEvent(position: Position(high: 1, low: UInt64(index)), op: .create,
-                                     table: TableName(schema: "s", name: "t"), before: nil,
-                                     after: { $0.appendRaw("{}") }, source: { $0.appendRaw("{}") }, key: nil,
-                                     schemaVersion: 1, transaction: nil, timestampMillis: 0)
+                                     table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
+                                     schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                    guard image == .after else { return false }
+                    json.appendRaw("{}")
+                    return true
+                }
                 try await output.send(batch)
             }
             try await Task.sleep(for: .seconds(3600))
@@ -79,8 +82,8 @@ final class PipelineTests: XCTestCase {
         let queue = EventQueue(capacity: 2)
         var batch = EventBatch()
         batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
-                             before: nil, after: nil, source: { $0.appendRaw("{}") }, key: nil, schemaVersion: 1,
-                             transaction: nil, timestampMillis: 0)
+                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
+                             transaction: nil, timestampMillis: 0) { _, _ in false }
         let sent = Mutex(0)
         let producer = Task {
             for _ in 0..<5 {
@@ -105,8 +108,8 @@ final class PipelineTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(45))
         var batch = EventBatch()
         batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
-                             before: nil, after: nil, source: { $0.appendRaw("{}") }, key: nil, schemaVersion: 1,
-                             transaction: nil, timestampMillis: 0)
+                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
+                             transaction: nil, timestampMillis: 0) { _, _ in false }
         let sender = Task {
             try await Task.sleep(for: .milliseconds(20))
             try await queue.send(batch)
@@ -126,9 +129,12 @@ final class PipelineTests: XCTestCase {
                 for index in 0..<40 {
                     var batch = EventBatch()
                     batch.appendRowEvent(position: Position(high: 2, low: UInt64(index)), op: .create,
-                                         table: TableName(schema: "s", name: "t"), before: nil,
-                                         after: { $0.appendRaw("{}") }, source: { $0.appendRaw("{}") }, key: nil,
-                                         schemaVersion: 1, transaction: nil, timestampMillis: 0)
+                                         table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
+                                         schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                        guard image == .after else { return false }
+                        json.appendRaw("{}")
+                        return true
+                    }
                     try await output.send(batch)
                     try await Task.sleep(for: .milliseconds(5))
                 }

@@ -34,19 +34,24 @@ final class PositionAndJSONTests: XCTestCase {
         json.appendInt(Int64.min); json.appendRaw(","); json.appendInt(UInt64.max); json.appendRaw(",")
         json.appendDouble(.nan); json.appendRaw(","); json.appendDouble(-.infinity); json.appendRaw(",")
         json.appendDouble(0.1); json.appendRaw(","); json.appendBase64([0xde, 0xad, 0xbe, 0xef, 0x01])
+        json.appendRaw(","); json.appendInt(0); json.appendRaw(","); json.appendInt(-7); json.appendRaw(",")
+        json.appendInt(Int32(10)); json.appendRaw(",")
+        json.appendCopy(of: 1..<21)
         json.appendRaw("]")
         let text = String(decoding: json.bytes, as: UTF8.self)
-        XCTAssertEqual(text, "[-9223372036854775808,18446744073709551615,\"NaN\",\"-Infinity\",0.1,\"3q2+7wE=\"]")
+        XCTAssertEqual(text, "[-9223372036854775808,18446744073709551615,\"NaN\",\"-Infinity\",0.1,\"3q2+7wE=\",0,-7,10,-9223372036854775808]")
     }
 
     func testBatchSuffixRebasesEvents() throws {
         var batch = EventBatch()
         for index in 0..<4 {
             batch.appendRowEvent(position: Position(high: 7, low: UInt64(index)), op: .create,
-                                 table: TableName(schema: "public", name: "t"), before: nil,
-                                 after: { $0.appendRaw("{\"id\":\(index)}".utf8) }, source: { $0.appendRaw("{}") },
-                                 key: { $0.appendRaw("{\"id\":\(index)}".utf8) }, schemaVersion: 1,
-                                 transaction: ("9", index + 1), timestampMillis: 1)
+                                 table: TableName(schema: "public", name: "t"), source: { $0.appendRaw("{}") },
+                                 schemaVersion: 1, transaction: ("9", index + 1), timestampMillis: 1) { image, json in
+                guard image != .before else { return false }
+                json.appendRaw("{\"id\":\(index)}".utf8)
+                return true
+            }
         }
         let rest = batch.suffix(after: Position(high: 7, low: 1))
         XCTAssertEqual(rest.count, 2)

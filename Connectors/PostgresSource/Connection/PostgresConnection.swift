@@ -154,7 +154,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     enum CopyRead {
-        case data([UInt8])
+        /// A message, now in the `message` buffer passed to `readCopyData`.
+        case data
         /// Nothing buffered: wait for the socket before asking again.
         case wouldBlock
         /// The server ended the copy (a table copy is done).
@@ -162,7 +163,11 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Takes the next CopyData message without waiting.
-    func readCopyData() throws -> CopyRead {
+    ///
+    /// The message replaces the contents of `message`, whose storage is
+    /// reused when nothing else holds it: one allocation per stream, not one
+    /// per message.
+    func readCopyData(into message: inout [UInt8]) throws -> CopyRead {
         var buffer: UnsafeMutablePointer<CChar>?
         var length = PQgetCopyData(handle, &buffer, 1)
         if length == 0 {
@@ -171,7 +176,9 @@ final class PostgresConnection: @unchecked Sendable {
         }
         if length > 0, let buffer {
             defer { PQfreemem(buffer) }
-            return .data(Array(UnsafeRawBufferPointer(start: buffer, count: Int(length))))
+            message.removeAll(keepingCapacity: true)
+            message.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: Int(length)))
+            return .data
         }
         if length == 0 { return .wouldBlock }
         if length == -1 {

@@ -36,6 +36,8 @@ struct ChangeDecoder {
     private(set) var lastPosition: Position?
     /// Wall-clock time stamped on events; the caller refreshes it per read.
     var nowMillis: Int64 = Clock.unixMillis()
+    /// Where the current snapshot row's key members sit in the batch (reused per row).
+    private var snapshotKeyMembers: [Range<Int>] = []
 
     init(pipeline: String, database: String, filter: TableFilter, history: SchemaHistory, lastPosition: Position?) {
         self.pipeline = pipeline
@@ -235,21 +237,48 @@ struct ChangeDecoder {
         lastPosition = position
     }
 
-    /// Appends an `r` event for a row read by the initial snapshot.
-    mutating func snapshotRow(_ tuple: TupleData, relation: RelationInfo, position: Position, sourceSuffix: [UInt8],
-                              into batch: inout EventBatch) {
-        var ignored: [String] = []
-        var undecodable: String?  // snapshot rows are read as text: never set
+    /// Appends the `r` event of one row of `COPY ... TO STDOUT` in text
+    /// format (`line` without its newline). Values are rendered as they are
+    /// parsed, with no tuple in between, and the key object is copied from
+    /// the key columns' members already written into `after`.
+    mutating func snapshotRow(copyLine line: ArraySlice<UInt8>, relation: RelationInfo, position: Position,
+                              sourceSuffix: [UInt8], into batch: inout EventBatch) {
+        snapshotKeyMembers.removeAll(keepingCapacity: true)
         batch.appendRowEvent(
-            position: position, op: .read, table: relation.table, before: nil,
-            after: { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &ignored, undecodable: &undecodable) },
+            position: position, op: .read, table: relation.table,
             source: { json in
                 json.appendRaw(relation.sourcePrefix)
                 json.appendRaw(sourceSuffix)
             },
-            key: relation.hasKeyValues(tuple)
-                ? { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored, undecodable: &undecodable) } : nil,
-            schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis)
+            schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis
+        ) { image, json in
+            switch image {
+            case .before:
+                return false
+            case .after:
+                var index = 0
+                json.appendByte(UInt8(ascii: "{"))
+                CopyTextParser.parseRow(line) { field in
+                    defer { index += 1 }
+                    guard index < relation.columns.count else { return }
+                    if index > 0 { json.appendByte(UInt8(ascii: ",")) }
+                    let start = json.count
+                    relation.appendMember(index, text: field, to: &json)
+                    if relation.columns[index].schema.isKey { snapshotKeyMembers.append(start..<json.count) }
+                }
+                json.appendByte(UInt8(ascii: "}"))
+                return true
+            case .key:
+                guard !snapshotKeyMembers.isEmpty, snapshotKeyMembers.count == relation.keyIndices.count else { return false }
+                json.appendByte(UInt8(ascii: "{"))
+                for (order, member) in snapshotKeyMembers.enumerated() {
+                    if order > 0 { json.appendByte(UInt8(ascii: ",")) }
+                    json.appendCopy(of: member)
+                }
+                json.appendByte(UInt8(ascii: "}"))
+                return true
+            }
+        }
         lastPosition = position
     }
 
@@ -275,23 +304,28 @@ struct ChangeDecoder {
         let keyTuple = key.flatMap { relation.hasKeyValues($0) ? $0 : nil }
         batch.appendRowEvent(
             position: position, op: op, table: relation.table,
-            before: before.map { tuple in
-                { relation.appendObject(tuple, keysOnly: beforeKeysOnly, to: &$0, unchanged: &ignored, undecodable: &undecodable) }
-            },
-            after: after.map { tuple in
-                { relation.appendObject(tuple, keysOnly: false, to: &$0, unchanged: &unchanged, undecodable: &undecodable) }
-            },
             source: { json in
                 json.appendRaw(relation.sourcePrefix)
                 json.appendRaw(transaction.sourceSuffix)
             },
-            key: keyTuple.map { tuple in
-                { relation.appendObject(tuple, keysOnly: true, to: &$0, unchanged: &ignored, undecodable: &undecodable) }
-            },
-            unchangedColumns: { unchanged },
             schemaVersion: relation.schemaVersion,
             transaction: (transaction.xidText, Int(transaction.nextIndex)),
-            timestampMillis: nowMillis)
+            timestampMillis: nowMillis,
+            unchangedColumns: { unchanged }
+        ) { image, json in
+            switch image {
+            case .before:
+                guard let before else { return false }
+                relation.appendObject(before, keysOnly: beforeKeysOnly, to: &json, unchanged: &ignored, undecodable: &undecodable)
+            case .after:
+                guard let after else { return false }
+                relation.appendObject(after, keysOnly: false, to: &json, unchanged: &unchanged, undecodable: &undecodable)
+            case .key:
+                guard let keyTuple else { return false }
+                relation.appendObject(keyTuple, keysOnly: true, to: &json, unchanged: &ignored, undecodable: &undecodable)
+            }
+            return true
+        }
         if let undecodable {
             let type = relation.columns.first { $0.schema.name == undecodable }?.schema.typeName ?? "?"
             throw BinaryModeFallback(table: relation.table, column: undecodable,

@@ -20,6 +20,8 @@ struct RelationInfo: Sendable {
     var captured: Bool
     /// `{"version":...,"connector":"postgresql",...,"table":"t",` shared by every event of this table.
     var sourcePrefix: [UInt8]
+    /// Where the key columns are in `columns`.
+    private(set) var keyIndices: [Int]
 
     init(id: UInt32, table: TableName, columns: [ColumnSchema], types: TypeRegistry,
          schemaVersion: Int, captured: Bool, pipeline: String, database: String) {
@@ -34,6 +36,7 @@ struct RelationInfo: Sendable {
             return Column(schema: column, kind: types.kind(of: column.typeOID),
                           binary: types.binaryFormat(of: column.typeOID), jsonKey: key.bytes)
         }
+        keyIndices = columns.indices.filter { columns[$0].isKey }
         var prefix = JSONBuffer(capacity: 128)
         prefix.appendRaw("{\"version\":\"siphon-")
         prefix.appendRaw(SiphonVersion.current.utf8)
@@ -61,43 +64,54 @@ struct RelationInfo: Sendable {
     /// discard the output (binary values have no faithful fallback).
     func appendObject(_ tuple: TupleData, keysOnly: Bool, to json: inout JSONBuffer, unchanged: inout [String],
                       undecodable: inout String?) {
+        // Columns are read in place (`columns[index].kind`), never copied out
+        // whole: a copy of `Column` retains its strings and arrays, per value.
         json.appendByte(UInt8(ascii: "{"))
         var first = true
-        for (index, value) in tuple.columns.enumerated() where index < columns.count {
-            let column = columns[index]
-            if keysOnly && !column.schema.isKey { continue }
-            switch value {
+        for index in 0..<min(tuple.columns.count, columns.count) {
+            if keysOnly && !columns[index].schema.isKey { continue }
+            switch tuple.columns[index] {
             case .unchangedToast:
-                unchanged.append(column.schema.name)
+                unchanged.append(columns[index].schema.name)
                 continue
             case .null:
                 if !first { json.appendByte(UInt8(ascii: ",")) }
-                json.appendRaw(column.jsonKey)
-                json.appendNull()
+                appendMember(index, text: nil, to: &json)
             case .text(let text):
                 if !first { json.appendByte(UInt8(ascii: ",")) }
-                json.appendRaw(column.jsonKey)
-                ValueRenderer.appendJSON(text: text, kind: column.kind, to: &json)
+                appendMember(index, text: text, to: &json)
             case .binary(let bytes):
                 if !first { json.appendByte(UInt8(ascii: ",")) }
-                json.appendRaw(column.jsonKey)
-                if let format = column.binary, ValueRenderer.appendJSON(binary: bytes, format: format, to: &json) {
+                json.appendRaw(columns[index].jsonKey)
+                if let format = columns[index].binary, ValueRenderer.appendJSON(binary: bytes, format: format, to: &json) {
                     break
                 }
                 json.appendNull()
-                if undecodable == nil { undecodable = column.schema.name }
+                if undecodable == nil { undecodable = columns[index].schema.name }
             }
             first = false
         }
         json.appendByte(UInt8(ascii: "}"))
     }
 
+    /// Writes `"name":value` for column `index`, given its value in text
+    /// form (nil for SQL NULL).
+    func appendMember(_ index: Int, text: ArraySlice<UInt8>?, to json: inout JSONBuffer) {
+        json.appendRaw(columns[index].jsonKey)
+        if let text {
+            ValueRenderer.appendJSON(text: text, kind: columns[index].kind, to: &json)
+        } else {
+            json.appendNull()
+        }
+    }
+
     /// Whether the tuple carries a value for every key column.
     func hasKeyValues(_ tuple: TupleData) -> Bool {
-        for (index, column) in columns.enumerated() where column.schema.isKey {
+        guard !keyIndices.isEmpty else { return false }
+        for index in keyIndices {
             guard index < tuple.columns.count else { return false }
             if case .unchangedToast = tuple.columns[index] { return false }
         }
-        return columns.contains { $0.schema.isKey }
+        return true
     }
 }

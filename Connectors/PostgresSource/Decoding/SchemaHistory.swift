@@ -92,7 +92,7 @@ final class SchemaHistory: @unchecked Sendable {
                 json.appendRaw("{\"version\":")
                 json.appendInt(version.version)
                 json.appendRaw(",\"position\":\"")
-                version.position.withHexDigits { json.appendByte($0) }
+                version.position.withHexDigits { json.appendRaw($0) }
                 json.appendRaw("\",\"columns\":")
                 Self.appendColumns(version.columns, to: &json)
                 json.appendByte(UInt8(ascii: "}"))

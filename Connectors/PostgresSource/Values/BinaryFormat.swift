@@ -5,7 +5,7 @@
 /// its `ValueKind`. `ValueRenderer.appendJSON(binary:format:to:)` renders a
 /// value in this format as exactly the JSON the text path writes for the
 /// same value. A type without a `BinaryFormat` keeps a session in text mode.
-indirect enum BinaryFormat: Sendable, Equatable {
+enum BinaryFormat: Sendable, Equatable {
     /// int2: 2 bytes, big-endian two's complement.
     case int2
     /// int4: 4 bytes.
@@ -45,5 +45,6 @@ indirect enum BinaryFormat: Sendable, Equatable {
     /// interval: Int64 microseconds, Int32 days, Int32 months.
     case interval
     /// An array of elements in the element format (array_send's layout).
-    case array(BinaryFormat)
+    /// Only this case is boxed: copying any other format costs no retain.
+    indirect case array(BinaryFormat)
 }

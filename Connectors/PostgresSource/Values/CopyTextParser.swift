@@ -12,6 +12,11 @@ enum CopyTextParser {
     /// trailing backslash is dropped, as the server does.
     static func parseRow(_ line: ArraySlice<UInt8>, into fields: inout [ArraySlice<UInt8>?]) {
         fields.removeAll(keepingCapacity: true)
+        parseRow(line) { fields.append($0) }
+    }
+
+    /// `parseRow(_:into:)` handing each field to `field` in order instead.
+    static func parseRow(_ line: ArraySlice<UInt8>, field: (ArraySlice<UInt8>?) -> Void) {
         var index = line.startIndex
         let end = line.endIndex
         var fieldStart = index
@@ -20,11 +25,11 @@ enum CopyTextParser {
             if index == end || line[index] == tab {
                 let raw = line[fieldStart..<index]
                 if !hasEscape {
-                    fields.append(raw)
+                    field(raw)
                 } else if raw.count == 2 && raw[raw.startIndex + 1] == UInt8(ascii: "N") {
-                    fields.append(nil)
+                    field(nil)
                 } else {
-                    fields.append(unescape(raw))
+                    field(unescape(raw))
                 }
                 if index == end { return }
                 index += 1

@@ -81,11 +81,21 @@ struct ChangeRenderer {
             }
             batch.appendRowEvent(
                 position: position, op: operation, table: name,
-                before: before.map { start in { Self.writeObject(row, from: start, schema: schema, to: &$0) } },
-                after: after.map { start in { Self.writeObject(row, from: start, schema: schema, to: &$0) } },
                 source: { self.writeSource(&$0, table: table, seq: seq, timestamp: timestamp, snapshot: false) },
-                key: { Self.writeKey(row, from: after ?? first, schema: schema, to: &$0) },
-                schemaVersion: version, transaction: transaction, timestampMillis: now)
+                schemaVersion: version, transaction: transaction, timestampMillis: now
+            ) { image, json in
+                let start: Int32?
+                switch image {
+                case .before: start = before
+                case .after: start = after
+                case .key:
+                    Self.writeKey(row, from: after ?? first, schema: schema, to: &json)
+                    return true
+                }
+                guard let start else { return false }
+                Self.writeObject(row, from: start, schema: schema, to: &json)
+                return true
+            }
             return true
         }
     }
@@ -95,10 +105,16 @@ struct ChangeRenderer {
                            now: Int64, to batch: inout EventBatch) {
         batch.appendRowEvent(
             position: position, op: .read, table: TableName(schema: "main", name: schema.table),
-            before: nil, after: { Self.writeObject(row, from: 0, schema: schema, to: &$0) },
             source: { self.writeSource(&$0, table: schema.table, seq: seq, timestamp: now, snapshot: true) },
-            key: { Self.writeKey(row, from: 0, schema: schema, to: &$0) },
-            schemaVersion: schema.version, transaction: nil, timestampMillis: now)
+            schemaVersion: schema.version, transaction: nil, timestampMillis: now
+        ) { image, json in
+            switch image {
+            case .before: return false
+            case .after: Self.writeObject(row, from: 0, schema: schema, to: &json)
+            case .key: Self.writeKey(row, from: 0, schema: schema, to: &json)
+            }
+            return true
+        }
     }
 
     private static func writeObject(_ row: SQLiteStatement, from start: Int32, schema: TableSchema, to json: inout JSONBuffer) {
