@@ -6,6 +6,11 @@ import Synchronization
 /// `send` suspends while `capacity` batches are waiting, so a slow sink
 /// slows the source down instead of growing memory. One producer and one
 /// consumer; `finish` ends the stream after the queued batches.
+///
+/// Continuations are resumed after the lock is released (resuming one can
+/// wake a thread, and the other side would spin on the lock meanwhile), and
+/// timed waits share one timer: a stream of single-row transactions waits
+/// tens of thousands of times a second, all with the same flush deadline.
 public final class EventQueue: Sendable {
     private struct State {
         var batches: [EventBatch] = []
@@ -13,8 +18,10 @@ public final class EventQueue: Sendable {
         var finished = false
         var waitingSender: CheckedContinuation<Void, Never>?
         var waitingReceiver: CheckedContinuation<Received, Never>?
-        /// Tells a timed-out wait from a later one.
-        var receiverGeneration: UInt64 = 0
+        /// When the waiting receiver gives up (nil: it waits for ever).
+        var receiverDeadline: DispatchTime?
+        /// When the one outstanding timer fires, if one is.
+        var timerDeadline: DispatchTime?
         var queuedCount: Int { batches.count - head }
 
         mutating func compact() {
@@ -53,19 +60,20 @@ public final class EventQueue: Sendable {
         guard !batch.isEmpty else { return }
         while true {
             try Task.checkCancellation()
-            let outcome: Int = state.withLock { state in
-                if state.finished { return 2 }
+            let (outcome, receiver): (Int, CheckedContinuation<Received, Never>?) = state.withLock { state in
+                if state.finished { return (2, nil) }
                 if let receiver = state.waitingReceiver {
                     state.waitingReceiver = nil
-                    receiver.resume(returning: .batch(batch))
-                    return 0
+                    state.receiverDeadline = nil
+                    return (0, receiver)
                 }
                 if state.queuedCount < capacity {
                     state.batches.append(batch)
-                    return 0
+                    return (0, nil)
                 }
-                return 1
+                return (1, nil)
             }
+            receiver?.resume(returning: .batch(batch))
             switch outcome {
             case 0: return
             case 2: throw CancellationError()
@@ -102,41 +110,57 @@ public final class EventQueue: Sendable {
     private func receive(timeout: Duration?) async -> Received {
         if let batch = takeQueued() { return .batch(batch) }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Received, Never>) in
-            let immediate: Received? = state.withLock { state in
+            let (immediate, sender, timer): (Received?, CheckedContinuation<Void, Never>?, DispatchTime?) = state.withLock { state in
                 if state.queuedCount > 0 {
                     let batch = state.batches[state.head]
                     state.head += 1
                     state.compact()
                     let sender = state.waitingSender
                     state.waitingSender = nil
-                    sender?.resume()
-                    return .batch(batch)
+                    return (.batch(batch), sender, nil)
                 }
-                if state.finished { return .finished }
-                if timeout == .zero { return .timedOut }
+                if state.finished { return (.finished, nil, nil) }
+                if timeout == .zero { return (.timedOut, nil, nil) }
                 state.waitingReceiver = continuation
-                state.receiverGeneration &+= 1
-                if let timeout {
-                    let generation = state.receiverGeneration
-                    let (seconds, attoseconds) = timeout.components
-                    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-                    Self.timers.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
-                        expireReceiver(generation)
-                    }
-                }
-                return nil
+                state.receiverDeadline = timeout.map { DispatchTime.now() + .nanoseconds(Self.nanoseconds($0)) }
+                guard let deadline = state.receiverDeadline else { return (nil, nil, nil) }
+                // One timer at a time: a later deadline is picked up when the earlier timer fires.
+                if let pending = state.timerDeadline, pending <= deadline { return (nil, nil, nil) }
+                state.timerDeadline = deadline
+                return (nil, nil, deadline)
             }
+            sender?.resume()
             if let immediate { continuation.resume(returning: immediate) }
+            if let timer { scheduleTimer(at: timer) }
         }
     }
 
-    private func expireReceiver(_ generation: UInt64) {
-        let receiver = state.withLock { state -> CheckedContinuation<Received, Never>? in
-            guard state.receiverGeneration == generation, let receiver = state.waitingReceiver else { return nil }
-            state.waitingReceiver = nil
-            return receiver
+    private func scheduleTimer(at deadline: DispatchTime) {
+        Self.timers.asyncAfter(deadline: deadline) { [self] in timerFired(deadline) }
+    }
+
+    /// Times out the waiting receiver if its deadline passed, and keeps one
+    /// timer running for a receiver that waits longer.
+    private func timerFired(_ fired: DispatchTime) {
+        let (expired, next): (CheckedContinuation<Received, Never>?, DispatchTime?) = state.withLock { state in
+            if state.timerDeadline == fired { state.timerDeadline = nil }
+            guard let receiver = state.waitingReceiver, let deadline = state.receiverDeadline else { return (nil, nil) }
+            if deadline <= DispatchTime.now() {
+                state.waitingReceiver = nil
+                state.receiverDeadline = nil
+                return (receiver, nil)
+            }
+            if let pending = state.timerDeadline, pending <= deadline { return (nil, nil) }
+            state.timerDeadline = deadline
+            return (nil, deadline)
         }
-        receiver?.resume(returning: .timedOut)
+        expired?.resume(returning: .timedOut)
+        if let next { scheduleTimer(at: next) }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
     }
 
     /// Whether a batch is ready to be taken without waiting.
@@ -148,7 +172,10 @@ public final class EventQueue: Sendable {
         let (receiver, sender) = state.withLock { state in
             state.finished = true
             let receiver = state.queuedCount == 0 ? state.waitingReceiver : nil
-            if receiver != nil { state.waitingReceiver = nil }
+            if receiver != nil {
+                state.waitingReceiver = nil
+                state.receiverDeadline = nil
+            }
             let sender = state.waitingSender
             state.waitingSender = nil
             return (receiver, sender)

@@ -121,6 +121,39 @@ final class PipelineTests: XCTestCase {
         guard case .finished = await queue.next(waitingAtMost: .seconds(10)) else { return XCTFail("expected the end") }
     }
 
+    /// Timed waits share one timer: a wait that ends early leaves its timer
+    /// behind, and neither a shorter nor a longer wait after it may be cut
+    /// short or left waiting for ever by that timer.
+    func testTimedWaitsShareOneTimerCorrectly() async throws {
+        let queue = EventQueue(capacity: 2)
+        var batch = EventBatch()
+        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
+                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
+                             transaction: nil, timestampMillis: 0) { _, _ in false }
+        let ready = batch
+        func sendSoon() -> Task<Void, any Error> {
+            Task {
+                try await Task.sleep(for: .milliseconds(20))
+                try await queue.send(ready)
+            }
+        }
+        // A longer wait after it: the earlier timer fires first and must neither end it nor forget it.
+        var sender = sendSoon()
+        guard case .batch = await queue.next(waitingAtMost: .milliseconds(300)) else { return XCTFail("expected the batch") }
+        try await sender.value
+        let longStart = ContinuousClock.now
+        guard case .timedOut = await queue.next(waitingAtMost: .milliseconds(600)) else { return XCTFail("expected a timeout") }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - longStart, .milliseconds(590))
+        // A shorter wait after it: it needs a timer of its own.
+        sender = sendSoon()
+        guard case .batch = await queue.next(waitingAtMost: .seconds(5)) else { return XCTFail("expected the batch") }
+        try await sender.value
+        let shortStart = ContinuousClock.now
+        guard case .timedOut = await queue.next(waitingAtMost: .milliseconds(50)) else { return XCTFail("expected a timeout") }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - shortStart, .milliseconds(45))
+        XCTAssertLessThan(ContinuousClock.now - shortStart, .seconds(3), "not left for the 5 s timer")
+    }
+
     /// A trickle of one-event batches reaches the sink at once, but costs one
     /// flush per flush interval, not one per event; stopping still flushes.
     func testTrickleIsWrittenAtOnceAndFlushedInGroups() async throws {
