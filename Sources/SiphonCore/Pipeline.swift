@@ -73,14 +73,6 @@ public final class Pipeline: Service, Sendable {
     }
 
     private func runPipeline() async throws {
-        let executor = PipelineExecutor(name: "siphon \(name)")
-        defer { executor.shutdown() }
-        try await withTaskExecutorPreference(executor) {
-            try await runPipeline(on: executor)
-        }
-    }
-
-    private func runPipeline(on executor: PipelineExecutor) async throws {
         let sinkPosition = try await sink.open()
         let stored = try checkpoints.load()?.position
         let resume = [sinkPosition, stored].compactMap { $0 }.max()
@@ -98,7 +90,7 @@ public final class Pipeline: Service, Sendable {
 
         let queue = EventQueue(capacity: options.queueCapacity)
         let source = self.source
-        let task = Task(executorPreference: executor) {
+        let task = Task {
             defer { queue.finish() }
             try await source.run(resumingAfter: resume, output: queue)
         }

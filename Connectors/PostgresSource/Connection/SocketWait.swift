@@ -20,10 +20,6 @@ enum SocketWait {
         var probe = pollfd(fd: fd, events: Int16(interest == .read ? POLLIN : POLLOUT), revents: 0)
         if poll(&probe, 1, 0) > 0 { return true }
         if spin > .zero {
-            // The spin holds this thread: on a pipeline's own thread the sink
-            // has the batch just sent waiting behind us, so let it write first.
-            await Task.yield()
-            if poll(&probe, 1, 0) > 0 { return true }
             let milliseconds = Int32(max(1, spin.components.seconds * 1000 + spin.components.attoseconds / 1_000_000_000_000_000))
             if poll(&probe, 1, milliseconds) > 0 { return true }
         }
