@@ -151,10 +151,7 @@ final class ReplicationSession {
                 replyRequested = false
             }
             if drained {
-                if busy {
-                    await Task.yield()  // the sink writes what was just sent first
-                    Self.settle()
-                }
+                if busy { Self.settle() }
                 let waitStarted = clock.now
                 await replication.waitForData(timeout: .milliseconds(100), spin: .milliseconds(1))
                 busy = clock.now - waitStarted < Self.busyWait
