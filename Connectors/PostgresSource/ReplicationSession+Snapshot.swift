@@ -166,7 +166,8 @@ extension ReplicationSession {
     private func sendSnapshotBatch(_ output: EventQueue) async throws {
         guard !batch.isEmpty else { return }
         let full = batch
-        batch = EventBatch(capacity: 256 * 1024)
+        // Full size at once: a snapshot fills every batch (a row may overshoot batchBytes a little).
+        batch = EventBatch(capacity: Self.batchBytes + 256 * 1024, events: Self.batchEvents)
         try await output.send(full)
     }
 }

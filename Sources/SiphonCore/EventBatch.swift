@@ -45,9 +45,12 @@ public struct EventBatch: Sendable {
     public internal(set) var buffer: JSONBuffer
     public internal(set) var events: [EventRecord]
 
-    public init(capacity: Int = 64 * 1024) {
+    /// `capacity` bytes and `events` events are reserved: a batch filled
+    /// to a known size never grows (each growth copies what it holds).
+    public init(capacity: Int = 64 * 1024, events: Int = 0) {
         buffer = JSONBuffer(capacity: capacity)
-        events = []
+        self.events = []
+        self.events.reserveCapacity(events)
     }
 
     /// Every event's JSON followed by a newline, in order.
