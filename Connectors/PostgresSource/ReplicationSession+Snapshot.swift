@@ -137,13 +137,32 @@ extension ReplicationSession {
             var relation = provisional
             relation.schemaVersion = version
             let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
-            try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT")
+            // Binary COPY spares the server the text conversion of every value
+            // (as pgoutput's binary mode does) and needs no unescaping; text
+            // when binary values are off or a column's type has no decoder.
+            let format: ChangeDecoder.CopyFormat = binaryAllowed && relation.decodesBinary ? .binary : .text
+            try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT"
+                                     + (format == .binary ? " (FORMAT binary)" : ""))
+            logger.debug("reading table", metadata: [
+                "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),
+            ])
+            var headerRead = false
             copying: while true {
                 switch try side.readCopyData(into: &line) {
                 case .data:
-                    let end = line.last == UInt8(ascii: "\n") ? line.count - 1 : line.count
-                    decoder.snapshotRow(copyLine: line[..<end], relation: relation, position: Position(high: high, low: index),
-                                        sourceSuffix: suffix.bytes, into: &batch)
+                    var row = line[...]
+                    switch format {
+                    case .text:
+                        if row.last == UInt8(ascii: "\n") { row.removeLast() }
+                    case .binary:
+                        if !headerRead {
+                            row = try CopyBinaryParser.skipHeader(row)
+                            headerRead = true
+                        }
+                        if CopyBinaryParser.isEnd(row) { continue copying }  // the copy is done next
+                    }
+                    try decoder.snapshotRow(row, format: format, relation: relation, position: Position(high: high, low: index),
+                                            sourceSuffix: suffix.bytes, into: &batch)
                     index += 1
                     rowsRead += 1
                     if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {

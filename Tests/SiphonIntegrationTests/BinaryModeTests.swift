@@ -69,22 +69,23 @@ final class BinaryModeTests: PostgresTestCase {
         XCTAssertEqual(inet[path: "after.addr"] as? String, "10.0.0.1/8")
     }
 
-    /// The initial snapshot renders rows from COPY's text format on a path
-    /// of its own; a row read by it must carry exactly the `after` and
-    /// `key` bytes of the same row streamed. Covers every type above,
-    /// escapes COPY writes (tab, newline, backslash), NULLs, and a key of
-    /// two columns that are neither first nor in key order.
+    /// The initial snapshot renders rows from COPY data (binary form, or
+    /// text when a column's type has no binary decoder) on a path of its
+    /// own; a row read by it must carry exactly the `after` and `key` bytes
+    /// of the same row streamed. Covers every type above in binary COPY,
+    /// and in text COPY the escapes it writes (tab, newline, backslash),
+    /// NULLs, and a key of two columns neither first nor in key order.
     func testSnapshotRowsReadExactlyLikeStreamedRows() throws {
         let streamed = try PipelineHarness(server: server, snapshot: "never", setup: Self.schema + """
 
-            CREATE TABLE pairs (note text, b int, a int, extra text, PRIMARY KEY (a, b));
+            CREATE TABLE pairs (note text, b int, a int, extra text, addr inet, PRIMARY KEY (a, b));
             """)
         let process = try streamed.start()
         try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         try streamed.sql(Self.edgeRows)
         try streamed.sql("""
-            INSERT INTO pairs VALUES (E'tab\\there\\nnew line \\\\ back', 2, 1, NULL), ('plain', 1, 2, E'\\\\N'),
-                                     (NULL, -5, 3, '');
+            INSERT INTO pairs VALUES (E'tab\\there\\nnew line \\\\ back', 2, 1, NULL, '10.0.0.1/8'), ('plain', 1, 2, E'\\\\N', NULL),
+                                     (NULL, -5, 3, '', '::1');
             """)
         let live = try streamed.waitForRowEvents(6, process: process)
         try streamed.stop(process)
@@ -96,6 +97,9 @@ final class BinaryModeTests: PostgresTestCase {
         let read = try snapshot.waitForRowEvents(6, process: reader)
         try snapshot.stop(reader)
         XCTAssertTrue(read.allSatisfy { $0["op"] as? String == "r" })
+        // kinds is read in binary COPY form; pairs, with an inet column, in text form.
+        XCTAssertTrue(reader.stderrText.contains("table=public.kinds values=binary"), reader.stderrText)
+        XCTAssertTrue(reader.stderrText.contains("table=public.pairs values=text"), reader.stderrText)
         XCTAssertEqual(live.first { $0[path: "source.table"] as? String == "pairs" }?[path: "key"] as? [String: Int], ["b": 2, "a": 1],
                        "key members in column order")
 

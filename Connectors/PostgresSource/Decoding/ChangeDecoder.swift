@@ -237,13 +237,24 @@ struct ChangeDecoder {
         lastPosition = position
     }
 
-    /// Appends the `r` event of one row of `COPY ... TO STDOUT` in text
-    /// format (`line` without its newline). Values are rendered as they are
-    /// parsed, with no tuple in between, and the key object is copied from
-    /// the key columns' members already written into `after`.
-    mutating func snapshotRow(copyLine line: ArraySlice<UInt8>, relation: RelationInfo, position: Position,
-                              sourceSuffix: [UInt8], into batch: inout EventBatch) {
+    /// The two forms of `COPY ... TO STDOUT` the snapshot reads.
+    enum CopyFormat {
+        /// One line per row (without its newline), tab-separated, backslash escapes.
+        case text
+        /// One row per message, length-prefixed values in binary send format (`CopyBinaryParser`).
+        case binary
+    }
+
+    /// Appends the `r` event of one row of `COPY ... TO STDOUT`. Values are
+    /// rendered as they are parsed, with no tuple in between, and the key
+    /// object is copied from the key columns' members already written into
+    /// `after`. Throws when the row is malformed or a binary value does not
+    /// decode; the event is then in `batch`, which the caller must discard.
+    mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: RelationInfo, position: Position,
+                              sourceSuffix: [UInt8], into batch: inout EventBatch) throws {
         snapshotKeyMembers.removeAll(keepingCapacity: true)
+        var failure: (any Error)?
+        var undecodable: String?
         batch.appendRowEvent(
             position: position, op: .read, table: relation.table,
             source: { json in
@@ -258,13 +269,27 @@ struct ChangeDecoder {
             case .after:
                 var index = 0
                 json.appendByte(UInt8(ascii: "{"))
-                CopyTextParser.parseRow(line) { field in
+                func member(_ field: ArraySlice<UInt8>?, binary: Bool) {
                     defer { index += 1 }
                     guard index < relation.columns.count else { return }
                     if index > 0 { json.appendByte(UInt8(ascii: ",")) }
                     let start = json.count
-                    relation.appendMember(index, text: field, to: &json)
+                    if !binary {
+                        relation.appendMember(index, text: field, to: &json)
+                    } else if !relation.appendMember(index, binary: field, to: &json), undecodable == nil {
+                        undecodable = relation.columns[index].schema.name
+                    }
                     if relation.columns[index].schema.isKey { snapshotKeyMembers.append(start..<json.count) }
+                }
+                switch format {
+                case .text:
+                    CopyTextParser.parseRow(row) { member($0, binary: false) }
+                case .binary:
+                    do {
+                        _ = try CopyBinaryParser.parseRow(row) { member($0, binary: true) }
+                    } catch {
+                        failure = error
+                    }
                 }
                 json.appendByte(UInt8(ascii: "}"))
                 return true
@@ -278,6 +303,12 @@ struct ChangeDecoder {
                 json.appendByte(UInt8(ascii: "}"))
                 return true
             }
+        }
+        if let failure {
+            throw SiphonError(.sourceFatal, "snapshot of \(relation.table): a row of binary COPY data is malformed (\(failure)); set source.binary: false to read it in text form")
+        }
+        if let undecodable {
+            throw SiphonError(.sourceFatal, "snapshot of \(relation.table): column \(undecodable) has a binary value Siphon could not decode; set source.binary: false to read it in text form")
         }
         lastPosition = position
     }

@@ -82,12 +82,9 @@ struct RelationInfo: Sendable {
                 appendMember(index, text: text, to: &json)
             case .binary(let bytes):
                 if !first { json.appendByte(UInt8(ascii: ",")) }
-                json.appendRaw(columns[index].jsonKey)
-                if let format = columns[index].binary, ValueRenderer.appendJSON(binary: bytes, format: format, to: &json) {
-                    break
+                if !appendMember(index, binary: bytes, to: &json), undecodable == nil {
+                    undecodable = columns[index].schema.name
                 }
-                json.appendNull()
-                if undecodable == nil { undecodable = columns[index].schema.name }
             }
             first = false
         }
@@ -104,6 +101,26 @@ struct RelationInfo: Sendable {
             json.appendNull()
         }
     }
+
+    /// Writes `"name":value` for column `index`, given its value in binary
+    /// send format (nil for SQL NULL). Returns false, having written null,
+    /// when the column's type has no `BinaryFormat` or the bytes do not have
+    /// its shape: the caller must then discard the output.
+    func appendMember(_ index: Int, binary: ArraySlice<UInt8>?, to json: inout JSONBuffer) -> Bool {
+        json.appendRaw(columns[index].jsonKey)
+        guard let binary else {
+            json.appendNull()
+            return true
+        }
+        if let format = columns[index].binary, ValueRenderer.appendJSON(binary: binary, format: format, to: &json) {
+            return true
+        }
+        json.appendNull()
+        return false
+    }
+
+    /// Whether every column's values can be read in binary form.
+    var decodesBinary: Bool { columns.allSatisfy { $0.binary != nil } }
 
     /// Whether the tuple carries a value for every key column.
     func hasKeyValues(_ tuple: TupleData) -> Bool {
