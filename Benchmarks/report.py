@@ -111,10 +111,16 @@ def targets(results):
         checks.append((f"{name.upper()} ≤ 10 CPU s per million changes", f"{cpu:.1f} s", cpu <= 10))
         rss = siphon["peak_rss_mb"]
         checks.append((f"{name.upper()} peak RSS < {limit} MB", f"{rss:.0f} MB", rss < limit))
-    siphon_5000 = results.get("latency", {}).get("5000", {}).get("siphon")
+    at_5000 = results.get("latency", {}).get("5000", {})
+    siphon_5000 = at_5000.get("siphon")
     if siphon_5000:
         p99 = siphon_5000["p99_ms"]
         checks.append(("p99 latency < 10 ms at 5,000 changes/s", f"{p99:.2f} ms", p99 < 10))
+        python_5000 = at_5000.get("python")
+        if python_5000:
+            theirs = python_5000["p99_ms"]
+            checks.append(("p99 latency at 5,000 changes/s ≤ the Python consumer's (medians)",
+                           f"{p99:.2f} vs {theirs:.2f} ms", p99 <= theirs))
     if "snapshot" in results:
         s = results["snapshot"]
         ratio = s["siphon"]["rows_per_s"] / s["copy"]["rows_per_s"]
