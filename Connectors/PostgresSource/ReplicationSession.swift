@@ -162,8 +162,8 @@ final class ReplicationSession {
     /// Sleeps `busySettle` on this thread (a timer-based `Task.sleep` would
     /// cost more than the reads it saves).
     private static func settle() {
-        let (_, attoseconds) = busySettle.components
-        var request = timespec(tv_sec: 0, tv_nsec: Int(attoseconds / 1_000_000_000))
+        let (seconds, attoseconds) = busySettle.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         _ = nanosleep(&request, nil)
     }
 

@@ -18,15 +18,7 @@ final class PipelineTests: XCTestCase {
             started.withLock { $0 = position }
             // Deliberately replays from the beginning: the pipeline must drop what it already has.
             for index in 0..<count {
-                var batch = EventBatch()
-                batch.appendRowEvent(position: Position(high: 1, low: UInt64(index)), op: .create,
-                                     table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
-                                     schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
-                    guard image == .after else { return false }
-                    json.appendRaw("{}")
-                    return true
-                }
-                try await output.send(batch)
+                try await output.send(oneEvent(at: Position(high: 1, low: UInt64(index))))
             }
             try await Task.sleep(for: .seconds(3600))
         }
@@ -80,10 +72,7 @@ final class PipelineTests: XCTestCase {
 
     func testQueueAppliesBackpressure() async throws {
         let queue = EventQueue(capacity: 2)
-        var batch = EventBatch()
-        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
-                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
-                             transaction: nil, timestampMillis: 0) { _, _ in false }
+        let batch = oneEvent(at: Position(high: 1, low: 0))
         let sent = Mutex(0)
         let producer = Task {
             for _ in 0..<5 {
@@ -106,10 +95,7 @@ final class PipelineTests: XCTestCase {
         let started = ContinuousClock.now
         guard case .timedOut = await queue.next(waitingAtMost: .milliseconds(50)) else { return XCTFail("expected a timeout") }
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(45))
-        var batch = EventBatch()
-        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
-                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
-                             transaction: nil, timestampMillis: 0) { _, _ in false }
+        let batch = oneEvent(at: Position(high: 1, low: 0))
         let sender = Task {
             try await Task.sleep(for: .milliseconds(20))
             try await queue.send(batch)
@@ -126,11 +112,7 @@ final class PipelineTests: XCTestCase {
     /// short or left waiting for ever by that timer.
     func testTimedWaitsShareOneTimerCorrectly() async throws {
         let queue = EventQueue(capacity: 2)
-        var batch = EventBatch()
-        batch.appendRowEvent(position: Position(high: 1, low: 0), op: .create, table: TableName(schema: "s", name: "t"),
-                             source: { $0.appendRaw("{}") }, schemaVersion: 1,
-                             transaction: nil, timestampMillis: 0) { _, _ in false }
-        let ready = batch
+        let ready = oneEvent(at: Position(high: 1, low: 0))
         func sendSoon() -> Task<Void, any Error> {
             Task {
                 try await Task.sleep(for: .milliseconds(20))
@@ -160,15 +142,7 @@ final class PipelineTests: XCTestCase {
         final class TrickleSource: Source {
             func run(resumingAfter position: Position?, output: EventQueue) async throws {
                 for index in 0..<40 {
-                    var batch = EventBatch()
-                    batch.appendRowEvent(position: Position(high: 2, low: UInt64(index)), op: .create,
-                                         table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
-                                         schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
-                        guard image == .after else { return false }
-                        json.appendRaw("{}")
-                        return true
-                    }
-                    try await output.send(batch)
+                    try await output.send(oneEvent(at: Position(high: 2, low: UInt64(index))))
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 try await Task.sleep(for: .seconds(3600))
@@ -194,4 +168,16 @@ final class PipelineTests: XCTestCase {
         XCTAssertLessThan(flushes, 15, "about one flush per 100 ms over ~300 ms of events, not one per event")
         XCTAssertEqual(try store.load()?.position, Position(high: 2, low: 39))
     }
+}
+
+/// A batch of one `c` event at `position` with an empty `after` object.
+private func oneEvent(at position: Position) -> EventBatch {
+    var batch = EventBatch()
+    batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "s", name: "t"),
+                         source: { $0.appendRaw("{}") }, schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+        guard image == .after else { return false }
+        json.appendRaw("{}")
+        return true
+    }
+    return batch
 }
