@@ -24,16 +24,6 @@ final class ReplicationSession {
 
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
-    /// A socket wait shorter than this means the server is sending
-    /// continuously (a backlog): messages then arrive microseconds apart,
-    /// one per wake-up, and every wake-up costs a poll, a recv and a TCP ACK.
-    static let busyWait: Duration = .microseconds(100)
-    /// While busy, how long to let messages pile up in the socket before the
-    /// next read: a read then takes dozens at once. At most this much is
-    /// added to an event's latency, and only while the stream is busy (a
-    /// steady 5,000 changes/s arrives 200 µs apart and never is).
-    static let busySettle: Duration = .microseconds(100)
-
     var batch = EventBatch(capacity: 256 * 1024)
     var streams: [UInt32: SpillFile] = [:]
     var streamXid: UInt32?
@@ -103,7 +93,7 @@ final class ReplicationSession {
         var replyRequested = false
         var sinceCheck = 0
         var message: [UInt8] = []
-        var busy = false
+        var pacing = ReadPacing()
         while true {
             try Task.checkCancellation()
             var drained = false
@@ -151,18 +141,18 @@ final class ReplicationSession {
                 replyRequested = false
             }
             if drained {
-                if busy { Self.settle() }
+                if pacing.shouldSettle(at: clock.now) { Self.settle() }
                 let waitStarted = clock.now
                 await replication.waitForData(timeout: .milliseconds(100), spin: .milliseconds(1))
-                busy = clock.now - waitStarted < Self.busyWait
+                pacing.waited(from: waitStarted, to: clock.now)
             }
         }
     }
 
-    /// Sleeps `busySettle` on this thread (a timer-based `Task.sleep` would
-    /// cost more than the reads it saves).
+    /// Sleeps `ReadPacing.settle` on this thread (a timer-based `Task.sleep`
+    /// would cost more than the reads it saves).
     private static func settle() {
-        let (seconds, attoseconds) = busySettle.components
+        let (seconds, attoseconds) = ReadPacing.settle.components
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         _ = nanosleep(&request, nil)
     }
