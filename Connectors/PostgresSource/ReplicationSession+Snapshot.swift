@@ -87,8 +87,12 @@ extension ReplicationSession {
             ])
             var progress = SnapshotState(slot: slotName, consistentPoint: point, complete: false, lastPosition: nil)
             try progress.save(state)
-            let rowsRead = try await takeSnapshot(catalog: catalog, snapshotName: snapshotName, consistentPoint: point,
-                                                  tables: captured, decoder: &decoder, output: output)
+            // Bulk work runs on the shared pool, so the rows are decoded while
+            // the sink writes the batches before them (see `offPipelineThread`).
+            let rowsRead = try await offPipelineThread {
+                try await takeSnapshot(catalog: catalog, snapshotName: snapshotName, consistentPoint: point,
+                                       tables: captured, decoder: &decoder, output: output)
+            }
             progress.complete = true
             progress.lastPosition = decoder.lastPosition
             try progress.save(state)
@@ -170,7 +174,7 @@ extension ReplicationSession {
                     }
                 case .wouldBlock:
                     try await sendSnapshotBatch(output)
-                    await side.waitForData(timeout: .seconds(1))
+                    await side.waitForData(timeout: .milliseconds(100))
                     try Task.checkCancellation()
                 case .done:
                     break copying

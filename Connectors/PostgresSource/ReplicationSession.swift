@@ -5,9 +5,10 @@ import SiphonCore
 /// One connection's lifetime: setup (publication, slot, snapshot), then
 /// the replication stream until an error or cancellation.
 ///
-/// Reads never block a thread: `readCopyData` takes what libpq has and the
-/// loop waits on the socket only when nothing is buffered, handing the
-/// batch it has so far to the pipeline first (low latency when quiet, big
+/// Runs on its pipeline's thread (`ThreadExecutor`), with the sink:
+/// `readCopyData` takes what libpq has, and only when nothing is buffered
+/// does the loop hand the batch it has so far to the sink and wait in
+/// `poll(2)` until the server sends more (low latency when quiet, big
 /// batches under load).
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
@@ -143,7 +144,7 @@ final class ReplicationSession {
             if drained {
                 if pacing.shouldSettle(at: clock.now) { Self.settle() }
                 let waitStarted = clock.now
-                await replication.waitForData(timeout: .milliseconds(100), spin: .milliseconds(1))
+                await replication.waitForData(timeout: .milliseconds(100))
                 pacing.waited(from: waitStarted, to: clock.now)
             }
         }
@@ -180,6 +181,15 @@ final class ReplicationSession {
             return false
         }
         return true
+    }
+
+    /// Runs bulk work (a snapshot, the replay of a streamed transaction) on
+    /// Swift's shared pool instead of the pipeline's own thread, where the
+    /// sink runs: the source then decodes while the sink writes, which a
+    /// backlog of millions of rows needs (and which keeps the batches in
+    /// flight few). Waits for the server in there go through Dispatch.
+    func offPipelineThread<T>(_ work: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await work() }
     }
 
     private func sendBatch(_ output: EventQueue) async throws {
@@ -225,14 +235,14 @@ final class ReplicationSession {
             if let spill = streams.removeValue(forKey: commit.xid) {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions
-                try await spill.replay { raw in
+                try await offPipelineThread { try await spill.replay { raw in
                     let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
                     if let xid = change.streamXid, aborted.contains(xid) { return }
                     try await self.apply(change, catalog: catalog, decoder: &decoder)
                     if self.batch.count >= Self.batchEvents || self.batch.byteCount >= Self.batchBytes {
                         try await self.sendBatch(output)
                     }
-                }
+                } }
             }
             tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
         default:

@@ -9,8 +9,10 @@ public struct PipelineOptions: Sendable {
     /// Flush and checkpoint this long after the first unflushed event at
     /// the latest. Events reach the sink (the file) as soon as they arrive;
     /// only the fsync and the checkpoint are grouped, so a trickle of small
-    /// transactions does not cost an fsync each.
-    public var flushInterval: Duration = .milliseconds(200)
+    /// transactions does not cost an fsync each. The sink shares the
+    /// pipeline's thread with the source, so an fsync holds the source up for
+    /// its duration: once a second keeps that off all but a few events.
+    public var flushInterval: Duration = .seconds(1)
     /// Flush and checkpoint at least every this many events.
     public var flushEvents: Int = 20_000
     /// Pause before reopening a sink after a transient failure (doubles, capped).
@@ -23,6 +25,10 @@ public struct PipelineOptions: Sendable {
 }
 
 /// Moves events from one source to one sink, with checkpoints.
+///
+/// The source, the drain loop and the sink run on one thread of the
+/// pipeline's own (`ThreadExecutor`): a batch reaches the sink without waking
+/// another thread.
 ///
 /// The order of work is what makes delivery safe: write, `flush` (the sink
 /// makes the events durable), save the checkpoint, and only then
@@ -73,6 +79,14 @@ public final class Pipeline: Service, Sendable {
     }
 
     private func runPipeline() async throws {
+        let thread = ThreadExecutor(name: "siphon \(name)")
+        defer { thread.shutdown() }
+        try await withTaskExecutorPreference(thread) {
+            try await runPipeline(on: thread)
+        }
+    }
+
+    private func runPipeline(on thread: ThreadExecutor) async throws {
         let sinkPosition = try await sink.open()
         let stored = try checkpoints.load()?.position
         let resume = [sinkPosition, stored].compactMap { $0 }.max()
@@ -90,7 +104,7 @@ public final class Pipeline: Service, Sendable {
 
         let queue = EventQueue(capacity: options.queueCapacity)
         let source = self.source
-        let task = Task {
+        let task = Task(executorPreference: thread) {
             defer { queue.finish() }
             try await source.run(resumingAfter: resume, output: queue)
         }

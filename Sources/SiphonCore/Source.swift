@@ -11,6 +11,12 @@
 ///   inside `run`: reconnect with backoff and resume from the last
 ///   acknowledged position. `run` throws only for errors a person must fix,
 ///   as a `SiphonError`, and returns when its task is cancelled.
+/// - `run` executes on its pipeline's thread (`ThreadExecutor`), which the
+///   sink shares: wait for a socket with `ThreadExecutor.wait(for:events:timeout:)`
+///   after yielding to queued jobs, never by blocking otherwise, and move
+///   long bulk work (a snapshot) to the shared pool with
+///   `withTaskExecutorPreference(globalConcurrentExecutor)` so that the sink
+///   writes meanwhile.
 public protocol Source: Sendable {
     func run(resumingAfter position: Position?, output: EventQueue) async throws
 

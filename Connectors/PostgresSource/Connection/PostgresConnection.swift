@@ -197,8 +197,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Waits until the socket has data or `timeout` passes.
-    func waitForData(timeout: Duration, spin: Duration = .zero) async {
-        _ = await SocketWait.wait(socket, for: .read, timeout: timeout, spin: spin)
+    func waitForData(timeout: Duration) async {
+        _ = await SocketWait.wait(socket, for: .read, timeout: timeout)
     }
 
     /// Sends one CopyData message (a standby status update) and flushes it.

@@ -1,28 +1,30 @@
 import Dispatch
 import Glibc
+import SiphonCore
 import Synchronization
 
-/// Waits for a socket to become readable or writable without parking a
-/// thread: the kernel's readiness notification (epoll, through Dispatch)
-/// resumes the waiting task.
+/// Waits for a socket to become readable or writable. On a pipeline's own
+/// thread (`ThreadExecutor`) the wait is a `poll(2)` on that thread, which
+/// the kernel wakes the moment the socket is ready; elsewhere it parks no
+/// thread (the kernel's readiness notification, through Dispatch, resumes
+/// the task).
 enum SocketWait {
     enum Interest { case read, write }
 
     private static let queue = DispatchQueue(label: "siphon.postgres.socket")
 
-    /// True when the socket is ready, false when `timeout` passed first.
-    ///
-    /// `spin` first waits up to that long (at least 1 ms) in `poll(2)` on the calling
-    /// thread: while the server is streaming, the next message is usually
-    /// microseconds away, and catching it here saves two thread hand-offs
-    /// (Dispatch's, then the task's) per wait.
-    static func wait(_ fd: Int32, for interest: Interest, timeout: Duration, spin: Duration = .zero) async -> Bool {
-        var probe = pollfd(fd: fd, events: Int16(interest == .read ? POLLIN : POLLOUT), revents: 0)
-        if poll(&probe, 1, 0) > 0 { return true }
-        if spin > .zero {
-            let milliseconds = Int32(max(1, spin.components.seconds * 1000 + spin.components.attoseconds / 1_000_000_000_000_000))
-            if poll(&probe, 1, milliseconds) > 0 { return true }
+    /// True when the socket is ready; false when `timeout` passed first or,
+    /// on a pipeline's thread, when another task of the pipeline has work
+    /// (the caller checks its socket and waits again).
+    static func wait(_ fd: Int32, for interest: Interest, timeout: Duration) async -> Bool {
+        let events = Int16(interest == .read ? POLLIN : POLLOUT)
+        if let thread = ThreadExecutor.current {
+            // The sink may have a batch just sent to it: let it write before this thread blocks.
+            if thread.hasQueuedJobs { await Task.yield() }
+            return thread.wait(for: fd, events: events, timeout: timeout)
         }
+        var probe = pollfd(fd: fd, events: events, revents: 0)
+        if poll(&probe, 1, 0) > 0 { return true }
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
