@@ -13,7 +13,11 @@ import Synchronization
 /// tens of thousands of times a second, all with the same flush deadline.
 public final class EventQueue: Sendable {
     private struct State {
-        var batches: [EventBatch] = []
+        /// Taken batches leave a nil behind: a slot must not keep a batch the
+        /// sink has written alive until the next compaction (with a source
+        /// that keeps the queue from ever emptying, that was 64 batches of
+        /// up to 2 MB each).
+        var batches: [EventBatch?] = []
         var head = 0
         var finished = false
         var waitingSender: CheckedContinuation<Void, Never>?
@@ -23,6 +27,14 @@ public final class EventQueue: Sendable {
         /// When the one outstanding timer fires, if one is.
         var timerDeadline: DispatchTime?
         var queuedCount: Int { batches.count - head }
+
+        mutating func takeFirst() -> EventBatch {
+            let batch = batches[head]!
+            batches[head] = nil
+            head += 1
+            compact()
+            return batch
+        }
 
         mutating func compact() {
             if head == batches.count {
@@ -112,9 +124,7 @@ public final class EventQueue: Sendable {
         return await withCheckedContinuation { (continuation: CheckedContinuation<Received, Never>) in
             let (immediate, sender, timer): (Received?, CheckedContinuation<Void, Never>?, DispatchTime?) = state.withLock { state in
                 if state.queuedCount > 0 {
-                    let batch = state.batches[state.head]
-                    state.head += 1
-                    state.compact()
+                    let batch = state.takeFirst()
                     let sender = state.waitingSender
                     state.waitingSender = nil
                     return (.batch(batch), sender, nil)
@@ -187,9 +197,7 @@ public final class EventQueue: Sendable {
     private func takeQueued() -> EventBatch? {
         let (batch, sender): (EventBatch?, CheckedContinuation<Void, Never>?) = state.withLock { state in
             guard state.queuedCount > 0 else { return (nil, nil) }
-            let batch = state.batches[state.head]
-            state.head += 1
-            state.compact()
+            let batch = state.takeFirst()
             let sender = state.waitingSender
             state.waitingSender = nil
             return (batch, sender)

@@ -90,6 +90,18 @@ final class PipelineTests: XCTestCase {
         XCTAssertNil(end)
     }
 
+    func testQueueKeepsNoBatchItHasHandedOut() async throws {
+        let queue = EventQueue(capacity: 4)
+        for low in 0..<3 { try await queue.send(oneEvent(at: Position(high: 1, low: UInt64(low)))) }
+        // Two batches stay queued, so the queue's storage is not emptied.
+        guard var taken = await queue.next() else { return XCTFail("no batch") }
+        let before = taken.buffer.bytes.withUnsafeBufferPointer { $0.baseAddress }
+        // A write copies the bytes if anything else still holds them.
+        taken.buffer.bytes[0] = taken.buffer.bytes[0]
+        let after = taken.buffer.bytes.withUnsafeBufferPointer { $0.baseAddress }
+        XCTAssertEqual(before, after, "the queue still holds a batch the sink has taken")
+    }
+
     func testTimedWaitOnTheQueue() async throws {
         let queue = EventQueue(capacity: 2)
         let started = ContinuousClock.now
