@@ -153,8 +153,8 @@ final class ReplicationSession {
     /// Sleeps `ReadPacing.settle` on this thread (a timer-based `Task.sleep`
     /// would cost more than the reads it saves).
     private static func settle() {
-        let (seconds, attoseconds) = ReadPacing.settle.components
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        let nanoseconds = ReadPacing.settle.inNanoseconds
+        var request = timespec(tv_sec: nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
         _ = nanosleep(&request, nil)
     }
 

@@ -132,7 +132,7 @@ public final class EventQueue: Sendable {
                 if state.finished { return (.finished, nil, nil) }
                 if timeout == .zero { return (.timedOut, nil, nil) }
                 state.waitingReceiver = continuation
-                state.receiverDeadline = timeout.map { DispatchTime.now() + .nanoseconds(Self.nanoseconds($0)) }
+                state.receiverDeadline = timeout.map { DispatchTime.now() + .nanoseconds($0.inNanoseconds) }
                 guard let deadline = state.receiverDeadline else { return (nil, nil, nil) }
                 // One timer at a time: a later deadline is picked up when the earlier timer fires.
                 if let pending = state.timerDeadline, pending <= deadline { return (nil, nil, nil) }
@@ -166,11 +166,6 @@ public final class EventQueue: Sendable {
         }
         expired?.resume(returning: .timedOut)
         if let next { scheduleTimer(at: next) }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
     }
 
     /// Whether a batch is ready to be taken without waiting.

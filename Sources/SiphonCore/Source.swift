@@ -12,8 +12,8 @@
 ///   acknowledged position. `run` throws only for errors a person must fix,
 ///   as a `SiphonError`, and returns when its task is cancelled.
 /// - `run` executes on its pipeline's thread (`ThreadExecutor`), which the
-///   sink shares: wait for a socket with `ThreadExecutor.wait(for:events:timeout:)`
-///   after yielding to queued jobs, never by blocking otherwise, and move
+///   sink shares: wait for a socket with `FileDescriptorWait`, never by
+///   blocking otherwise, and move
 ///   long bulk work (a snapshot) to the shared pool with
 ///   `withTaskExecutorPreference(globalConcurrentExecutor)` so that the sink
 ///   writes meanwhile.

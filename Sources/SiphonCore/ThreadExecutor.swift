@@ -10,7 +10,7 @@ import Glibc
 /// Dispatch's readiness callbacks cost two more hand-offs per wake-up.
 /// When changes trickle in, those wake-ups are most of an event's latency.
 /// Here the hand-off is an append to this thread's job list, and a source
-/// that waits on a socket (`wait(for:events:timeout:)`) blocks this thread
+/// that waits on a socket (`FileDescriptorWait`) blocks this thread
 /// in `poll(2)`, which the kernel wakes the moment data arrives or another
 /// thread enqueues a job.
 ///
@@ -87,7 +87,7 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Whether jobs are waiting for this thread (the caller should yield to
     /// them before it blocks). Call only on this executor's thread.
-    public var hasQueuedJobs: Bool {
+    var hasQueuedJobs: Bool {
         if takenNotRun > 0 { return true }
         condition.lock()
         defer { condition.unlock() }
@@ -97,8 +97,9 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// Blocks this thread until `fd` has one of `events` (poll(2) flags),
     /// `timeout` passes, or a job is enqueued for this thread. True when the
     /// file descriptor is ready. Call only on this executor's thread
-    /// (`ThreadExecutor.current`), after yielding to queued jobs.
-    public func wait(for fd: Int32, events: Int16, timeout: Duration) -> Bool {
+    /// (`ThreadExecutor.current`), after yielding to queued jobs; sources
+    /// use `FileDescriptorWait`, which does both.
+    func wait(for fd: Int32, events: Int16, timeout: Duration) -> Bool {
         if takenNotRun > 0 { return false }
         condition.lock()
         if !jobs.isEmpty || stopping {
@@ -107,18 +108,21 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
         }
         polling = true
         condition.unlock()
-        var fds = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
-        let (seconds, attoseconds) = timeout.components
-        let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
-        let ready = poll(&fds, 2, milliseconds)
+        let milliseconds = Int32(clamping: (timeout.inNanoseconds + 999_999) / 1_000_000)
+        let (ready, woken) = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { fds -> (Bool, Bool) in
+            fds[0] = pollfd(fd: fd, events: events, revents: 0)
+            fds[1] = pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)
+            let count = poll(fds.baseAddress, 2, milliseconds)
+            return (count > 0 && fds[0].revents != 0, fds[1].revents != 0)
+        }
         condition.lock()
         polling = false
         condition.unlock()
-        if fds[1].revents != 0 {
+        if woken {
             var bytes: (UInt64, UInt64) = (0, 0)
             _ = read(wakePipe.read, &bytes, MemoryLayout.size(ofValue: bytes))
         }
-        return ready > 0 && fds[0].revents != 0
+        return ready
     }
 
     /// Lets the thread finish the jobs it has and end. Jobs enqueued

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import SiphonCore
+@testable import SiphonCore
 import Synchronization
 import XCTest
 

@@ -5,7 +5,7 @@ import SiphonCore
 /// One libpq connection, driven without blocking a thread.
 ///
 /// Connecting, queries and COPY all use libpq's asynchronous API and wait
-/// for the socket with `SocketWait`. Not thread-safe: one task owns it at a
+/// for the socket with `FileDescriptorWait`. Not thread-safe: one task owns it at a
 /// time (the reason it is `@unchecked Sendable`: it moves between tasks
 /// but is never shared). Errors are `PostgresError` with secrets removed.
 final class PostgresConnection: @unchecked Sendable {
@@ -53,7 +53,7 @@ final class PostgresConnection: @unchecked Sendable {
                 if ContinuousClock.now > deadline {
                     throw PostgresError(.connection, "timed out connecting to \(target.display)", target: target)
                 }
-                _ = await SocketWait.wait(PQsocket(handle), for: status == PGRES_POLLING_READING ? .read : .write,
+                _ = await FileDescriptorWait.wait(PQsocket(handle), for: status == PGRES_POLLING_READING ? .read : .write,
                                           timeout: .milliseconds(250))
                 try Task.checkCancellation()
             default:
@@ -117,7 +117,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// Waits for the next result; nil when the command is complete.
     private func nextResult() async throws -> OpaquePointer? {
         while PQisBusy(handle) == 1 {
-            _ = await SocketWait.wait(socket, for: .read, timeout: .seconds(1))
+            _ = await FileDescriptorWait.wait(socket, for: .read, timeout: .seconds(1))
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
         }
         return PQgetResult(handle)
@@ -128,7 +128,7 @@ final class PostgresConnection: @unchecked Sendable {
             let result = PQflush(handle)
             if result == 0 { return }
             if result < 0 { throw lastError(.connection) }
-            _ = await SocketWait.wait(socket, for: .write, timeout: .seconds(1))
+            _ = await FileDescriptorWait.wait(socket, for: .write, timeout: .seconds(1))
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
         }
     }
@@ -198,7 +198,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Waits until the socket has data or `timeout` passes.
     func waitForData(timeout: Duration) async {
-        _ = await SocketWait.wait(socket, for: .read, timeout: timeout)
+        _ = await FileDescriptorWait.wait(socket, for: .read, timeout: timeout)
     }
 
     /// Sends one CopyData message (a standby status update) and flushes it.

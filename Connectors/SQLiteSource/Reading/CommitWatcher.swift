@@ -1,7 +1,6 @@
 import CSQLite
-import Dispatch
 import Glibc
-import Synchronization
+import SiphonCore
 
 /// Wakes the source when the database may have a new commit.
 ///
@@ -13,7 +12,6 @@ import Synchronization
 final class CommitWatcher: @unchecked Sendable {
     private let descriptor: Int32
     private let names: Set<String>
-    private static let queue = DispatchQueue(label: "siphon.sqlite.watch")
 
     /// Watches the folder holding `path`; nil when inotify is unavailable.
     init?(path: String) {
@@ -35,25 +33,7 @@ final class CommitWatcher: @unchecked Sendable {
     /// Returns when a watched file changed (true) or after `timeout` (false).
     func wait(timeout: Duration) async -> Bool {
         if drain() { return true }
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-        let fd = descriptor
-        let woke: Bool = await withCheckedContinuation { continuation in
-            let done = Mutex(false)
-            let source = SourceBox(DispatchSource.makeReadSource(fileDescriptor: fd, queue: Self.queue))
-            let finish: @Sendable (Bool) -> Void = { ready in
-                let first = done.withLock { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                guard first else { return }
-                source.source.cancel()
-                continuation.resume(returning: ready)
-            }
-            source.source.setEventHandler { finish(true) }
-            source.source.resume()
-            Self.queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { finish(false) }
-        }
+        let woke = await FileDescriptorWait.wait(descriptor, for: .read, timeout: timeout)
         if woke { _ = drain() }
         return woke
     }
@@ -79,9 +59,4 @@ final class CommitWatcher: @unchecked Sendable {
             }
         }
     }
-}
-
-private final class SourceBox: @unchecked Sendable {
-    let source: any DispatchSourceProtocol
-    init(_ source: any DispatchSourceProtocol) { self.source = source }
 }
