@@ -138,8 +138,8 @@ extension ReplicationSession {
                                                  snapshotSource: provisional.sourcePrefix + suffix.bytes,
                                                  snapshotPosition: Position(high: high, low: index))
             if batch.count > before { index += 1 }
-            var relation = provisional
-            relation.schemaVersion = version
+            // A constant, so each row borrows it: a variable was copied per row (a retain per field of it).
+            let relation = provisional.withSchemaVersion(version)
             let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
             // Binary COPY spares the server the text conversion of every value
             // (as pgoutput's binary mode does) and needs no unescaping; text

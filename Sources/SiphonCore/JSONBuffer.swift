@@ -39,6 +39,13 @@ public struct JSONBuffer: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// Spans are how decoders hand over bytes they parse in place: a span
+    /// costs no reference counting, where every slice of an array retains
+    /// and releases the array's storage.
+    @inlinable public mutating func appendRaw(_ raw: Span<UInt8>) {
+        raw.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
+    }
+
     /// Appends a copy of bytes already in this buffer (`range` within `count`).
     public mutating func appendCopy(of range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "appendCopy range outside the buffer")
@@ -106,6 +113,13 @@ public struct JSONBuffer: Sendable {
     public mutating func appendString<C: Collection>(utf8: C) where C.Element == UInt8 {
         bytes.append(UInt8(ascii: "\""))
         appendEscaped(utf8: utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Writes `utf8` as a quoted, escaped JSON string (see above).
+    public mutating func appendString(utf8: Span<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        utf8.withUnsafeBufferPointer { appendEscaped(buffer: $0) }
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -188,6 +202,11 @@ public struct JSONBuffer: Sendable {
 
 extension JSONBuffer {
     private static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Writes `data` as a quoted standard base64 string (with padding).
+    public mutating func appendBase64(_ data: Span<UInt8>) {
+        data.withUnsafeBufferPointer { appendBase64($0) }
+    }
 
     /// Writes `data` as a quoted standard base64 string (with padding).
     public mutating func appendBase64<C: Collection>(_ data: C) where C.Element == UInt8 {

@@ -225,7 +225,8 @@ final class BinaryValueRenderingTests: XCTestCase {
         for (format, hex) in cases {
             var json = JSONBuffer()
             json.appendRaw("[")
-            XCTAssertFalse(ValueRenderer.appendJSON(binary: try bytes(hex)[...], format: format, to: &json), "\(format) \(hex)")
+            let value = try bytes(hex)
+            XCTAssertFalse(ValueRenderer.appendJSON(binary: value.span, format: format, to: &json), "\(format) \(hex)")
             XCTAssertEqual(json.bytes, Array("[".utf8), "\(format) \(hex): partial output left behind")
         }
     }
@@ -319,7 +320,7 @@ final class BinaryValueRenderingTests: XCTestCase {
 
     private func render(binary: [UInt8], format: BinaryFormat) -> String? {
         var json = JSONBuffer()
-        guard ValueRenderer.appendJSON(binary: binary[...], format: format, to: &json) else { return nil }
+        guard ValueRenderer.appendJSON(binary: binary.span, format: format, to: &json) else { return nil }
         return String(decoding: json.bytes, as: UTF8.self)
     }
 

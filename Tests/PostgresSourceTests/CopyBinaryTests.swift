@@ -8,9 +8,13 @@ final class CopyBinaryTests: XCTestCase {
         + [0, 3] + [0, 0, 0, 4, 0, 0, 0, 7] + [0xFF, 0xFF, 0xFF, 0xFF] + [0, 0, 0, 3, 0x68, 0xC3, 0xA9]
 
     private func fields(_ row: ArraySlice<UInt8>) throws -> (more: Bool, values: [[UInt8]?]) {
+        let message = row.span
+        guard var fields = try CopyBinaryParser.Fields(message) else { return (false, []) }
         var values: [[UInt8]?] = []
-        let more = try CopyBinaryParser.parseRow(row) { values.append($0.map(Array.init)) }
-        return (more, values)
+        while let field = try fields.next(in: message) {
+            values.append(field.map { range in message.extracting(range).withUnsafeBufferPointer { Array($0) } })
+        }
+        return (true, values)
     }
 
     func testHeaderThenRowWithNull() throws {
@@ -36,5 +40,6 @@ final class CopyBinaryTests: XCTestCase {
         XCTAssertThrowsError(try fields([0, 1, 0, 0, 0, 9, 1, 2][...]), "a length past the end")
         XCTAssertThrowsError(try fields([0, 1, 0, 0, 0, 1, 1, 2][...]), "bytes after the last field")
         XCTAssertThrowsError(try fields([0][...]), "a truncated field count")
+        XCTAssertThrowsError(try fields([0, 1, 0xFF, 0xFF, 0xFF, 0xFE][...]), "a negative length other than NULL's")
     }
 }

@@ -250,7 +250,7 @@ struct ChangeDecoder {
     /// object is copied from the key columns' members already written into
     /// `after`. Throws when the row is malformed or a binary value does not
     /// decode; the event is then in `batch`, which the caller must discard.
-    mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: RelationInfo, position: Position,
+    mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: borrowing RelationInfo, position: Position,
                               sourceSuffix: [UInt8], into batch: inout EventBatch) throws {
         snapshotKeyMembers.removeAll(keepingCapacity: true)
         var failure: (any Error)?
@@ -267,31 +267,12 @@ struct ChangeDecoder {
             case .before:
                 return false
             case .after:
-                var index = 0
-                json.appendByte(UInt8(ascii: "{"))
-                func member(_ field: ArraySlice<UInt8>?, binary: Bool) {
-                    defer { index += 1 }
-                    guard index < relation.columns.count else { return }
-                    if index > 0 { json.appendByte(UInt8(ascii: ",")) }
-                    let start = json.count
-                    if !binary {
-                        relation.appendMember(index, text: field, to: &json)
-                    } else if !relation.appendMember(index, binary: field, to: &json), undecodable == nil {
-                        undecodable = relation.columns[index].schema.name
-                    }
-                    if relation.columns[index].schema.isKey { snapshotKeyMembers.append(start..<json.count) }
+                do {
+                    undecodable = try relation.appendCopyRow(row, binary: format == .binary, to: &json,
+                                                             keyMembers: &snapshotKeyMembers)
+                } catch {
+                    failure = error
                 }
-                switch format {
-                case .text:
-                    CopyTextParser.parseRow(row) { member($0, binary: false) }
-                case .binary:
-                    do {
-                        _ = try CopyBinaryParser.parseRow(row) { member($0, binary: true) }
-                    } catch {
-                        failure = error
-                    }
-                }
-                json.appendByte(UInt8(ascii: "}"))
                 return true
             case .key:
                 guard !snapshotKeyMembers.isEmpty, snapshotKeyMembers.count == relation.keyIndices.count else { return false }

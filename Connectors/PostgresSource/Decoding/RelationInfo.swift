@@ -54,6 +54,12 @@ struct RelationInfo: Sendable {
 
     var schemaColumns: [ColumnSchema] { columns.map(\.schema) }
 
+    func withSchemaVersion(_ version: Int) -> RelationInfo {
+        var info = self
+        info.schemaVersion = version
+        return info
+    }
+
     /// Writes `{"col":value,...}` for a tuple; columns PostgreSQL did not
     /// send (unchanged TOAST) are left out and added to `unchanged`.
     /// With `keysOnly`, only key columns are written.
@@ -82,13 +88,54 @@ struct RelationInfo: Sendable {
                 appendMember(index, text: text, to: &json)
             case .binary(let bytes):
                 if !first { json.appendByte(UInt8(ascii: ",")) }
-                if !appendMember(index, binary: bytes, to: &json), undecodable == nil {
+                if !appendMember(index, binary: bytes.span, to: &json), undecodable == nil {
                     undecodable = columns[index].schema.name
                 }
             }
             first = false
         }
         json.appendByte(UInt8(ascii: "}"))
+    }
+
+    /// Writes `{"col":value,...}` for one row of `COPY ... TO STDOUT` and
+    /// appends to `keyMembers` where each key column's `"name":value` is in
+    /// `json`. Returns the first column whose binary value did not decode
+    /// (the output must then be discarded, see `appendMember(_:binary:to:)`);
+    /// throws when the row is malformed. Fields beyond the relation's
+    /// columns are ignored.
+    func appendCopyRow(_ row: ArraySlice<UInt8>, binary: Bool, to json: inout JSONBuffer,
+                       keyMembers: inout [Range<Int>]) throws -> String? {
+        json.appendByte(UInt8(ascii: "{"))
+        defer { json.appendByte(UInt8(ascii: "}")) }
+        var index = 0
+        var undecodable: String?
+        if binary {
+            let message = row.span
+            guard var fields = try CopyBinaryParser.Fields(message) else { return nil }
+            while let field = try fields.next(in: message) {
+                defer { index += 1 }
+                guard index < columns.count else { continue }
+                if index > 0 { json.appendByte(UInt8(ascii: ",")) }
+                let start = json.count
+                let decoded = if let range = field {
+                    appendMember(index, binary: message.extracting(range), to: &json)
+                } else {
+                    appendMember(index, binary: nil, to: &json)
+                }
+                if !decoded, undecodable == nil { undecodable = columns[index].schema.name }
+                if columns[index].schema.isKey { keyMembers.append(start..<json.count) }
+            }
+        } else {
+            CopyTextParser.parseRow(row) { field in
+                defer { index += 1 }
+                guard index < columns.count else { return }
+                if index > 0 { json.appendByte(UInt8(ascii: ",")) }
+                let start = json.count
+                appendMember(index, text: field, to: &json)
+                if columns[index].schema.isKey { keyMembers.append(start..<json.count) }
+            }
+        }
+        return undecodable
     }
 
     /// Writes `"name":value` for column `index`, given its value in text
@@ -106,7 +153,7 @@ struct RelationInfo: Sendable {
     /// send format (nil for SQL NULL). Returns false, having written null,
     /// when the column's type has no `BinaryFormat` or the bytes do not have
     /// its shape: the caller must then discard the output.
-    func appendMember(_ index: Int, binary: ArraySlice<UInt8>?, to json: inout JSONBuffer) -> Bool {
+    func appendMember(_ index: Int, binary: Span<UInt8>?, to json: inout JSONBuffer) -> Bool {
         json.appendRaw(columns[index].jsonKey)
         guard let binary else {
             json.appendNull()

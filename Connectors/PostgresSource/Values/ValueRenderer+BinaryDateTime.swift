@@ -18,7 +18,7 @@ extension ValueRenderer {
     private static let postgresEpochJulianDay: Int64 = 2_451_545
 
     /// date_send: Int32 days since 2000-01-01. `"2024-02-29"`, `"0044-03-15 BC"`, `"infinity"`.
-    static func appendBinaryDate(_ bytes: ArraySlice<UInt8>, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryDate(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard bytes.count == 4 else { return false }
         let days = Int32(truncatingIfNeeded: bigEndian(bytes, as: UInt32.self))
         if days == .min { json.appendRaw("\"-infinity\""); return true }
@@ -34,7 +34,7 @@ extension ValueRenderer {
     }
 
     /// time_send: Int64 microseconds since midnight. `"13:45:00.5"`.
-    static func appendBinaryTime(_ bytes: ArraySlice<UInt8>, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryTime(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard bytes.count == 8 else { return false }
         let micros = Int64(bitPattern: bigEndian(bytes, as: UInt64.self))
         guard micros >= 0, micros <= microsPerDay else { return false }
@@ -46,9 +46,9 @@ extension ValueRenderer {
 
     /// timetz_send: Int64 microseconds, Int32 zone in seconds WEST of UTC
     /// (PostgreSQL's internal sign: `+05:30` is -19800). `"13:45:00+05:30"`, `"13:45:00Z"`.
-    static func appendBinaryTimeWithZone(_ bytes: ArraySlice<UInt8>, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryTimeWithZone(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard bytes.count == 12, let zone = bigEndian(bytes, at: 8, as: Int32.self) else { return false }
-        let micros = Int64(bitPattern: bigEndian(bytes.prefix(8), as: UInt64.self))
+        let micros = Int64(bitPattern: bigEndian(bytes.extracting(first: 8), as: UInt64.self))
         // timetz_recv's limits: a day, and offsets within ±16 hours (two-digit hours).
         guard micros >= 0, micros <= microsPerDay, zone.magnitude <= 57_600 else { return false }
         json.appendByte(UInt8(ascii: "\""))
@@ -76,7 +76,7 @@ extension ValueRenderer {
     /// 2000-01-01 00:00 (UTC for timestamptz); Int64.min and Int64.max are
     /// -infinity and infinity. `"2024-02-29T13:45:00.123456"`, with a zone
     /// `"2024-02-29T13:45:00Z"`; BC values in text form, `"0044-03-15 12:00:00+00 BC"`.
-    static func appendBinaryTimestamp(_ bytes: ArraySlice<UInt8>, withZone: Bool, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryTimestamp(_ bytes: Span<UInt8>, withZone: Bool, to json: inout JSONBuffer) -> Bool {
         guard bytes.count == 8 else { return false }
         let micros = Int64(bitPattern: bigEndian(bytes, as: UInt64.self))
         if micros == .min { json.appendRaw("\"-infinity\""); return true }
@@ -109,12 +109,12 @@ extension ValueRenderer {
     /// as interval_out with IntervalStyle=iso_8601 (EncodeInterval):
     /// `"P1Y2M3DT4H5M6.5S"`, `"PT0S"`, `"P-1DT-0.5S"`; PostgreSQL 17's
     /// infinite intervals as `"infinity"` / `"-infinity"`.
-    static func appendBinaryInterval(_ bytes: ArraySlice<UInt8>, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryInterval(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard bytes.count == 16,
               let days = bigEndian(bytes, at: 8, as: Int32.self),
               let months = bigEndian(bytes, at: 12, as: Int32.self)
         else { return false }
-        var time = Int64(bitPattern: bigEndian(bytes.prefix(8), as: UInt64.self))
+        var time = Int64(bitPattern: bigEndian(bytes.extracting(first: 8), as: UInt64.self))
         if time == .max && days == .max && months == .max { json.appendRaw("\"infinity\""); return true }
         if time == .min && days == .min && months == .min { json.appendRaw("\"-infinity\""); return true }
         // interval2itm; Swift's division truncates toward zero like C's.

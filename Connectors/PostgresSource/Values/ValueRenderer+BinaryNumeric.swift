@@ -16,7 +16,7 @@ extension ValueRenderer {
     /// digits after the point), then ndigits base-10000 digits. Written as
     /// numeric_out prints it (get_str_from_var), as a JSON string like the
     /// text path: `"-123.4500"`, `"0.001"`, `"NaN"`, `"Infinity"` (PostgreSQL 14+).
-    static func appendBinaryNumeric(_ bytes: ArraySlice<UInt8>, to json: inout JSONBuffer) -> Bool {
+    static func appendBinaryNumeric(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard let digitCount = bigEndian(bytes, at: 0, as: Int16.self),
               let weight = bigEndian(bytes, at: 2, as: Int16.self),
               let sign = bigEndian(bytes, at: 4, as: UInt16.self),

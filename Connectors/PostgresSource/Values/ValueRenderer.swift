@@ -87,4 +87,17 @@ enum ValueRenderer {
         let blank = text.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         if blank { json.appendString(utf8: text) } else { json.appendRaw(text) }
     }
+
+    /// `appendEmbeddedJSON` for a value in binary form (json, and jsonb after its version byte).
+    static func appendEmbeddedJSON(_ text: Span<UInt8>, to json: inout JSONBuffer) {
+        var blank = true
+        for index in text.indices {
+            let byte = text[index]
+            guard byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D else {
+                blank = false
+                break
+            }
+        }
+        if blank { json.appendString(utf8: text) } else { json.appendRaw(text) }
+    }
 }
