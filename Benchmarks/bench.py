@@ -190,6 +190,8 @@ class FileTail:
         self.path = path
         self.fd = None
         self.partial = b""
+        self.buffer = None
+        self.carry = b""
 
     def _open(self):
         if self.fd is None:
@@ -221,6 +223,27 @@ class FileTail:
         end = data.rfind(b"\n") + 1
         self.partial = data[end:]
         return data[:end], seen
+
+    def count_new(self, pattern):
+        """Occurrences of `pattern` appended since the last call, counted in a
+        reused buffer. `new_data` copies every byte three times; on a 2.5 GB
+        snapshot that cost the harness 1.3-2.7 CPU-seconds, taken from the
+        consumer it times on a 2-core machine. This costs about 1."""
+        if not self._open():
+            return 0
+        if self.buffer is None:
+            self.buffer = bytearray(8 << 20)
+        keep = len(pattern) - 1  # a tail too short to hold a whole match, for one that spans two reads
+        found = 0
+        while True:
+            start = len(self.carry)
+            self.buffer[:start] = self.carry
+            read = os.readv(self.fd, [memoryview(self.buffer)[start:]])
+            if read == 0:
+                return found
+            end = start + read
+            found += self.buffer.count(pattern, 0, end)
+            self.carry = bytes(self.buffer[max(0, end - keep):end])
 
     def new_lines(self):
         data, seen = self.new_data()
@@ -480,7 +503,7 @@ def snapshot_once_siphon(bench, rows, slot):
     deadline = child.started + max(300, rows / 5000)
     try:
         while seen < rows:
-            seen += tail.new_data()[0].count(b'"op":"r"')
+            seen += tail.count_new(b'"op":"r"')
             if child.exited():
                 raise child.failure("siphon exited during the snapshot")
             if time.monotonic() > deadline:
