@@ -2,14 +2,13 @@ import SiphonCore
 
 /// What the decoder knows about one relation: its columns with their value
 /// kinds and pre-rendered JSON keys, and the schema version its rows carry.
+/// Rows are rendered by `appendObject` (pgoutput tuples) and `appendCopyRow`.
 struct RelationInfo: Sendable {
     struct Column: Sendable {
         var schema: ColumnSchema
         var kind: ValueKind
         /// How values sent in binary form are decoded; nil when they cannot be.
         var binary: BinaryFormat?
-        /// `"name":` already escaped, so rows only append values.
-        var jsonKey: [UInt8]
     }
 
     var id: UInt32
@@ -22,6 +21,13 @@ struct RelationInfo: Sendable {
     var sourcePrefix: [UInt8]
     /// Where the key columns are in `columns`.
     private(set) var keyIndices: [Int]
+    /// Whether each column is a key column.
+    private let isKeyColumn: [Bool]
+    /// Every column's `"name":`, escaped, back to back; column `index`'s is
+    /// at `memberKeyRanges[index]`. Rows read them through one buffer pointer:
+    /// an array per column cost a retain and a release for every value.
+    private let memberKeys: [UInt8]
+    private let memberKeyRanges: [Range<Int>]
 
     init(id: UInt32, table: TableName, columns: [ColumnSchema], types: TypeRegistry,
          schemaVersion: Int, captured: Bool, pipeline: String, database: String) {
@@ -30,13 +36,18 @@ struct RelationInfo: Sendable {
         self.schemaVersion = schemaVersion
         self.captured = captured
         self.columns = columns.map { column in
-            var key = JSONBuffer(capacity: column.name.utf8.count + 4)
-            key.appendString(column.name)
-            key.appendByte(UInt8(ascii: ":"))
-            return Column(schema: column, kind: types.kind(of: column.typeOID),
-                          binary: types.binaryFormat(of: column.typeOID), jsonKey: key.bytes)
+            Column(schema: column, kind: types.kind(of: column.typeOID), binary: types.binaryFormat(of: column.typeOID))
         }
         keyIndices = columns.indices.filter { columns[$0].isKey }
+        isKeyColumn = columns.map(\.isKey)
+        var keys = JSONBuffer(capacity: columns.count * 16)
+        memberKeyRanges = columns.map { column in
+            let start = keys.count
+            keys.appendString(column.name)
+            keys.appendByte(UInt8(ascii: ":"))
+            return start..<keys.count
+        }
+        memberKeys = keys.bytes
         var prefix = JSONBuffer(capacity: 128)
         prefix.appendRaw("{\"version\":\"siphon-")
         prefix.appendRaw(SiphonVersion.current.utf8)
@@ -73,26 +84,29 @@ struct RelationInfo: Sendable {
         // Columns are read in place (`columns[index].kind`), never copied out
         // whole: a copy of `Column` retains its strings and arrays, per value.
         json.appendByte(UInt8(ascii: "{"))
-        var first = true
-        for index in 0..<min(tuple.columns.count, columns.count) {
-            if keysOnly && !columns[index].schema.isKey { continue }
-            switch tuple.columns[index] {
-            case .unchangedToast:
-                unchanged.append(columns[index].schema.name)
-                continue
-            case .null:
-                if !first { json.appendByte(UInt8(ascii: ",")) }
-                appendMember(index, text: nil, to: &json)
-            case .text(let text):
-                if !first { json.appendByte(UInt8(ascii: ",")) }
-                appendMember(index, text: text, to: &json)
-            case .binary(let bytes):
-                if !first { json.appendByte(UInt8(ascii: ",")) }
-                if !appendMember(index, binary: bytes.span, to: &json), undecodable == nil {
-                    undecodable = columns[index].schema.name
+        memberKeys.withUnsafeBufferPointer { keys in
+            var first = true
+            for index in 0..<min(tuple.columns.count, columns.count) {
+                if keysOnly && !isKeyColumn[index] { continue }
+                let key = UnsafeBufferPointer(rebasing: keys[memberKeyRanges[index]])
+                switch tuple.columns[index] {
+                case .unchangedToast:
+                    unchanged.append(columns[index].schema.name)
+                    continue
+                case .null:
+                    if !first { json.appendByte(UInt8(ascii: ",")) }
+                    appendMember(index, key: key, text: nil, to: &json)
+                case .text(let text):
+                    if !first { json.appendByte(UInt8(ascii: ",")) }
+                    appendMember(index, key: key, text: text, to: &json)
+                case .binary(let bytes):
+                    if !first { json.appendByte(UInt8(ascii: ",")) }
+                    if !appendMember(index, key: key, binary: bytes.span, to: &json), undecodable == nil {
+                        undecodable = columns[index].schema.name
+                    }
                 }
+                first = false
             }
-            first = false
         }
         json.appendByte(UInt8(ascii: "}"))
     }
@@ -100,48 +114,56 @@ struct RelationInfo: Sendable {
     /// Writes `{"col":value,...}` for one row of `COPY ... TO STDOUT` and
     /// appends to `keyMembers` where each key column's `"name":value` is in
     /// `json`. Returns the first column whose binary value did not decode
-    /// (the output must then be discarded, see `appendMember(_:binary:to:)`);
+    /// (the output must then be discarded, see `appendMember(_:key:binary:to:)`);
     /// throws when the row is malformed. Fields beyond the relation's
     /// columns are ignored.
     func appendCopyRow(_ row: ArraySlice<UInt8>, binary: Bool, to json: inout JSONBuffer,
                        keyMembers: inout [Range<Int>]) throws -> String? {
         json.appendByte(UInt8(ascii: "{"))
         defer { json.appendByte(UInt8(ascii: "}")) }
-        var index = 0
-        var undecodable: String?
-        if binary {
-            let message = row.span
-            guard var fields = try CopyBinaryParser.Fields(message) else { return nil }
-            while let field = try fields.next(in: message) {
-                defer { index += 1 }
-                guard index < columns.count else { continue }
+        return try memberKeys.withUnsafeBufferPointer { keys in
+            var index = 0
+            var undecodable: String?
+            /// Starts column `index`'s member; nil past the relation's columns.
+            func beginMember() -> (key: UnsafeBufferPointer<UInt8>, start: Int)? {
+                guard index < columns.count else { return nil }
                 if index > 0 { json.appendByte(UInt8(ascii: ",")) }
-                let start = json.count
-                let decoded = if let range = field {
-                    appendMember(index, binary: message.extracting(range), to: &json)
-                } else {
-                    appendMember(index, binary: nil, to: &json)
+                return (UnsafeBufferPointer(rebasing: keys[memberKeyRanges[index]]), json.count)
+            }
+            func endMember(from start: Int) {
+                if isKeyColumn[index] { keyMembers.append(start..<json.count) }
+            }
+            if binary {
+                let message = row.span
+                guard var fields = try CopyBinaryParser.Fields(message) else { return nil }
+                while let field = try fields.next(in: message) {
+                    defer { index += 1 }
+                    guard let (key, start) = beginMember() else { continue }
+                    let decoded = if let range = field {
+                        appendMember(index, key: key, binary: message.extracting(range), to: &json)
+                    } else {
+                        appendMember(index, key: key, binary: nil, to: &json)
+                    }
+                    if !decoded, undecodable == nil { undecodable = columns[index].schema.name }
+                    endMember(from: start)
                 }
-                if !decoded, undecodable == nil { undecodable = columns[index].schema.name }
-                if columns[index].schema.isKey { keyMembers.append(start..<json.count) }
+            } else {
+                CopyTextParser.parseRow(row) { field in
+                    defer { index += 1 }
+                    guard let (key, start) = beginMember() else { return }
+                    appendMember(index, key: key, text: field, to: &json)
+                    endMember(from: start)
+                }
             }
-        } else {
-            CopyTextParser.parseRow(row) { field in
-                defer { index += 1 }
-                guard index < columns.count else { return }
-                if index > 0 { json.appendByte(UInt8(ascii: ",")) }
-                let start = json.count
-                appendMember(index, text: field, to: &json)
-                if columns[index].schema.isKey { keyMembers.append(start..<json.count) }
-            }
+            return undecodable
         }
-        return undecodable
     }
 
     /// Writes `"name":value` for column `index`, given its value in text
     /// form (nil for SQL NULL).
-    func appendMember(_ index: Int, text: ArraySlice<UInt8>?, to json: inout JSONBuffer) {
-        json.appendRaw(columns[index].jsonKey)
+    private func appendMember(_ index: Int, key: UnsafeBufferPointer<UInt8>, text: ArraySlice<UInt8>?,
+                              to json: inout JSONBuffer) {
+        json.appendRaw(key)
         if let text {
             ValueRenderer.appendJSON(text: text, kind: columns[index].kind, to: &json)
         } else {
@@ -153,8 +175,9 @@ struct RelationInfo: Sendable {
     /// send format (nil for SQL NULL). Returns false, having written null,
     /// when the column's type has no `BinaryFormat` or the bytes do not have
     /// its shape: the caller must then discard the output.
-    func appendMember(_ index: Int, binary: Span<UInt8>?, to json: inout JSONBuffer) -> Bool {
-        json.appendRaw(columns[index].jsonKey)
+    private func appendMember(_ index: Int, key: UnsafeBufferPointer<UInt8>, binary: Span<UInt8>?,
+                              to json: inout JSONBuffer) -> Bool {
+        json.appendRaw(key)
         guard let binary else {
             json.appendNull()
             return true
