@@ -39,6 +39,11 @@ public struct JSONBuffer: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// Raw bytes, such as text built in stack scratch, appended in one copy.
+    @inlinable public mutating func appendRaw(_ raw: UnsafeRawBufferPointer) {
+        raw.withMemoryRebound(to: UInt8.self) { bytes.append(contentsOf: $0) }
+    }
+
     /// Spans are how decoders hand over bytes they parse in place: a span
     /// costs no reference counting, where every slice of an array retains
     /// and releases the array's storage.

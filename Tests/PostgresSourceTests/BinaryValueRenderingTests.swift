@@ -202,6 +202,11 @@ final class BinaryValueRenderingTests: XCTestCase {
             (.timestampWithZone, "0002b5843bfc5140", "\"2024-02-29T13:45:00.123456Z\""),
             (.timeWithZone, "0000000b866e0f00ffffe3e0", "\"13:45:00+02:00\""),
             (.interval, "00000000000000000000000000000000", "\"PT0S\""),
+            // The longest texts of their types (they are built in a fixed-size ShortText), from the server's output.
+            (.interval, "80000000000000018000000080000001", "\"P-178956970Y-7M-2147483648DT-2562047788H-54.775807S\""),
+            (.timestampWithZone, "7fffff5bb3b29fff", "\"294276-12-31T23:59:59.999999Z\""),
+            (.timestampWithZone, "fd0f7fbdaf17e001", "\"4713-01-01 00:00:00.000001+00 BC\""),
+            (.int8, "7fffffffffffffff", "9223372036854775807"),
             (.array(.int4), "000000000000000000000017", "[]"),
         ]
         for (format, hex, expected) in cases {

@@ -107,28 +107,17 @@ extension ValueRenderer {
 
     /// Writes a decimal integer (as int2out/int4out/int8out/oidout print it, a valid JSON number).
     static func appendInteger(_ value: Int64, to json: inout JSONBuffer) {
-        if value < 0 { json.appendByte(UInt8(ascii: "-")) }
-        appendDigits(value.magnitude, minimumWidth: 1, to: &json)
+        var text = ShortText()
+        text.appendInteger(value)
+        text.write(to: &json)
     }
 
     /// Writes `value` in decimal, zero-padded to at least `minimumWidth` digits
     /// (pg_ultostr_zeropad), without allocating.
     static func appendDigits(_ value: UInt64, minimumWidth: Int, to json: inout JSONBuffer) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits plus padding
-        withUnsafeMutableBytes(of: &digits) { raw in
-            var index = raw.count
-            var rest = value
-            repeat {
-                index -= 1
-                raw[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            while raw.count - index < minimumWidth && index > 0 {
-                index -= 1
-                raw[index] = UInt8(ascii: "0")
-            }
-            json.appendRaw(UnsafeRawBufferPointer(rebasing: raw[index...]).bindMemory(to: UInt8.self))
-        }
+        var text = ShortText()
+        text.appendDigits(value, minimumWidth: minimumWidth)
+        text.write(to: &json)
     }
 
     /// uuid_out: lower-case hex in 8-4-4-4-12 groups, as a JSON string.

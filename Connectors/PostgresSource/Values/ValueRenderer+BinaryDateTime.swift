@@ -8,7 +8,8 @@ import SiphonCore
 /// j2date, timestamp2tm, time2tm and interval2itm, the same field layout
 /// as EncodeDateTime / EncodeTimeOnly / EncodeInterval, then the text
 /// renderer's rules (`T` between date and time, `Z` for UTC, `±HH:MM`
-/// offsets, infinity and BC values kept in PostgreSQL's text form).
+/// offsets, infinity and BC values kept in PostgreSQL's text form). Each
+/// value is built in a `ShortText` and appended in one call.
 extension ValueRenderer {
     private static let microsPerSecond: Int64 = 1_000_000
     private static let microsPerMinute: Int64 = 60_000_000
@@ -26,10 +27,12 @@ extension ValueRenderer {
         let julianDay = Int64(days) + postgresEpochJulianDay
         guard julianDay >= 0, julianDay <= Int64(Int32.max) else { return false }
         let date = civilDate(julianDay: UInt32(julianDay))
-        json.appendByte(UInt8(ascii: "\""))
-        appendDate(date, to: &json)
-        if date.year <= 0 { json.appendRaw(" BC") }
-        json.appendByte(UInt8(ascii: "\""))
+        var text = ShortText()
+        text.append(UInt8(ascii: "\""))
+        appendDate(date, to: &text)
+        if date.year <= 0 { text.append(" BC") }
+        text.append(UInt8(ascii: "\""))
+        text.write(to: &json)
         return true
     }
 
@@ -38,9 +41,11 @@ extension ValueRenderer {
         guard bytes.count == 8 else { return false }
         let micros = Int64(bitPattern: bigEndian(bytes, as: UInt64.self))
         guard micros >= 0, micros <= microsPerDay else { return false }
-        json.appendByte(UInt8(ascii: "\""))
-        appendClock(micros, to: &json)
-        json.appendByte(UInt8(ascii: "\""))
+        var text = ShortText()
+        text.append(UInt8(ascii: "\""))
+        appendClock(micros, to: &text)
+        text.append(UInt8(ascii: "\""))
+        text.write(to: &json)
         return true
     }
 
@@ -51,24 +56,26 @@ extension ValueRenderer {
         let micros = Int64(bitPattern: bigEndian(bytes.extracting(first: 8), as: UInt64.self))
         // timetz_recv's limits: a day, and offsets within ±16 hours (two-digit hours).
         guard micros >= 0, micros <= microsPerDay, zone.magnitude <= 57_600 else { return false }
-        json.appendByte(UInt8(ascii: "\""))
-        appendClock(micros, to: &json)
+        var text = ShortText()
+        text.append(UInt8(ascii: "\""))
+        appendClock(micros, to: &text)
         if zone == 0 {
             // EncodeTimezone prints +00, which the text renderer writes as Z.
-            json.appendByte(UInt8(ascii: "Z"))
+            text.append(UInt8(ascii: "Z"))
         } else {
             // EncodeTimezone: ±HH, ±HH:MM or ±HH:MM:SS; the text renderer turns ±HH into ±HH:00.
             let seconds = Int(zone.magnitude)
-            json.appendByte(zone < 0 ? UInt8(ascii: "+") : UInt8(ascii: "-"))
-            appendDigits(UInt64(seconds / 3600), minimumWidth: 2, to: &json)
-            json.appendByte(UInt8(ascii: ":"))
-            appendDigits(UInt64(seconds / 60 % 60), minimumWidth: 2, to: &json)
+            text.append(zone < 0 ? UInt8(ascii: "+") : UInt8(ascii: "-"))
+            text.appendDigits(UInt64(seconds / 3600), minimumWidth: 2)
+            text.append(UInt8(ascii: ":"))
+            text.appendDigits(UInt64(seconds / 60 % 60), minimumWidth: 2)
             if seconds % 60 != 0 {
-                json.appendByte(UInt8(ascii: ":"))
-                appendDigits(UInt64(seconds % 60), minimumWidth: 2, to: &json)
+                text.append(UInt8(ascii: ":"))
+                text.appendDigits(UInt64(seconds % 60), minimumWidth: 2)
             }
         }
-        json.appendByte(UInt8(ascii: "\""))
+        text.append(UInt8(ascii: "\""))
+        text.write(to: &json)
         return true
     }
 
@@ -91,17 +98,19 @@ extension ValueRenderer {
         let julianDay = days + postgresEpochJulianDay
         guard julianDay >= 0, julianDay <= Int64(Int32.max) else { return false }
         let date = civilDate(julianDay: UInt32(julianDay))
-        json.appendByte(UInt8(ascii: "\""))
-        appendDate(date, to: &json)
-        json.appendByte(date.year > 0 ? UInt8(ascii: "T") : UInt8(ascii: " "))
-        appendClock(time, to: &json)
+        var text = ShortText()
+        text.append(UInt8(ascii: "\""))
+        appendDate(date, to: &text)
+        text.append(date.year > 0 ? UInt8(ascii: "T") : UInt8(ascii: " "))
+        appendClock(time, to: &text)
         if date.year > 0 {
-            if withZone { json.appendByte(UInt8(ascii: "Z")) }
+            if withZone { text.append(UInt8(ascii: "Z")) }
         } else {
-            if withZone { json.appendRaw("+00") }
-            json.appendRaw(" BC")
+            if withZone { text.append("+00") }
+            text.append(" BC")
         }
-        json.appendByte(UInt8(ascii: "\""))
+        text.append(UInt8(ascii: "\""))
+        text.write(to: &json)
         return true
     }
 
@@ -127,25 +136,27 @@ extension ValueRenderer {
         let seconds = time / microsPerSecond
         let fraction = time - seconds * microsPerSecond
 
-        json.appendByte(UInt8(ascii: "\""))
-        defer { json.appendByte(UInt8(ascii: "\"")) }
+        var text = ShortText()
+        text.append(UInt8(ascii: "\""))
         if years == 0 && monthsLeft == 0 && days == 0 && hours == 0 && minutes == 0 && seconds == 0 && fraction == 0 {
-            json.appendRaw("PT0S")
-            return true
+            text.append("PT0S")
+        } else {
+            text.append(UInt8(ascii: "P"))
+            appendISOPart(years, UInt8(ascii: "Y"), to: &text)
+            appendISOPart(monthsLeft, UInt8(ascii: "M"), to: &text)
+            appendISOPart(Int64(days), UInt8(ascii: "D"), to: &text)
+            if hours != 0 || minutes != 0 || seconds != 0 || fraction != 0 { text.append(UInt8(ascii: "T")) }
+            appendISOPart(hours, UInt8(ascii: "H"), to: &text)
+            appendISOPart(minutes, UInt8(ascii: "M"), to: &text)
+            if seconds != 0 || fraction != 0 {
+                if seconds < 0 || fraction < 0 { text.append(UInt8(ascii: "-")) }
+                text.appendDigits(seconds.magnitude, minimumWidth: 1)
+                appendFraction(Int(fraction.magnitude), to: &text)
+                text.append(UInt8(ascii: "S"))
+            }
         }
-        json.appendByte(UInt8(ascii: "P"))
-        appendISOPart(years, UInt8(ascii: "Y"), to: &json)
-        appendISOPart(monthsLeft, UInt8(ascii: "M"), to: &json)
-        appendISOPart(Int64(days), UInt8(ascii: "D"), to: &json)
-        if hours != 0 || minutes != 0 || seconds != 0 || fraction != 0 { json.appendByte(UInt8(ascii: "T")) }
-        appendISOPart(hours, UInt8(ascii: "H"), to: &json)
-        appendISOPart(minutes, UInt8(ascii: "M"), to: &json)
-        if seconds != 0 || fraction != 0 {
-            if seconds < 0 || fraction < 0 { json.appendByte(UInt8(ascii: "-")) }
-            appendDigits(seconds.magnitude, minimumWidth: 1, to: &json)
-            appendFraction(Int(fraction.magnitude), to: &json)
-            json.appendByte(UInt8(ascii: "S"))
-        }
+        text.append(UInt8(ascii: "\""))
+        text.write(to: &json)
         return true
     }
 
@@ -177,34 +188,34 @@ extension ValueRenderer {
     }
 
     /// `YYYY-MM-DD` (EncodeDateOnly, ISO): BC years counted from 1, at least four digits.
-    private static func appendDate(_ date: CivilDate, to json: inout JSONBuffer) {
+    private static func appendDate(_ date: CivilDate, to text: inout ShortText) {
         let year = date.year > 0 ? date.year : -(date.year - 1)
-        appendDigits(UInt64(year), minimumWidth: 4, to: &json)
-        json.appendByte(UInt8(ascii: "-"))
-        appendDigits(UInt64(date.month), minimumWidth: 2, to: &json)
-        json.appendByte(UInt8(ascii: "-"))
-        appendDigits(UInt64(date.day), minimumWidth: 2, to: &json)
+        text.appendDigits(UInt64(year), minimumWidth: 4)
+        text.append(UInt8(ascii: "-"))
+        text.appendDigits(UInt64(date.month), minimumWidth: 2)
+        text.append(UInt8(ascii: "-"))
+        text.appendDigits(UInt64(date.day), minimumWidth: 2)
     }
 
     /// `HH:MM:SS[.ffffff]` for a non-negative time of day, trailing zeros
     /// of the fraction dropped (EncodeTimeOnly / AppendSeconds).
-    private static func appendClock(_ micros: Int64, to json: inout JSONBuffer) {
+    private static func appendClock(_ micros: Int64, to text: inout ShortText) {
         var time = micros
         let hours = time / microsPerHour
         time -= hours * microsPerHour
         let minutes = time / microsPerMinute
         time -= minutes * microsPerMinute
         let seconds = time / microsPerSecond
-        appendDigits(UInt64(hours), minimumWidth: 2, to: &json)
-        json.appendByte(UInt8(ascii: ":"))
-        appendDigits(UInt64(minutes), minimumWidth: 2, to: &json)
-        json.appendByte(UInt8(ascii: ":"))
-        appendDigits(UInt64(seconds), minimumWidth: 2, to: &json)
-        appendFraction(Int(time - seconds * microsPerSecond), to: &json)
+        text.appendDigits(UInt64(hours), minimumWidth: 2)
+        text.append(UInt8(ascii: ":"))
+        text.appendDigits(UInt64(minutes), minimumWidth: 2)
+        text.append(UInt8(ascii: ":"))
+        text.appendDigits(UInt64(seconds), minimumWidth: 2)
+        appendFraction(Int(time - seconds * microsPerSecond), to: &text)
     }
 
     /// `.ffffff` without trailing zeros, nothing for 0 (AppendSeconds, precision 6).
-    private static func appendFraction(_ micros: Int, to json: inout JSONBuffer) {
+    private static func appendFraction(_ micros: Int, to text: inout ShortText) {
         guard micros != 0 else { return }
         var digits = 6
         var value = micros
@@ -212,14 +223,14 @@ extension ValueRenderer {
             value /= 10
             digits -= 1
         }
-        json.appendByte(UInt8(ascii: "."))
-        appendDigits(UInt64(value), minimumWidth: digits, to: &json)
+        text.append(UInt8(ascii: "."))
+        text.appendDigits(UInt64(value), minimumWidth: digits)
     }
 
     /// AddISO8601IntPart: `<value><unit>`, nothing for 0.
-    private static func appendISOPart(_ value: Int64, _ unit: UInt8, to json: inout JSONBuffer) {
+    private static func appendISOPart(_ value: Int64, _ unit: UInt8, to text: inout ShortText) {
         guard value != 0 else { return }
-        appendInteger(value, to: &json)
-        json.appendByte(unit)
+        text.appendInteger(value)
+        text.append(unit)
     }
 }
