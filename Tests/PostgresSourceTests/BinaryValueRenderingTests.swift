@@ -207,6 +207,10 @@ final class BinaryValueRenderingTests: XCTestCase {
             (.timestampWithZone, "7fffff5bb3b29fff", "\"294276-12-31T23:59:59.999999Z\""),
             (.timestampWithZone, "fd0f7fbdaf17e001", "\"4713-01-01 00:00:00.000001+00 BC\""),
             (.int8, "7fffffffffffffff", "9223372036854775807"),
+            (.numeric, "00130010400000070009270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f2706",
+             "\"-" + String(repeating: "9", count: 65) + ".9999999\""),
+            (.numeric, "001600144000000200010000000000000000000000000000000000000000000000000000000000000000000000000000000009c4",
+             "\"-1" + String(repeating: "0", count: 80) + ".25\""),
             (.array(.int4), "000000000000000000000017", "[]"),
         ]
         for (format, hex, expected) in cases {
