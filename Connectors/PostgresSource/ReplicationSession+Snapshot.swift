@@ -188,7 +188,11 @@ extension ReplicationSession {
 
     private func sendSnapshotBatch(_ output: EventQueue) async throws {
         guard !batch.isEmpty else { return }
-        let full = batch
+        var full = batch
+        // An interrupted snapshot is taken again from the start (see
+        // `prepareSlot`): a checkpoint in its middle could not be resumed
+        // from, so the pipeline skips the fsyncs it would cost.
+        full.resumable = false
         // Full size at once: a snapshot fills every batch (a row may overshoot batchBytes a little).
         batch = EventBatch(capacity: Self.batchBytes + 256 * 1024, events: Self.batchEvents)
         try await output.send(full)

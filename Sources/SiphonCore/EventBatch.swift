@@ -44,6 +44,15 @@ public struct EventRecord: Sendable {
 public struct EventBatch: Sendable {
     public internal(set) var buffer: JSONBuffer
     public internal(set) var events: [EventRecord]
+    /// Whether a checkpoint right after this batch could be resumed from.
+    /// False for the rows of a PostgreSQL initial snapshot, which is taken
+    /// again from the start when it is interrupted: while such batches keep
+    /// coming, the pipeline does not fsync and checkpoint every
+    /// `flushEvents` events or `flushInterval`, which would cost writeback in
+    /// the middle of a bulk read and make nothing recoverable. It still does
+    /// when the source goes quiet, before a resumable batch is acknowledged,
+    /// and at the end.
+    public var resumable = true
 
     /// `capacity` bytes and `events` events are reserved: a batch filled
     /// to a known size never grows (each growth copies what it holds).
@@ -70,6 +79,7 @@ public struct EventBatch: Sendable {
         if first == 0 { return self }
         let offset = events[first].line.lowerBound
         var result = EventBatch(capacity: buffer.count - offset)
+        result.resumable = resumable
         result.buffer.appendRaw(buffer.bytes[offset...])
         result.events = events[first...].map { record in
             var moved = record

@@ -13,7 +13,8 @@ public struct PipelineOptions: Sendable {
     /// pipeline's thread with the source, so an fsync holds the source up for
     /// its duration: once a second keeps that off all but a few events.
     public var flushInterval: Duration = .seconds(1)
-    /// Flush and checkpoint at least every this many events.
+    /// Flush and checkpoint at least every this many events (batches that
+    /// are not `resumable` excepted, see `EventBatch.resumable`).
     public var flushEvents: Int = 20_000
     /// Pause before reopening a sink after a transient failure (doubles, capped).
     public var retryDelay: Duration = .milliseconds(500)
@@ -135,6 +136,7 @@ public final class Pipeline: Service, Sendable {
         var pending = 0
         let clock = ContinuousClock()
         var lastFlush = clock.now
+        var lastResumable = true
         var stats = ProgressStats(start: clock.now)
 
         func checkpoint() async throws {
@@ -150,7 +152,9 @@ public final class Pipeline: Service, Sendable {
         while true {
             let incoming: EventBatch
             if written != durable {
-                let remaining = options.flushInterval - (clock.now - lastFlush)
+                // After a batch that is not resumable, only a quiet source
+                // (no batch for a whole interval) is a reason to flush.
+                let remaining = lastResumable ? options.flushInterval - (clock.now - lastFlush) : options.flushInterval
                 switch await queue.next(waitingAtMost: max(remaining, .zero)) {
                 case .batch(let batch): incoming = batch
                 case .finished: try await checkpoint(); return
@@ -170,6 +174,7 @@ public final class Pipeline: Service, Sendable {
             }
             try await sink.write(batch)
             written = batch.lastPosition
+            lastResumable = batch.resumable
             pending += batch.count
             stats.record(events: batch.count, bytes: batch.byteCount)
             if let interval = options.statsInterval, clock.now - stats.since >= interval {
@@ -181,7 +186,7 @@ public final class Pipeline: Service, Sendable {
                 ])
                 stats.reset(at: clock.now)
             }
-            if pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
+            if batch.resumable, pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
                 try await checkpoint()
             }
         }

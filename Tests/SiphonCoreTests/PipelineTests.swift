@@ -180,11 +180,49 @@ final class PipelineTests: XCTestCase {
         XCTAssertLessThan(flushes, 15, "about one flush per 100 ms over ~300 ms of events, not one per event")
         XCTAssertEqual(try store.load()?.position, Position(high: 2, low: 39))
     }
+
+    /// Batches that cannot be resumed from (an initial snapshot's) cost no
+    /// fsync while they keep coming, whatever their count or duration; the
+    /// pipeline flushes and checkpoints once the source goes quiet.
+    func testBatchesNotResumableAreFlushedOnlyWhenTheSourceGoesQuiet() async throws {
+        final class BulkSource: Source {
+            func run(resumingAfter position: Position?, output: EventQueue) async throws {
+                for index in 0..<40 {
+                    try await output.send(oneEvent(at: Position(high: 3, low: UInt64(index)), resumable: false))
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try await Task.sleep(for: .seconds(3600))
+            }
+            func acknowledge(_ position: Position) {}
+        }
+        let folder = try TemporaryDirectory()
+        let store = CheckpointStore(directory: try StateDirectory(path: folder.path + "/state"), pipeline: "p")
+        let sink = RecordingSink()
+        var options = PipelineOptions()
+        options.flushInterval = .milliseconds(100)
+        options.flushEvents = 5
+        let pipeline = Pipeline(name: "p", source: BulkSource(), sink: sink, checkpoints: store, options: options,
+                                logger: Logger(label: "test"))
+        let task = Task { try await pipeline.run() }
+        for _ in 0..<500 where sink.written.withLock({ $0.count }) < 40 {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        XCTAssertEqual(sink.written.withLock { $0.count }, 40)
+        XCTAssertEqual(sink.log.withLock { $0.filter { $0 == "flush" }.count }, 0,
+                       "40 events over 200 ms: 8 flushes by count and 2 by time, had the batches been resumable")
+        for _ in 0..<200 where sink.log.withLock({ !$0.contains("flush") }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertEqual(try store.load()?.position, Position(high: 3, low: 39), "checkpointed once the source went quiet")
+        pipeline.stop()
+        try await task.value
+    }
 }
 
 /// A batch of one `c` event at `position` with an empty `after` object.
-private func oneEvent(at position: Position) -> EventBatch {
+private func oneEvent(at position: Position, resumable: Bool = true) -> EventBatch {
     var batch = EventBatch()
+    batch.resumable = resumable
     batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "s", name: "t"),
                          source: { $0.appendRaw("{}") }, schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
         guard image == .after else { return false }
