@@ -549,7 +549,7 @@ def run_snapshot(bench, args):
     # not by the kernel during the timed runs, on the cores they share.
     bench.sql("CHECKPOINT")
     os.sync()
-    warm_page_cache(bench.work, 3 << 30)
+    warm_page_cache(bench.work, rows * 600)  # a little more than Siphon's events (about 500 bytes a row)
     size = bench.value("SELECT pg_size_pretty(pg_table_size('snap'))")
     log(f"snapshot table: {rows:,} rows, {size}, written in {time.monotonic() - started:.1f} s")
     copy_runs, siphon_runs = [], []
