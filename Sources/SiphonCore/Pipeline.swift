@@ -186,7 +186,7 @@ public final class Pipeline: Service, Sendable {
                 ])
                 stats.reset(at: clock.now)
             }
-            if batch.resumable, pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
+            if lastResumable, pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
                 try await checkpoint()
             }
         }

@@ -148,27 +148,45 @@ final class PipelineTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - shortStart, .seconds(3), "not left for the 5 s timer")
     }
 
-    /// A trickle of one-event batches reaches the sink at once, but costs one
-    /// flush per flush interval, not one per event; stopping still flushes.
-    func testTrickleIsWrittenAtOnceAndFlushedInGroups() async throws {
-        final class TrickleSource: Source {
-            func run(resumingAfter position: Position?, output: EventQueue) async throws {
-                for index in 0..<40 {
-                    try await output.send(oneEvent(at: Position(high: 2, low: UInt64(index))))
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                try await Task.sleep(for: .seconds(3600))
-            }
-            func acknowledge(_ position: Position) {}
+    /// Sends 40 one-event batches at `high`, 5 ms apart, then stays quiet.
+    final class PacedSource: Source {
+        let high: UInt64
+        let resumable: Bool
+        init(high: UInt64, resumable: Bool) {
+            self.high = high
+            self.resumable = resumable
         }
+        func run(resumingAfter position: Position?, output: EventQueue) async throws {
+            for index in 0..<40 {
+                try await output.send(oneEvent(at: Position(high: high, low: UInt64(index)), resumable: resumable))
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await Task.sleep(for: .seconds(3600))
+        }
+        func acknowledge(_ position: Position) {}
+    }
+
+    /// A pipeline from `source` into a `RecordingSink`, flushing every 100 ms
+    /// (and every `flushEvents` events), started; the caller stops it.
+    private func startPacedPipeline(_ source: PacedSource, flushEvents: Int = PipelineOptions().flushEvents)
+        throws -> (pipeline: Pipeline, task: Task<Void, any Error>, sink: RecordingSink, store: CheckpointStore, folder: TemporaryDirectory) {
         let folder = try TemporaryDirectory()
         let store = CheckpointStore(directory: try StateDirectory(path: folder.path + "/state"), pipeline: "p")
         let sink = RecordingSink()
         var options = PipelineOptions()
         options.flushInterval = .milliseconds(100)
-        let pipeline = Pipeline(name: "p", source: TrickleSource(), sink: sink, checkpoints: store, options: options,
+        options.flushEvents = flushEvents
+        let pipeline = Pipeline(name: "p", source: source, sink: sink, checkpoints: store, options: options,
                                 logger: Logger(label: "test"))
         let task = Task { try await pipeline.run() }
+        return (pipeline, task, sink, store, folder)
+    }
+
+    /// A trickle of one-event batches reaches the sink at once, but costs one
+    /// flush per flush interval, not one per event; stopping still flushes.
+    func testTrickleIsWrittenAtOnceAndFlushedInGroups() async throws {
+        let (pipeline, task, sink, store, folder) = try startPacedPipeline(PacedSource(high: 2, resumable: true))
+        defer { withExtendedLifetime(folder) {} }
         for _ in 0..<500 where sink.written.withLock({ $0.count }) < 40 {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -185,25 +203,9 @@ final class PipelineTests: XCTestCase {
     /// fsync while they keep coming, whatever their count or duration; the
     /// pipeline flushes and checkpoints once the source goes quiet.
     func testBatchesNotResumableAreFlushedOnlyWhenTheSourceGoesQuiet() async throws {
-        final class BulkSource: Source {
-            func run(resumingAfter position: Position?, output: EventQueue) async throws {
-                for index in 0..<40 {
-                    try await output.send(oneEvent(at: Position(high: 3, low: UInt64(index)), resumable: false))
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                try await Task.sleep(for: .seconds(3600))
-            }
-            func acknowledge(_ position: Position) {}
-        }
-        let folder = try TemporaryDirectory()
-        let store = CheckpointStore(directory: try StateDirectory(path: folder.path + "/state"), pipeline: "p")
-        let sink = RecordingSink()
-        var options = PipelineOptions()
-        options.flushInterval = .milliseconds(100)
-        options.flushEvents = 5
-        let pipeline = Pipeline(name: "p", source: BulkSource(), sink: sink, checkpoints: store, options: options,
-                                logger: Logger(label: "test"))
-        let task = Task { try await pipeline.run() }
+        let (pipeline, task, sink, store, folder) = try startPacedPipeline(PacedSource(high: 3, resumable: false),
+                                                                           flushEvents: 5)
+        defer { withExtendedLifetime(folder) {} }
         for _ in 0..<500 where sink.written.withLock({ $0.count }) < 40 {
             try await Task.sleep(for: .milliseconds(2))
         }
