@@ -133,9 +133,10 @@ extension ReplicationSession {
             suffix.appendRaw(",\"snapshot\":true}")
             let provisional = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: 0,
                                            captured: true, pipeline: pipeline, database: decoder.database)
+            let source = provisional.sourcePrefix + suffix.bytes  // the `source` object of every event of this table
             let before = batch.count
             let version = try decoder.noteSchema(table, columns: columns, into: &batch,
-                                                 snapshotSource: provisional.sourcePrefix + suffix.bytes,
+                                                 snapshotSource: source,
                                                  snapshotPosition: Position(high: high, low: index))
             if batch.count > before { index += 1 }
             // A constant, so each row borrows it: a variable was copied per row (a retain per field of it).
@@ -166,7 +167,7 @@ extension ReplicationSession {
                         if CopyBinaryParser.isEnd(row) { continue copying }  // the copy is done next
                     }
                     try decoder.snapshotRow(row, format: format, relation: relation, position: Position(high: high, low: index),
-                                            sourceSuffix: suffix.bytes, into: &batch)
+                                            source: source, into: &batch)
                     index += 1
                     rowsRead += 1
                     if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {

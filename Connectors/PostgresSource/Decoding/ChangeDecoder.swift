@@ -248,19 +248,16 @@ struct ChangeDecoder {
     /// Appends the `r` event of one row of `COPY ... TO STDOUT`. Values are
     /// rendered as they are parsed, with no tuple in between, and the key
     /// object is copied from the key columns' members already written into
-    /// `after`. Throws when the row is malformed or a binary value does not
+    /// `after`; `source` is the table's whole `source` object. Throws when the row is malformed or a binary value does not
     /// decode; the event is then in `batch`, which the caller must discard.
     mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: borrowing RelationInfo, position: Position,
-                              sourceSuffix: [UInt8], into batch: inout EventBatch) throws {
+                              source: [UInt8], into batch: inout EventBatch) throws {
         snapshotKeyMembers.removeAll(keepingCapacity: true)
         var failure: (any Error)?
         var undecodable: String?
         batch.appendRowEvent(
             position: position, op: .read, table: relation.table,
-            source: { json in
-                json.appendRaw(relation.sourcePrefix)
-                json.appendRaw(sourceSuffix)
-            },
+            source: { $0.appendRaw(source) },
             schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis
         ) { image, json in
             switch image {
