@@ -9,7 +9,10 @@ import SiphonCore
 /// `readCopyData` takes what libpq has, and only when nothing is buffered
 /// does the loop hand the batch it has so far to the sink and wait in
 /// `poll(2)` until the server sends more (low latency when quiet, big
-/// batches under load).
+/// batches under load). A quiet stream reads the socket once per wake-up:
+/// a second read would almost always find it empty, and it would come
+/// before the batch reaches the sink. A busy one (`ReadPacing.isBusy`)
+/// reads until the socket is empty.
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
     let target: ConnectionTarget
@@ -95,10 +98,12 @@ final class ReplicationSession {
         var sinceCheck = 0
         var message: [UInt8] = []
         var pacing = ReadPacing()
+        var mayReadSocket = true
         while true {
             try Task.checkCancellation()
             var drained = false
-            switch try replication.readCopyData(into: &message) {
+            if pacing.isBusy { mayReadSocket = true }
+            switch try replication.readCopyData(into: &message, mayReadSocket: &mayReadSocket) {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
                 case .xLogData(let data):
@@ -146,6 +151,7 @@ final class ReplicationSession {
                 let waitStarted = clock.now
                 await replication.waitForData(timeout: .milliseconds(100))
                 pacing.waited(from: waitStarted, to: clock.now)
+                mayReadSocket = true
             }
         }
     }

@@ -44,4 +44,19 @@ final class ReadPacingTests: XCTestCase {
         now = wait(&pacing, [ReadPacing.gap], from: now)
         XCTAssertFalse(pacing.shouldSettle(at: now), "a gap ends the backlog")
     }
+
+    /// `isBusy` decides whether the loop reads the socket again before the
+    /// batch goes to the sink: only when the last wait found data already
+    /// there, so a quiet stream's transaction is not held back by a read
+    /// that finds nothing.
+    func testBusyOnlyWhileWaitsFindDataAtOnce() {
+        var pacing = ReadPacing()
+        XCTAssertFalse(pacing.isBusy, "a new stream is quiet")
+        var now = wait(&pacing, [.milliseconds(1)], from: clock.now)
+        XCTAssertFalse(pacing.isBusy, "a wait of a whole gap is a quiet stream")
+        now = wait(&pacing, [.microseconds(20)], from: now)
+        XCTAssertTrue(pacing.isBusy, "the data was there almost at once")
+        now = wait(&pacing, [ReadPacing.gap], from: now)
+        XCTAssertFalse(pacing.isBusy, "a gap makes it quiet again")
+    }
 }

@@ -168,9 +168,20 @@ final class PostgresConnection: @unchecked Sendable {
     /// reused when nothing else holds it: one allocation per stream, not one
     /// per message.
     func readCopyData(into message: inout [UInt8]) throws -> CopyRead {
+        var mayReadSocket = true
+        return try readCopyData(into: &message, mayReadSocket: &mayReadSocket)
+    }
+
+    /// Takes the next CopyData message without waiting, reading the socket
+    /// only if `mayReadSocket` allows it. When libpq holds no whole message,
+    /// one read takes what the socket has and clears `mayReadSocket`; with
+    /// it cleared, an empty buffer reads as `.wouldBlock` without asking the
+    /// kernel (the caller polls, which says whether more has come).
+    func readCopyData(into message: inout [UInt8], mayReadSocket: inout Bool) throws -> CopyRead {
         var buffer: UnsafeMutablePointer<CChar>?
         var length = PQgetCopyData(handle, &buffer, 1)
-        if length == 0 {
+        if length == 0 && mayReadSocket {
+            mayReadSocket = false
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
             length = PQgetCopyData(handle, &buffer, 1)
         }

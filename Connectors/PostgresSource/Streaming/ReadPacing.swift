@@ -33,6 +33,10 @@ struct ReadPacing {
         }
     }
 
+    /// Whether the last wait for data ended without a gap: more is likely
+    /// waiting in the socket already.
+    var isBusy: Bool { hotSince != nil }
+
     /// Whether to settle before the next read, at `now`.
     func shouldSettle(at now: ContinuousClock.Instant) -> Bool {
         guard let hotSince else { return false }
