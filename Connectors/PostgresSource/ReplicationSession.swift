@@ -9,10 +9,12 @@ import SiphonCore
 /// `readCopyData` takes what libpq has, and only when nothing is buffered
 /// does the loop hand the batch it has so far to the sink and wait in
 /// `poll(2)` until the server sends more (low latency when quiet, big
-/// batches under load). A quiet stream reads the socket once per wake-up:
-/// a second read would almost always find it empty, and it would come
-/// before the batch reaches the sink. A busy one (`ReadPacing.isBusy`)
-/// reads until the socket is empty.
+/// batches under load). A quiet stream reads the socket once per wake-up
+/// once a transaction is complete: a second read would almost always find
+/// it empty, and it would come before the batch reaches the sink. In the
+/// middle of a transaction it reads again (the server sends each message
+/// as it decodes it, and the rest has usually come meanwhile), and so does
+/// a busy stream (`ReadPacing.isBusy`), until the socket is empty.
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
     let target: ConnectionTarget
@@ -100,9 +102,8 @@ final class ReplicationSession {
         var pacing = ReadPacing()
         var mayReadSocket = true
         while true {
-            try Task.checkCancellation()
             var drained = false
-            if pacing.isBusy { mayReadSocket = true }
+            if pacing.isBusy || decoder.inTransaction { mayReadSocket = true }
             switch try replication.readCopyData(into: &message, mayReadSocket: &mayReadSocket) {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
@@ -131,6 +132,9 @@ final class ReplicationSession {
             case .done:
                 throw SiphonError(.sourceSetup, "PostgreSQL at \(target.display) ended the replication stream", transient: true)
             }
+            // Here after every wait and every 512 messages: often enough, and
+            // not a task lookup per message.
+            try Task.checkCancellation()
             // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
             if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
             let elapsed = clock.now - lastStatus
