@@ -1,3 +1,5 @@
+import SiphonCore
+
 /// A PostgreSQL write-ahead log position (`pg_lsn`).
 ///
 /// Prints and parses as PostgreSQL does: two hex halves, `16/B374D848`.
@@ -24,4 +26,24 @@ public struct LSN: RawRepresentable, Hashable, Comparable, Sendable, CustomStrin
     }
 
     public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension LSN {
+    /// Appends the `description` form (`16/B374D848`) without building a
+    /// String: every transaction's events carry their commit LSN.
+    func appendText(to json: inout JSONBuffer) {
+        Self.appendHex(UInt32(truncatingIfNeeded: rawValue >> 32), to: &json)
+        json.appendByte(UInt8(ascii: "/"))
+        Self.appendHex(UInt32(truncatingIfNeeded: rawValue), to: &json)
+    }
+
+    /// Upper-case hex digits, no leading zeros ("0" for zero).
+    private static func appendHex(_ value: UInt32, to json: inout JSONBuffer) {
+        var shift = max(0, (32 - value.leadingZeroBitCount + 3) / 4 * 4 - 4)
+        while shift >= 0 {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt32(shift)) & 0xF
+            json.appendByte(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") - 10 + nibble)
+            shift -= 4
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import PostgresSource
+import SiphonCore
 
 /// Builds wire-message byte fixtures by hand, big-endian, one field at a time.
 /// Shared by the framing tests in this target.
@@ -112,6 +113,22 @@ final class PgOutputDecodingTests: XCTestCase {
         XCTAssertEqual(try decode(Self.all[2].fixture), .origin(Origin(commitLSN: LSN(Self.lsnA), name: "node_1")))
         guard case .begin(let begin) = try decode(Self.all[0].fixture) else { return XCTFail() }
         XCTAssertEqual(begin.finalLSN.description, "16/B374D848")
+    }
+
+    /// Events carry their transaction's LSN as `appendText` writes it; it
+    /// must read exactly as PostgreSQL prints a pg_lsn (and as `description`).
+    func testLSNTextInEventsMatchesPostgres() {
+        let cases: [(UInt64, String)] = [
+            (0, "0/0"), (1, "0/1"), (0xA, "0/A"), (0x10, "0/10"), (0x1_0000_0000, "1/0"),
+            (Self.lsnA, "16/B374D848"), (0x0000_000F_0000_00F0, "F/F0"),
+            (UInt64.max, "FFFFFFFF/FFFFFFFF"), (0x8000_0000_0800_0000, "80000000/8000000"),
+        ]
+        for (raw, text) in cases {
+            var json = JSONBuffer(capacity: 32)
+            LSN(raw).appendText(to: &json)
+            XCTAssertEqual(String(decoding: json.bytes, as: UTF8.self), text)
+            XCTAssertEqual(LSN(raw).description, text)
+        }
     }
 
     // MARK: Relation and Type
