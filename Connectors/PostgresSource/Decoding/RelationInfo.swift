@@ -3,7 +3,11 @@ import SiphonCore
 /// What the decoder knows about one relation: its columns with their value
 /// kinds and pre-rendered JSON keys, and the schema version its rows carry.
 /// Rows are rendered by `appendObject` (pgoutput tuples) and `appendCopyRow`.
-struct RelationInfo: Sendable {
+///
+/// A class, immutable: each change looks its relation up by id, and a
+/// struct copied out of the dictionary retained and released each of its
+/// nine arrays and strings, per row.
+final class RelationInfo: Sendable {
     struct Column: Sendable {
         var schema: ColumnSchema
         var kind: ValueKind
@@ -11,16 +15,16 @@ struct RelationInfo: Sendable {
         var binary: BinaryFormat?
     }
 
-    var id: UInt32
-    var table: TableName
-    var columns: [Column]
-    var schemaVersion: Int
+    let id: UInt32
+    let table: TableName
+    let columns: [Column]
+    let schemaVersion: Int
     /// Whether the table matches the pipeline's `tables` patterns.
-    var captured: Bool
+    let captured: Bool
     /// `{"version":...,"connector":"postgresql",...,"table":"t",` shared by every event of this table.
-    var sourcePrefix: [UInt8]
+    let sourcePrefix: [UInt8]
     /// Where the key columns are in `columns`.
-    private(set) var keyIndices: [Int]
+    let keyIndices: [Int]
     /// Whether each column is a key column.
     private let isKeyColumn: [Bool]
     /// Every column's `"name":`, escaped, back to back; column `index`'s is
@@ -66,9 +70,20 @@ struct RelationInfo: Sendable {
     var schemaColumns: [ColumnSchema] { columns.map(\.schema) }
 
     func withSchemaVersion(_ version: Int) -> RelationInfo {
-        var info = self
-        info.schemaVersion = version
-        return info
+        RelationInfo(copying: self, schemaVersion: version)
+    }
+
+    private init(copying other: RelationInfo, schemaVersion: Int) {
+        id = other.id
+        table = other.table
+        columns = other.columns
+        self.schemaVersion = schemaVersion
+        captured = other.captured
+        sourcePrefix = other.sourcePrefix
+        keyIndices = other.keyIndices
+        isKeyColumn = other.isKeyColumn
+        memberKeys = other.memberKeys
+        memberKeyRanges = other.memberKeyRanges
     }
 
     /// Writes `{"col":value,...}` for a tuple; columns PostgreSQL did not
