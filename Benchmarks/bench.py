@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import re
+import select
 import statistics
 import subprocess
 import sys
@@ -231,6 +232,54 @@ class FileTail:
             os.close(self.fd)
 
 
+class FileWatch:
+    """Wakes the latency loop when a file in `folder` is written (Linux
+    inotify), so a row is timed when its line reaches the file, not at the
+    next tick of a polling loop: a 1 ms sleep between reads added up to
+    1.1 ms to every row, and that quantum, not the consumer, set most of
+    the p99. Without inotify, waits fall back to a 1 ms sleep."""
+
+    IN_MODIFY, IN_CREATE, IN_NONBLOCK, IN_CLOEXEC = 0x2, 0x100, 0o4000, 0o2000000
+
+    def __init__(self, folder):
+        self.fd = -1
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(self.IN_NONBLOCK | self.IN_CLOEXEC)
+            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(folder), self.IN_MODIFY | self.IN_CREATE) < 0:
+                os.close(fd)
+                fd = -1
+            self.fd = fd
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def wait(self, timeout):
+        """Until something in the folder is written, or `timeout` seconds."""
+        if self.fd < 0:
+            time.sleep(0.001)
+            return
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                pass
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def rotated(items, turn):
+    """`items` starting at position `turn`: consumers take turns going first
+    from one repetition to the next, so none always runs right after the
+    same neighbour or at the same point of the server's checkpoint cycle."""
+    start = turn % len(items)
+    return items[start:] + items[:start]
+
+
 def median_of(runs):
     """Per-metric median of a list of result dicts (numbers only)."""
     keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -320,7 +369,7 @@ def run_drain(bench, args):
                 marker = bench.end_marker(workload.name)
                 log(f"{workload.title}: backlog written in {time.monotonic() - started:.1f} s")
                 for rep in reps:
-                    for c in drain_consumers:
+                    for c in rotated(drain_consumers, rep):
                         result = drain_once(bench, workload, c, slots[rep, c.name], marker)
                         bench.drop_slot(slots[rep, c.name])
                         runs[c.name].append(result)
@@ -377,6 +426,7 @@ def latency_once(bench, consumer, rate, seconds, slot):
     bench.create_slot(slot, consumer.plugin)
     child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
     tail = FileTail(out)
+    watch = FileWatch(bench.work)
     writer = None
     try:
         # Attached and caught up: a first row has reached the file.
@@ -409,12 +459,13 @@ def latency_once(bench, consumer, rate, seconds, slot):
                     break
                 if time.monotonic() > deadline:
                     raise child.failure(f"{consumer.label} delivered {len(latencies)} of {written.value} rows")
-            time.sleep(0.001)
+            watch.wait(0.01)
         status = child.stop(consumer.stop_signal)
         if status != 0:
             raise child.failure(f"{consumer.label} exited with status {status} when stopped")
     finally:
         tail.close()
+        watch.close()
         if writer is not None and writer.is_alive():
             writer.terminate()
         if child.exited() is False:
@@ -444,7 +495,7 @@ def run_latency(bench, args):
     for rate in args.rates:
         runs = {}
         for rep in range(args.repeat):
-            for c in consumers.latency_consumers():
+            for c in rotated(consumers.latency_consumers(), rep):
                 result = latency_once(bench, c, rate, args.latency_seconds, f"lat_{c.name}_{rate}_{rep}")
                 runs.setdefault(c.name, (c.label, []))[1].append(result)
                 log(f"  latency {rate}/s {c.label} [{rep + 1}/{args.repeat}]: achieved "

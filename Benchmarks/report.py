@@ -70,7 +70,7 @@ def _drain(results):
 
 def _latency(results):
     rows = [f"Steady inserts for {results['latency_seconds']:g} s per run, consumer attached and caught up; "
-            "latency = row's line read from the consumer's file minus the row's clock_timestamp().", "",
+            "latency = row's line read from the consumer's file (woken by inotify) minus the row's clock_timestamp().", "",
             "| Rate | Consumer | Achieved rows/s | p50 ms | p99 ms | max ms | Consumer CPU s / M rows | Peak RSS MB |",
             "|--:|---|--:|--:|--:|--:|--:|--:|"]
     for rate, by_consumer in results["latency"].items():
