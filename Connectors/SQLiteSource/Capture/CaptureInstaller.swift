@@ -292,9 +292,18 @@ struct CaptureInstaller {
     }
 
     /// The columns a snapshot reads, in the order the triggers write them.
+    /// In key order, so that a snapshot read again after an interruption
+    /// (nothing changed in between: same changelog end, same positions)
+    /// yields its rows in the same order and the pipeline can skip those the
+    /// sink already holds. Without ORDER BY the order is the query plan's,
+    /// which ANALYZE or a new index may change. By the primary key when
+    /// there is one (the table's own order for INTEGER PRIMARY KEY and
+    /// WITHOUT ROWID tables), else by rowid, which is free.
     static func snapshotSQL(_ schema: TableSchema) -> String {
         let columns = schema.columns.map { SQL.identifier($0.name) } + (schema.keyedByRowid ? ["rowid"] : [])
-        return "SELECT \(columns.joined(separator: ", ")) FROM \(SQL.identifier(schema.table))"
+        let key = schema.keyedByRowid ? ["rowid"] : schema.keyColumns.map { SQL.identifier(schema.columns[$0].name) }
+        let order = key.isEmpty ? "" : " ORDER BY \(key.joined(separator: ", "))"
+        return "SELECT \(columns.joined(separator: ", ")) FROM \(SQL.identifier(schema.table))\(order)"
     }
 
     static func describe(_ diff: SchemaDiff) -> String {
