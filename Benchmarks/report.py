@@ -75,8 +75,8 @@ def _latency(results):
             "|--:|---|--:|--:|--:|--:|--:|--:|"]
     for rate, by_consumer in results["latency"].items():
         for c in by_consumer.values():
-            rows.append(f"| {int(rate):,}/s | {c['label']} | {_n(c['achieved_per_s'])} | {_n(c['p50_ms'], 2)} | "
-                        f"{_n(c['p99_ms'], 2)} | {_n(c['max_ms'], 1)} | {_n(c['cpu_s_per_m'], 1)} | "
+            rows.append(f"| {int(rate):,}/s | {c['label']} | {_n(c['achieved_per_s'])} | {_n(c['p50_ms'], 3)} | "
+                        f"{_n(c['p99_ms'], 3)} | {_n(c['max_ms'], 1)} | {_n(c['cpu_s_per_m'], 1)} | "
                         f"{_n(c['peak_rss_mb'])} |")
     return "\n".join(rows)
 
@@ -115,12 +115,12 @@ def targets(results):
     siphon_5000 = at_5000.get("siphon")
     if siphon_5000:
         p99 = siphon_5000["p99_ms"]
-        checks.append(("p99 latency < 10 ms at 5,000 changes/s", f"{p99:.2f} ms", p99 < 10))
+        checks.append(("p99 latency < 10 ms at 5,000 changes/s", f"{p99:.3f} ms", p99 < 10))
         python_5000 = at_5000.get("python")
         if python_5000:
             theirs = python_5000["p99_ms"]
             checks.append(("p99 latency at 5,000 changes/s ≤ the Python consumer's (medians)",
-                           f"{p99:.2f} vs {theirs:.2f} ms", p99 <= theirs))
+                           f"{p99:.3f} vs {theirs:.3f} ms", p99 <= theirs))
     if "snapshot" in results:
         s = results["snapshot"]
         ratio = s["siphon"]["rows_per_s"] / s["copy"]["rows_per_s"]
