@@ -14,7 +14,8 @@ import SiphonCore
 /// it empty, and it would come before the batch reaches the sink. In the
 /// middle of a transaction it reads again (the server sends each message
 /// as it decodes it, and the rest has usually come meanwhile), and so does
-/// a busy stream (`ReadPacing.isBusy`), until the socket is empty.
+/// a busy stream (`ReadPacing.isBusy`), until the socket is empty; so does
+/// every stream over TLS, where poll cannot see what libpq has decrypted.
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
     let target: ConnectionTarget
@@ -101,9 +102,12 @@ final class ReplicationSession {
         var message: [UInt8] = []
         var pacing = ReadPacing()
         var mayReadSocket = true
+        // Over TLS, bytes already decrypted by libpq do not wake poll(2):
+        // read until a read finds nothing, every time.
+        let oneReadPerWakeUp = !replication.decryptsInput
         while true {
             var drained = false
-            if pacing.isBusy || decoder.inTransaction { mayReadSocket = true }
+            if pacing.isBusy || decoder.inTransaction || !oneReadPerWakeUp { mayReadSocket = true }
             switch try replication.readCopyData(into: &message, mayReadSocket: &mayReadSocket) {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {

@@ -207,6 +207,11 @@ final class PostgresConnection: @unchecked Sendable {
         throw lastError(.connection)
     }
 
+    /// Whether libpq decrypts what it reads (TLS or GSSAPI encryption): it
+    /// may then hold decrypted bytes that `poll(2)` on the socket cannot
+    /// see, so a reader must not poll while a read could still return data.
+    var decryptsInput: Bool { PQsslInUse(handle) == 1 || PQgssEncInUse(handle) == 1 }
+
     /// Waits until the socket has data or `timeout` passes.
     func waitForData(timeout: Duration) async {
         _ = await FileDescriptorWait.wait(socket, for: .read, timeout: timeout)
