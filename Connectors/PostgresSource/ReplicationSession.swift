@@ -115,8 +115,10 @@ final class ReplicationSession {
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
                     decoder.nowMillis = Clock.unixMillis()
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
-                    try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
-                                     spillDirectory: spillDirectory, output: output)
+                    if try !handleNow(message, raw: data.data, decoder: &decoder) {
+                        try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
+                                         spillDirectory: spillDirectory, output: output)
+                    }
                 case .keepalive(let keepalive):
                     if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
                     if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
@@ -213,21 +215,46 @@ final class ReplicationSession {
         try await output.send(full)
     }
 
-    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
-                        decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
+    /// Handles what needs no waiting (a transaction's begin and commit, a
+    /// row change, a message inside a streamed block) without an async
+    /// call: from this loop, each async call asked the runtime for the
+    /// task's preferred executor under the task's status lock, which cost
+    /// as much as decoding the message. False: `handle` takes it.
+    private func handleNow(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, decoder: inout ChangeDecoder) throws -> Bool {
         if let xid = streamXid {
             if case .streamStop = message {
                 streamXid = nil
             } else {
                 try streams[xid]?.append(raw)
             }
-            return
+            return true
         }
         switch message {
         case .begin(let begin):
             decoder.begin(finalLSN: begin.finalLSN, xid: begin.xid, commitTime: begin.commitTime)
         case .commit(let commit):
             tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
+        default:
+            return try applyRowChange(message, decoder: &decoder)
+        }
+        return true
+    }
+
+    /// Applies an insert, update or delete; false for any other message.
+    private func applyRowChange(_ message: PgOutputMessage, decoder: inout ChangeDecoder) throws -> Bool {
+        switch message {
+        case .insert(let insert): try decoder.insert(insert, into: &batch)
+        case .update(let update): try decoder.update(update, into: &batch)
+        case .delete(let delete): try decoder.delete(delete, into: &batch)
+        default: return false
+        }
+        return true
+    }
+
+    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
+                        decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
+        if try handleNow(message, raw: raw, decoder: &decoder) { return }
+        switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)
             tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
@@ -252,7 +279,9 @@ final class ReplicationSession {
                 try await offPipelineThread { try await spill.replay { raw in
                     let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
                     if let xid = change.streamXid, aborted.contains(xid) { return }
-                    try await self.apply(change, catalog: catalog, decoder: &decoder)
+                    if try !self.applyRowChange(change, decoder: &decoder) {
+                        try await self.apply(change, catalog: catalog, decoder: &decoder)
+                    }
                     if self.batch.count >= Self.batchEvents || self.batch.byteCount >= Self.batchBytes {
                         try await self.sendBatch(output)
                     }
@@ -276,9 +305,7 @@ final class ReplicationSession {
                                          reason: "has type \(type), whose binary form Siphon does not decode")
             }
             try decoder.relation(relation, into: &batch)
-        case .insert(let insert): try decoder.insert(insert, into: &batch)
-        case .update(let update): try decoder.update(update, into: &batch)
-        case .delete(let delete): try decoder.delete(delete, into: &batch)
+        case .insert, .update, .delete: _ = try applyRowChange(message, decoder: &decoder)
         case .truncate(let truncate): try decoder.truncate(truncate, into: &batch)
         case .message(let logical): decoder.logicalMessage(logical, into: &batch)
         case .type, .origin: break
