@@ -99,24 +99,26 @@ final class RelationInfo: Sendable {
         // Columns are read in place (`columns[index].kind`), never copied out
         // whole: a copy of `Column` retains its strings and arrays, per value.
         json.appendByte(UInt8(ascii: "{"))
+        let message = tuple.message.span
         memberKeys.withUnsafeBufferPointer { keys in
             var first = true
-            for index in 0..<min(tuple.columns.count, columns.count) {
+            for index in 0..<min(tuple.count, columns.count) {
                 if keysOnly && !isKeyColumn[index] { continue }
                 let key = UnsafeBufferPointer(rebasing: keys[memberKeyRanges[index]])
-                switch tuple.columns[index] {
+                let value = tuple.values[index]
+                switch value.kind {
                 case .unchangedToast:
                     unchanged.append(columns[index].schema.name)
                     continue
                 case .null:
                     if !first { json.appendByte(UInt8(ascii: ",")) }
                     appendMember(index, key: key, text: nil, to: &json)
-                case .text(let text):
+                case .text:
                     if !first { json.appendByte(UInt8(ascii: ",")) }
-                    appendMember(index, key: key, text: text, to: &json)
-                case .binary(let bytes):
+                    appendMember(index, key: key, text: tuple.bytes(of: value), to: &json)
+                case .binary:
                     if !first { json.appendByte(UInt8(ascii: ",")) }
-                    if !appendMember(index, key: key, binary: bytes.span, to: &json), undecodable == nil {
+                    if !appendMember(index, key: key, binary: message.extracting(value.range), to: &json), undecodable == nil {
                         undecodable = columns[index].schema.name
                     }
                 }
@@ -211,8 +213,8 @@ final class RelationInfo: Sendable {
     func hasKeyValues(_ tuple: TupleData) -> Bool {
         guard !keyIndices.isEmpty else { return false }
         for index in keyIndices {
-            guard index < tuple.columns.count else { return false }
-            if case .unchangedToast = tuple.columns[index] { return false }
+            guard index < tuple.count else { return false }
+            if tuple.values[index].kind == .unchangedToast { return false }
         }
         return true
     }

@@ -59,6 +59,22 @@ struct ByteReader: Sendable {
         try readBytes(Int(try readInt32()))
     }
 
+    /// The whole message being read.
+    var message: ArraySlice<UInt8> { bytes }
+
+    /// Skips an `Int32` length prefix and that many bytes; returns where
+    /// they are, as offsets from the start of `message`.
+    mutating func skipLengthPrefixedBytes() throws -> Range<Int> {
+        let n = Int(try readInt32())
+        guard n >= 0 else {
+            throw PgOutputDecodingError(.invalidValue, offset: offset, detail: "negative length \(n)")
+        }
+        try require(n)
+        let start = offset
+        index += n
+        return start..<(start + n)
+    }
+
     /// Throws `.trailingBytes` unless the whole message has been read.
     func expectEnd() throws {
         guard remaining == 0 else {
