@@ -22,7 +22,9 @@ public struct LSN: RawRepresentable, Hashable, Comparable, Sendable, CustomStrin
     }
 
     public var description: String {
-        String(rawValue >> 32, radix: 16, uppercase: true) + "/" + String(rawValue & 0xFFFF_FFFF, radix: 16, uppercase: true)
+        var text = JSONBuffer(capacity: 17)
+        appendText(to: &text)
+        return String(decoding: text.bytes, as: UTF8.self)
     }
 
     public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -131,16 +131,15 @@ extension ReplicationSession {
             suffix.appendRaw("\",\"txId\":null,\"ts_ms\":")
             suffix.appendInt(decoder.nowMillis)
             suffix.appendRaw(",\"snapshot\":true}")
-            let provisional = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: 0,
-                                           captured: true, pipeline: pipeline, database: decoder.database)
-            let source = provisional.sourcePrefix + suffix.bytes  // the `source` object of every event of this table
+            // The `source` object of every event of this table.
+            let source = RelationInfo.sourcePrefix(table: table, pipeline: pipeline, database: decoder.database) + suffix.bytes
             let before = batch.count
             let version = try decoder.noteSchema(table, columns: columns, into: &batch,
                                                  snapshotSource: source,
                                                  snapshotPosition: Position(high: high, low: index))
             if batch.count > before { index += 1 }
-            // A constant, so each row borrows it: a variable was copied per row (a retain per field of it).
-            let relation = provisional.withSchemaVersion(version)
+            let relation = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: version,
+                                        captured: true, pipeline: pipeline, database: decoder.database)
             let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
             // Binary COPY spares the server the text conversion of every value
             // (as pgoutput's binary mode does) and needs no unescaping; text

@@ -104,10 +104,10 @@ final class ReplicationSession {
         var mayReadSocket = true
         // Over TLS, bytes already decrypted by libpq do not wake poll(2):
         // read until a read finds nothing, every time.
-        let oneReadPerWakeUp = !replication.decryptsInput
+        let readsUntilEmpty = replication.decryptsInput
         while true {
             var drained = false
-            if pacing.isBusy || decoder.inTransaction || !oneReadPerWakeUp { mayReadSocket = true }
+            if readsUntilEmpty || pacing.isBusy || decoder.inTransaction { mayReadSocket = true }
             switch try replication.readCopyData(into: &message, mayReadSocket: &mayReadSocket) {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
@@ -251,9 +251,10 @@ final class ReplicationSession {
         return true
     }
 
+    /// The messages `handleNow` leaves: they may wait for the catalog or
+    /// replay a streamed transaction.
     private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
                         decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
-        if try handleNow(message, raw: raw, decoder: &decoder) { return }
         switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)

@@ -253,8 +253,9 @@ struct ChangeDecoder {
     /// Appends the `r` event of one row of `COPY ... TO STDOUT`. Values are
     /// rendered as they are parsed, with no tuple in between, and the key
     /// object is copied from the key columns' members already written into
-    /// `after`; `source` is the table's whole `source` object. Throws when the row is malformed or a binary value does not
-    /// decode; the event is then in `batch`, which the caller must discard.
+    /// `after`; `source` is the table's whole `source` object. Throws when
+    /// the row is malformed or a binary value does not decode; the event is
+    /// then in `batch`, which the caller must discard.
     mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: borrowing RelationInfo, position: Position,
                               source: [UInt8], into batch: inout EventBatch) throws {
         snapshotKeyMembers.removeAll(keepingCapacity: true)

@@ -52,6 +52,12 @@ final class RelationInfo: Sendable {
             return start..<keys.count
         }
         memberKeys = keys.bytes
+        sourcePrefix = Self.sourcePrefix(table: table, pipeline: pipeline, database: database)
+    }
+
+    /// `{"version":...,"connector":"postgresql",...,"table":"t",`: the
+    /// start of the `source` object of the table's events.
+    static func sourcePrefix(table: TableName, pipeline: String, database: String) -> [UInt8] {
         var prefix = JSONBuffer(capacity: 128)
         prefix.appendRaw("{\"version\":\"siphon-")
         prefix.appendRaw(SiphonVersion.current.utf8)
@@ -64,27 +70,10 @@ final class RelationInfo: Sendable {
         prefix.appendRaw(",\"table\":")
         prefix.appendString(table.name)
         prefix.appendByte(UInt8(ascii: ","))
-        sourcePrefix = prefix.bytes
+        return prefix.bytes
     }
 
     var schemaColumns: [ColumnSchema] { columns.map(\.schema) }
-
-    func withSchemaVersion(_ version: Int) -> RelationInfo {
-        RelationInfo(copying: self, schemaVersion: version)
-    }
-
-    private init(copying other: RelationInfo, schemaVersion: Int) {
-        id = other.id
-        table = other.table
-        columns = other.columns
-        self.schemaVersion = schemaVersion
-        captured = other.captured
-        sourcePrefix = other.sourcePrefix
-        keyIndices = other.keyIndices
-        isKeyColumn = other.isKeyColumn
-        memberKeys = other.memberKeys
-        memberKeyRanges = other.memberKeyRanges
-    }
 
     /// Writes `{"col":value,...}` for a tuple; columns PostgreSQL did not
     /// send (unchanged TOAST) are left out and added to `unchanged`.

@@ -1,6 +1,4 @@
-#if canImport(SiphonCore)
 import SiphonCore
-#endif
 
 /// A few dozen ASCII bytes built on the stack, then appended to a
 /// `JSONBuffer` in one call.

@@ -100,13 +100,13 @@ extension ValueRenderer {
     static func bigEndian<T: FixedWidthInteger>(_ bytes: Span<UInt8>, at offset: Int, as type: T.Type) -> T? {
         let end = offset + MemoryLayout<T>.size
         guard offset >= 0, end <= bytes.count else { return nil }
-        var value: T = 0
-        for index in offset..<end { value = value << 8 | T(truncatingIfNeeded: bytes[index]) }
-        return value
+        return bigEndian(bytes.extracting(offset..<end), as: T.self)
     }
 
     /// Writes a decimal integer (as int2out/int4out/int8out/oidout print it, a valid JSON number).
     static func appendInteger(_ value: Int64, to json: inout JSONBuffer) {
+        // Not JSONBuffer.appendInt: that one is generic and, from this
+        // module, runs unspecialized.
         var text = ShortText()
         text.appendInteger(value)
         text.write(to: &json)

@@ -84,8 +84,7 @@ enum ValueRenderer {
     /// on input), so it is copied without a parse. Only an empty or blank
     /// text, which would break the document, is written as a string.
     static func appendEmbeddedJSON(_ text: ArraySlice<UInt8>, to json: inout JSONBuffer) {
-        let blank = text.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
-        if blank { json.appendString(utf8: text) } else { json.appendRaw(text) }
+        appendEmbeddedJSON(text.span, to: &json)
     }
 
     /// `appendEmbeddedJSON` for a value in binary form (json, and jsonb after its version byte).
