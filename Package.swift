@@ -44,9 +44,11 @@ let package = Package(
             ],
             path: "Connectors/SQLiteSource"
         ),
+        // sync_file_range and posix_fadvise, which Swift's Glibc module does not declare.
+        .target(name: "CLinuxIO", path: "Sources/CLinuxIO"),
         .target(
             name: "FileSink",
-            dependencies: ["SiphonCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SiphonCore", "CLinuxIO", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/FileSink"
         ),
         .executableTarget(

@@ -8,6 +8,7 @@ extension FileSink.Configuration {
             reader.report("path", "must name a file, not a folder (for example ./out/events.jsonl)")
             return nil
         }
-        self.init(path: path)
+        let megabytes = reader.int("page_cache_mb", default: 64, range: 0...1_048_576)
+        self.init(path: path, pageCacheBytes: megabytes << 20)
     }
 }

@@ -16,13 +16,20 @@ import Synchronization
 public final class FileSink: Sink {
     public struct Configuration: Sendable, Equatable {
         public var path: String
-        public init(path: String) { self.path = path }
+        /// How much of the file's tail may stay in the page cache
+        /// (`sink.page_cache_mb`); 0 leaves it to the kernel. See `PageCacheWindow`.
+        public var pageCacheBytes: Int
+        public init(path: String, pageCacheBytes: Int = 64 << 20) {
+            self.path = path
+            self.pageCacheBytes = pageCacheBytes
+        }
     }
 
     private struct State {
         var descriptor: Int32 = -1
         /// Written since the last fdatasync.
         var unsynced = false
+        var cache = PageCacheWindow(size: 0, fileLength: 0)
     }
 
     private let configuration: Configuration
@@ -53,8 +60,10 @@ public final class FileSink: Sink {
             Foundation.close(fd)
             throw error
         }
+        let length = Int(lseek(fd, 0, SEEK_END))
+        let cache = PageCacheWindow(size: configuration.pageCacheBytes, fileLength: max(length, 0))
         let previous = state.withLock { state in
-            defer { state = State(descriptor: fd) }
+            defer { state = State(descriptor: fd, cache: cache) }
             return state.descriptor
         }
         if previous >= 0 { Foundation.close(previous) }
@@ -84,6 +93,12 @@ public final class FileSink: Sink {
             }
             guard ok else { throw sinkError("write", configuration.path) }
             state.unsynced = true
+            do throws(PageCacheWindow.WritebackError) {
+                try state.cache.appended(batch.buffer.count, descriptor: descriptor)
+            } catch {
+                errno = error.code
+                throw sinkError("write back (\(error.call))", configuration.path)
+            }
         }
     }
 

@@ -70,4 +70,77 @@ final class FileSinkTests: XCTestCase {
             XCTAssertTrue(error.message.contains("not a Siphon event"), error.message)
         }
     }
+
+    /// A snapshot writes gigabytes: the sink keeps only the file's tail in
+    /// the page cache (`sink.page_cache_mb`), and every event still arrives.
+    func testKeepsOnlyTheTailOfTheFileInThePageCache() async throws {
+        let folder = try TemporaryDirectory()
+        if try fileSystemType(of: folder.path) == "tmpfs" {
+            throw XCTSkip("\(folder.path) is on tmpfs, whose pages are the file itself")
+        }
+
+        func residentFraction(_ path: String, _ part: Range<Double>) throws -> Double {
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            let length = Int(lseek(fd, 0, SEEK_END))
+            let map = try XCTUnwrap(mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0))
+            defer { munmap(map, length) }
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            var pages = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
+            XCTAssertEqual(mincore(map, length, &pages), 0)
+            let slice = pages[Int(Double(pages.count) * part.lowerBound)..<Int(Double(pages.count) * part.upperBound)]
+            return Double(slice.filter { $0 & 1 == 1 }.count) / Double(slice.count)
+        }
+
+        func writeEightMegabytes(pageCacheBytes: Int) async throws -> String {
+            let path = folder.appending("events-\(pageCacheBytes).jsonl")
+            let sink = FileSink(configuration: .init(path: path, pageCacheBytes: pageCacheBytes), logger: Logger(label: "t"))
+            _ = try await sink.open()
+            let padding = String(repeating: "x", count: 1000)
+            for start in stride(from: 0, to: 8192, by: 256) {
+                var batch = EventBatch()
+                for index in start..<start + 256 {
+                    batch.appendRowEvent(position: Position(high: 7, low: UInt64(index)), op: .read,
+                                         table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
+                                         schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                        guard image == .after else { return false }
+                        json.appendRaw("{\"n\":\(index),\"pad\":\"\(padding)\"}".utf8)
+                        return true
+                    }
+                }
+                try await sink.write(batch)
+            }
+            try await sink.close()
+            return path
+        }
+
+        let bounded = try await writeEightMegabytes(pageCacheBytes: 1 << 20)
+        let unbounded = try await writeEightMegabytes(pageCacheBytes: 0)
+        // The kernel keeps what it was left to keep: the comparison shows the window did the dropping.
+        XCTAssertGreaterThan(try residentFraction(unbounded, 0..<0.5), 0.9)
+        XCTAssertLessThan(try residentFraction(bounded, 0..<0.5), 0.1)
+        XCTAssertGreaterThan(try residentFraction(bounded, 0.95..<1), 0.9)
+
+        let lines = try String(contentsOfFile: bounded, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 8192)
+        XCTAssertTrue(lines[4321].contains("\"n\":4321,"))
+        let reopened = FileSink(configuration: .init(path: bounded, pageCacheBytes: 1 << 20), logger: Logger(label: "t"))
+        let last = try await reopened.open()
+        XCTAssertEqual(last, Position(high: 7, low: 8191))
+        try await reopened.close()
+    }
+
+    /// The type of the file system `path` is on, from /proc/self/mounts (the longest mount point that contains it).
+    private func fileSystemType(of path: String) throws -> String? {
+        let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+        var best: (point: String, type: String)?
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            let point = String(fields[1])
+            let contains = path == point || path.hasPrefix(point == "/" ? "/" : point + "/")
+            if contains, point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
+        }
+        return best?.type
+    }
 }
