@@ -11,6 +11,10 @@ import Synchronization
 /// wake a thread, and the other side would spin on the lock meanwhile), and
 /// timed waits share one timer: a stream of single-row transactions waits
 /// tens of thousands of times a second, all with the same flush deadline.
+/// Deadlines are instants, not durations from now: the same deadline given
+/// again then compares equal, where a duration converted to a deadline on
+/// each call came out a little earlier about half the time, and each of
+/// those set a new timer (a wake-up of Dispatch's timer thread per batch).
 public final class EventQueue: Sendable {
     private struct State {
         /// Taken batches leave a nil behind: a slot must not keep a batch the
@@ -23,9 +27,9 @@ public final class EventQueue: Sendable {
         var waitingSender: CheckedContinuation<Void, Never>?
         var waitingReceiver: CheckedContinuation<Received, Never>?
         /// When the waiting receiver gives up (nil: it waits for ever).
-        var receiverDeadline: DispatchTime?
+        var receiverDeadline: ContinuousClock.Instant?
         /// When the one outstanding timer fires, if one is.
-        var timerDeadline: DispatchTime?
+        var timerDeadline: ContinuousClock.Instant?
         var queuedCount: Int { batches.count - head }
 
         mutating func takeFirst() -> EventBatch {
@@ -47,7 +51,7 @@ public final class EventQueue: Sendable {
         }
     }
 
-    /// What `next(waitingAtMost:)` found.
+    /// What `next(until:)` found.
     public enum Received: Sendable {
         case batch(EventBatch)
         /// The queue is finished and drained.
@@ -59,6 +63,7 @@ public final class EventQueue: Sendable {
     public let capacity: Int
     private let state = Mutex(State())
     private static let timers = DispatchQueue(label: "siphon.queue.timers")
+    private let clock = ContinuousClock()
 
     public init(capacity: Int = 8) {
         precondition(capacity > 0)
@@ -108,7 +113,7 @@ public final class EventQueue: Sendable {
 
     /// The next batch, or nil once the queue is finished and drained.
     public func next() async -> EventBatch? {
-        switch await receive(timeout: nil) {
+        switch await receive(until: nil) {
         case .batch(let batch): return batch
         case .finished, .timedOut: return nil
         }
@@ -116,13 +121,18 @@ public final class EventQueue: Sendable {
 
     /// The next batch, waiting at most `timeout` for one.
     public func next(waitingAtMost timeout: Duration) async -> Received {
-        await receive(timeout: timeout)
+        await receive(until: clock.now + timeout)
     }
 
-    private func receive(timeout: Duration?) async -> Received {
+    /// The next batch, waiting for one until `deadline` at the latest.
+    public func next(until deadline: ContinuousClock.Instant) async -> Received {
+        await receive(until: deadline)
+    }
+
+    private func receive(until deadline: ContinuousClock.Instant?) async -> Received {
         if let batch = takeQueued() { return .batch(batch) }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Received, Never>) in
-            let (immediate, sender, timer): (Received?, CheckedContinuation<Void, Never>?, DispatchTime?) = state.withLock { state in
+            let (immediate, sender, timer): (Received?, CheckedContinuation<Void, Never>?, ContinuousClock.Instant?) = state.withLock { state in
                 if state.queuedCount > 0 {
                     let batch = state.takeFirst()
                     let sender = state.waitingSender
@@ -130,10 +140,10 @@ public final class EventQueue: Sendable {
                     return (.batch(batch), sender, nil)
                 }
                 if state.finished { return (.finished, nil, nil) }
-                if timeout == .zero { return (.timedOut, nil, nil) }
+                if let deadline, deadline <= clock.now { return (.timedOut, nil, nil) }
                 state.waitingReceiver = continuation
-                state.receiverDeadline = timeout.map { DispatchTime.now() + .nanoseconds($0.inNanoseconds) }
-                guard let deadline = state.receiverDeadline else { return (nil, nil, nil) }
+                state.receiverDeadline = deadline
+                guard let deadline else { return (nil, nil, nil) }
                 // One timer at a time: a later deadline is picked up when the earlier timer fires.
                 if let pending = state.timerDeadline, pending <= deadline { return (nil, nil, nil) }
                 state.timerDeadline = deadline
@@ -145,17 +155,18 @@ public final class EventQueue: Sendable {
         }
     }
 
-    private func scheduleTimer(at deadline: DispatchTime) {
-        Self.timers.asyncAfter(deadline: deadline) { [self] in timerFired(deadline) }
+    private func scheduleTimer(at deadline: ContinuousClock.Instant) {
+        let wait = max(deadline - clock.now, .zero)
+        Self.timers.asyncAfter(deadline: .now() + .nanoseconds(wait.inNanoseconds)) { [self] in timerFired(deadline) }
     }
 
     /// Times out the waiting receiver if its deadline passed, and keeps one
     /// timer running for a receiver that waits longer.
-    private func timerFired(_ fired: DispatchTime) {
-        let (expired, next): (CheckedContinuation<Received, Never>?, DispatchTime?) = state.withLock { state in
+    private func timerFired(_ fired: ContinuousClock.Instant) {
+        let (expired, next): (CheckedContinuation<Received, Never>?, ContinuousClock.Instant?) = state.withLock { state in
             if state.timerDeadline == fired { state.timerDeadline = nil }
             guard let receiver = state.waitingReceiver, let deadline = state.receiverDeadline else { return (nil, nil) }
-            if deadline <= DispatchTime.now() {
+            if deadline <= clock.now {
                 state.waitingReceiver = nil
                 state.receiverDeadline = nil
                 return (receiver, nil)

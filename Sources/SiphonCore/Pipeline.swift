@@ -154,8 +154,8 @@ public final class Pipeline: Service, Sendable {
             if written != durable {
                 // After a batch that is not resumable, only a quiet source
                 // (no batch for a whole interval) is a reason to flush.
-                let remaining = lastResumable ? options.flushInterval - (clock.now - lastFlush) : options.flushInterval
-                switch await queue.next(waitingAtMost: max(remaining, .zero)) {
+                let deadline = (lastResumable ? lastFlush : clock.now) + options.flushInterval
+                switch await queue.next(until: deadline) {
                 case .batch(let batch): incoming = batch
                 case .finished: try await checkpoint(); return
                 case .timedOut:
