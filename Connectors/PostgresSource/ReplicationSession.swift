@@ -211,7 +211,10 @@ final class ReplicationSession {
     private func sendBatch(_ output: EventQueue) async throws {
         guard !batch.isEmpty else { return }
         let full = batch
-        batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), 2 * Self.batchBytes))
+        // Sized like the batch before it, so that the next one rarely grows
+        // (each growth of the events array is a new allocation and a copy).
+        batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), 2 * Self.batchBytes),
+                           events: min(max(full.count, 16), Self.batchEvents))
         try await output.send(full)
     }
 
