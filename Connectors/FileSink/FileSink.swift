@@ -29,6 +29,9 @@ public final class FileSink: Sink {
         var descriptor: Int32 = -1
         /// Written since the last fdatasync.
         var unsynced = false
+        /// False for a character device such as /dev/null, which has
+        /// nothing to sync (fdatasync fails there with EINVAL).
+        var syncable = true
         var cache = PageCacheWindow(size: 0, fileLength: 0)
     }
 
@@ -61,9 +64,11 @@ public final class FileSink: Sink {
             throw error
         }
         let length = Int(lseek(fd, 0, SEEK_END))
+        var status = stat()
+        let isRegularFile = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
         let cache = PageCacheWindow(size: configuration.pageCacheBytes, fileLength: max(length, 0))
         let previous = state.withLock { state in
-            defer { state = State(descriptor: fd, cache: cache) }
+            defer { state = State(descriptor: fd, syncable: isRegularFile, cache: cache) }
             return state.descriptor
         }
         if previous >= 0 { Foundation.close(previous) }
@@ -94,7 +99,12 @@ public final class FileSink: Sink {
             guard ok else { throw sinkError("write", configuration.path) }
             state.unsynced = true
             do throws(PageCacheWindow.WritebackError) {
-                try state.cache.appended(batch.buffer.count, descriptor: descriptor)
+                if let unsupported = try state.cache.appended(batch.buffer.count, descriptor: descriptor) {
+                    logger.notice("this file cannot be written back early; leaving its page cache to the kernel", metadata: [
+                        "file": .string(configuration.path), "call": .string(unsupported.call),
+                        "error": .string(String(cString: strerror(unsupported.code))),
+                    ])
+                }
             } catch {
                 errno = error.code
                 throw sinkError("write back (\(error.call))", configuration.path)
@@ -104,7 +114,7 @@ public final class FileSink: Sink {
 
     public func flush() async throws {
         try state.withLock { state in
-            guard state.descriptor >= 0, state.unsynced else { return }
+            guard state.descriptor >= 0, state.unsynced, state.syncable else { return }
             guard fdatasync(state.descriptor) == 0 else { throw sinkError("fsync", configuration.path) }
             state.unsynced = false
         }
@@ -113,7 +123,7 @@ public final class FileSink: Sink {
     public func close() async throws {
         state.withLock { state in
             guard state.descriptor >= 0 else { return }
-            if state.unsynced { _ = fdatasync(state.descriptor) }
+            if state.unsynced && state.syncable { _ = fdatasync(state.descriptor) }
             Foundation.close(state.descriptor)
             state = State()
         }

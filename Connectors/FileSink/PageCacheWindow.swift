@@ -25,7 +25,7 @@ import Glibc
 /// snapshot take 0.85 s of kernel time instead of 3.1 s (Benchmarks/README).
 struct PageCacheWindow {
     /// Bytes of the file's tail that may stay cached; 0 leaves the file to the kernel.
-    let size: Int
+    private(set) var size: Int
     /// The file's length.
     private(set) var end: Int
     /// Writeback has been started for every byte before this offset.
@@ -44,13 +44,15 @@ struct PageCacheWindow {
 
     /// Records `count` bytes appended through `descriptor`. Throws the
     /// failing call and errno: a writeback error seen here is not reported
-    /// again by the next fdatasync, so it must fail the sink now.
-    mutating func appended(_ count: Int, descriptor: Int32) throws(WritebackError) {
+    /// again by the next fdatasync, so it must fail the sink now. When the
+    /// file does not support these calls (a FIFO, say), the window turns
+    /// itself off and says why, once.
+    mutating func appended(_ count: Int, descriptor: Int32) throws(WritebackError) -> WritebackError? {
         end += count
-        guard size > 0 else { return }
+        guard size > 0 else { return nil }
         if end - writebackStarted >= size / 4 {
             guard siphon_start_writeback(descriptor, Int64(writebackStarted), Int64(end - writebackStarted)) == 0 else {
-                throw WritebackError(call: "sync_file_range", code: errno)
+                return try turnOff(WritebackError(call: "sync_file_range", code: errno))
             }
             writebackStarted = end
         }
@@ -60,12 +62,21 @@ struct PageCacheWindow {
             // keep the folios at its ends.
             let start = dropped & ~(Self.folioAlignment - 1)
             let upTo = (writebackStarted - size / 2) & ~(Self.folioAlignment - 1)
-            guard upTo > start else { return }
+            guard upTo > start else { return nil }
             guard siphon_write_back_and_drop(descriptor, Int64(start), Int64(upTo - start)) == 0 else {
-                throw WritebackError(call: "sync_file_range/posix_fadvise", code: errno)
+                return try turnOff(WritebackError(call: "sync_file_range/posix_fadvise", code: errno))
             }
             dropped = upTo
         }
+        return nil
+    }
+
+    /// Returns `error` after turning the window off if it says the file
+    /// does not support the calls; throws it otherwise.
+    private mutating func turnOff(_ error: WritebackError) throws(WritebackError) -> WritebackError {
+        guard [EINVAL, ESPIPE, ENOSYS, EOPNOTSUPP].contains(error.code) else { throw error }
+        size = 0
+        return error
     }
 
     struct WritebackError: Error {
