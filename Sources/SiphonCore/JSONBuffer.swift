@@ -142,10 +142,21 @@ public struct JSONBuffer: Sendable {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func appendEscaped(buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress else { return }
         var index = 0
         let end = buffer.count
         var runStart = 0
+        // Bytes before this index are looked at one by one: the eight-byte
+        // word they start found something to escape or a non-ASCII byte.
+        var bytewiseUntil = 0
         while index < end {
+            if index >= bytewiseUntil && end - index >= 8 {
+                if Self.isPlainASCII(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                bytewiseUntil = index + 8
+            }
             let byte = buffer[index]
             if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte < 0x80 {
                 index += 1
@@ -177,6 +188,24 @@ public struct JSONBuffer: Sendable {
             runStart = index
         }
         bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<end]))
+    }
+
+    /// Whether eight bytes (one word, any byte order) are all ASCII that JSON
+    /// takes as is: none at or above 0x80, below 0x20, `"` or `\\`. Text
+    /// values are mostly such runs, and a word at a time is several times
+    /// faster than a byte at a time on long values (TOASTed text, JSON).
+    @inline(__always)
+    static func isPlainASCII(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        if word & high != 0 { return false }
+        // With every byte below 0x80, subtracting borrows into a byte's high
+        // bit exactly when that byte was below the subtrahend; a borrow
+        // spilling into the next byte only follows a real hit.
+        let control = word &- ones &* 0x20
+        let quote = (word ^ (ones &* 0x22)) &- ones
+        let backslash = (word ^ (ones &* 0x5C)) &- ones
+        return (control | quote | backslash) & high == 0
     }
 
     /// Length of the well-formed UTF-8 sequence starting at `index`, or 0.

@@ -28,6 +28,34 @@ final class PositionAndJSONTests: XCTestCase {
         XCTAssertEqual(parsed, "a\u{FFFD}\u{FFFD}(b")
     }
 
+    /// Long strings are scanned eight bytes at a time: every byte value, at
+    /// every place in a word and in a string, is judged as one byte at a
+    /// time would judge it.
+    func testWordAtATimeScanAgreesWithByteAtATime() throws {
+        for value in 0...255 {
+            let plain = value >= 0x20 && value < 0x80 && value != 0x22 && value != 0x5C
+            for lane in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[lane] = UInt8(value)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                XCTAssertEqual(JSONBuffer.isPlainASCII(word), plain, "byte \(value) in lane \(lane)")
+            }
+        }
+        for special in ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{7F}", "é", "日", "🎉"] {
+            for place in 0..<24 {
+                var sample = String(repeating: "a", count: 24)
+                sample.insert(contentsOf: special, at: sample.index(sample.startIndex, offsetBy: place))
+                var json = JSONBuffer()
+                json.appendString(sample)
+                let parsed = try JSONSerialization.jsonObject(with: Data(json.bytes), options: .fragmentsAllowed) as? String
+                XCTAssertEqual(parsed, sample)
+            }
+        }
+        var broken = JSONBuffer()
+        broken.appendString(utf8: Array("0123456789abcdef".utf8) + [0xFF] + Array("0123456789abcdef".utf8))
+        XCTAssertEqual(String(decoding: broken.bytes, as: UTF8.self), "\"0123456789abcdef\u{FFFD}0123456789abcdef\"")
+    }
+
     func testNumbersBase64AndNonFiniteDoubles() throws {
         var json = JSONBuffer()
         json.appendRaw("[")
