@@ -44,7 +44,7 @@ let package = Package(
             ],
             path: "Connectors/SQLiteSource"
         ),
-        // sync_file_range and posix_fadvise, which Swift's Glibc module does not declare.
+        // sync_file_range, a GNU extension that Swift's Glibc module does not declare.
         .target(name: "CLinuxIO", path: "Sources/CLinuxIO"),
         .target(
             name: "FileSink",

@@ -1,3 +1,4 @@
+import CLinuxIO
 import Foundation
 import Logging
 import SiphonCore
@@ -6,7 +7,9 @@ import Synchronization
 /// Appends events to a JSON Lines file, one event per line.
 ///
 /// Durability: `flush` fdatasyncs the file, so a checkpoint never runs ahead
-/// of what is on disk. Exactly-once: `open` cuts a partly written last line
+/// of what is on disk (a character device such as /dev/null, a FIFO or a
+/// socket has nothing to sync and promises nothing). Only the file's tail
+/// stays in the page cache, see `PageCacheWindow`. Exactly-once: `open` cuts a partly written last line
 /// (a crash mid-write) and returns the position of the last complete line,
 /// so the pipeline never writes an event twice.
 ///
@@ -29,8 +32,8 @@ public final class FileSink: Sink {
         var descriptor: Int32 = -1
         /// Written since the last fdatasync.
         var unsynced = false
-        /// False for a character device such as /dev/null, which has
-        /// nothing to sync (fdatasync fails there with EINVAL).
+        /// False for a character device such as /dev/null, a FIFO or a
+        /// socket, which hold nothing to sync (fdatasync fails with EINVAL).
         var syncable = true
         var cache = PageCacheWindow(size: 0, fileLength: 0)
     }
@@ -63,12 +66,17 @@ public final class FileSink: Sink {
             Foundation.close(fd)
             throw error
         }
-        let length = Int(lseek(fd, 0, SEEK_END))
         var status = stat()
-        let isRegularFile = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
-        let cache = PageCacheWindow(size: configuration.pageCacheBytes, fileLength: max(length, 0))
+        guard fstat(fd, &status) == 0 else {
+            Foundation.close(fd)
+            throw sinkError("stat", path)
+        }
+        let kind = status.st_mode & S_IFMT
+        let syncable = kind != S_IFCHR && kind != S_IFIFO && kind != S_IFSOCK
+        let length = Int(lseek(fd, 0, SEEK_END))
+        let cache = PageCacheWindow(size: kind == S_IFREG ? configuration.pageCacheBytes : 0, fileLength: max(length, 0))
         let previous = state.withLock { state in
-            defer { state = State(descriptor: fd, syncable: isRegularFile, cache: cache) }
+            defer { state = State(descriptor: fd, syncable: syncable, cache: cache) }
             return state.descriptor
         }
         if previous >= 0 { Foundation.close(previous) }
@@ -98,17 +106,29 @@ public final class FileSink: Sink {
             }
             guard ok else { throw sinkError("write", configuration.path) }
             state.unsynced = true
-            do throws(PageCacheWindow.WritebackError) {
-                if let unsupported = try state.cache.appended(batch.buffer.count, descriptor: descriptor) {
-                    logger.notice("this file cannot be written back early; leaving its page cache to the kernel", metadata: [
-                        "file": .string(configuration.path), "call": .string(unsupported.call),
-                        "error": .string(String(cString: strerror(unsupported.code))),
-                    ])
-                }
-            } catch {
-                errno = error.code
-                throw sinkError("write back (\(error.call))", configuration.path)
+            try carryOut(state.cache.appended(batch.buffer.count), on: &state)
+        }
+    }
+
+    /// Makes the page cache window's calls. A wait for writeback reports
+    /// (and clears) any writeback error of the whole file, which the next
+    /// fdatasync would then not see: every failure fails the sink, except
+    /// a file that does not support starting writeback at all.
+    private func carryOut(_ plan: PageCacheWindow.Plan, on state: inout State) throws {
+        if let range = plan.startWriteback,
+           siphon_start_writeback(state.descriptor, Int64(range.lowerBound), Int64(range.count)) != 0 {
+            guard [EINVAL, ESPIPE, ENOSYS, EOPNOTSUPP].contains(errno) else {
+                throw sinkError("start writeback of", configuration.path)
             }
+            logger.notice("this file cannot be written back early; leaving its page cache to the kernel", metadata: [
+                "file": .string(configuration.path), "error": .string(String(cString: strerror(errno))),
+            ])
+            state.cache.turnOff()
+            return
+        }
+        if let range = plan.writeBackAndDrop,
+           siphon_write_back_and_drop(state.descriptor, Int64(range.lowerBound), Int64(range.count)) != 0 {
+            throw sinkError("write back", configuration.path)
         }
     }
 
