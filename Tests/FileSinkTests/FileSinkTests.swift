@@ -6,14 +6,17 @@ import XCTest
 @testable import FileSink
 
 final class FileSinkTests: XCTestCase {
-    private func batch(_ range: Range<Int>) -> EventBatch {
+    /// Events `{"n":index}` at positions `high`/`index`, each padded with
+    /// a `pad` member of `padding` bytes when asked.
+    private func batch(_ range: Range<Int>, high: UInt64 = 5, padding: Int = 0) -> EventBatch {
+        let pad = padding > 0 ? ",\"pad\":\"\(String(repeating: "x", count: padding))\"" : ""
         var batch = EventBatch()
         for index in range {
-            batch.appendRowEvent(position: Position(high: 5, low: UInt64(index)), op: .create,
+            batch.appendRowEvent(position: Position(high: high, low: UInt64(index)), op: .create,
                                  table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
                                  schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
                 guard image == .after else { return false }
-                json.appendRaw("{\"n\":\(index)}".utf8)
+                json.appendRaw("{\"n\":\(index)\(pad)}".utf8)
                 return true
             }
         }
@@ -101,19 +104,8 @@ final class FileSinkTests: XCTestCase {
             let path = folder.appending("events-\(pageCacheBytes).jsonl")
             let sink = FileSink(configuration: .init(path: path, pageCacheBytes: pageCacheBytes), logger: Logger(label: "t"))
             _ = try await sink.open()
-            let padding = String(repeating: "x", count: 1000)
             for start in stride(from: 0, to: 8192, by: 256) {
-                var batch = EventBatch()
-                for index in start..<start + 256 {
-                    batch.appendRowEvent(position: Position(high: 7, low: UInt64(index)), op: .read,
-                                         table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
-                                         schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
-                        guard image == .after else { return false }
-                        json.appendRaw("{\"n\":\(index),\"pad\":\"\(padding)\"}".utf8)
-                        return true
-                    }
-                }
-                try await sink.write(batch)
+                try await sink.write(batch(start..<start + 256, high: 7, padding: 1000))
             }
             try await sink.close()
             return path

@@ -46,12 +46,20 @@ struct ByteReader: Sendable {
 
     /// Returns the next `n` bytes as a slice sharing the message's storage.
     mutating func readBytes(_ n: Int) throws -> ArraySlice<UInt8> {
+        let range = try skipBytes(n)
+        return bytes[(bytes.startIndex + range.lowerBound)..<(bytes.startIndex + range.upperBound)]
+    }
+
+    /// Skips the next `n` bytes; returns where they are, as offsets from
+    /// the start of `message`.
+    mutating func skipBytes(_ n: Int) throws -> Range<Int> {
         guard n >= 0 else {
             throw PgOutputDecodingError(.invalidValue, offset: offset, detail: "negative length \(n)")
         }
         try require(n)
-        defer { index += n }
-        return bytes[index..<(index + n)]
+        let start = offset
+        index += n
+        return start..<(start + n)
     }
 
     /// Reads an `Int32` length prefix followed by that many bytes.
@@ -65,14 +73,7 @@ struct ByteReader: Sendable {
     /// Skips an `Int32` length prefix and that many bytes; returns where
     /// they are, as offsets from the start of `message`.
     mutating func skipLengthPrefixedBytes() throws -> Range<Int> {
-        let n = Int(try readInt32())
-        guard n >= 0 else {
-            throw PgOutputDecodingError(.invalidValue, offset: offset, detail: "negative length \(n)")
-        }
-        try require(n)
-        let start = offset
-        index += n
-        return start..<(start + n)
+        try skipBytes(Int(try readInt32()))
     }
 
     /// Throws `.trailingBytes` unless the whole message has been read.
