@@ -13,9 +13,11 @@ import Synchronization
 /// (a crash mid-write) and returns the position of the last complete line,
 /// so the pipeline never writes an event twice.
 ///
-/// Not an actor: the pipeline calls it from one task, on its own thread, and
+/// Not an actor: the pipeline writes from one task, on its own thread, and
 /// an actor hop per batch cost two more job switches on that thread before
-/// each batch reached the file. The descriptor sits behind a lock instead.
+/// each batch reached the file. The descriptor sits behind a lock instead,
+/// which `flush` (called on another thread, while writes go on) holds only
+/// to take a duplicate of it.
 public final class FileSink: Sink {
     public struct Configuration: Sendable, Equatable {
         public var path: String
@@ -132,11 +134,27 @@ public final class FileSink: Sink {
         }
     }
 
+    /// The pipeline flushes on another thread while `write` goes on.
+    public var flushesAlongsideWrites: Bool { true }
+
+    /// Syncs what was written before the call, without holding the lock
+    /// that `write` takes: a duplicate of the descriptor keeps the file open
+    /// for the fdatasync even if the sink is closed meanwhile, and a write
+    /// during the fdatasync leaves the file unsynced for the next flush.
     public func flush() async throws {
-        try state.withLock { state in
-            guard state.descriptor >= 0, state.unsynced, state.syncable else { return }
-            guard fdatasync(state.descriptor) == 0 else { throw sinkError("fsync", configuration.path) }
+        let descriptor = try state.withLock { state -> Int32? in
+            guard state.descriptor >= 0, state.unsynced, state.syncable else { return nil }
+            let copy = fcntl(state.descriptor, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else { throw sinkError("fsync", configuration.path) }
             state.unsynced = false
+            return copy
+        }
+        guard let descriptor else { return }
+        defer { Foundation.close(descriptor) }
+        guard fdatasync(descriptor) == 0 else {
+            let error = sinkError("fsync", configuration.path)
+            state.withLock { $0.unsynced = true }
+            throw error
         }
     }
 

@@ -40,6 +40,10 @@ public protocol Source: Sendable {
 ///   disk, acknowledged by the broker, committed). Only then does the
 ///   pipeline checkpoint and acknowledge to the source. It must be safe to
 ///   call with nothing written.
+/// - A sink that says `flushesAlongsideWrites` has `flush` called on
+///   another thread while `write` goes on with later batches; its `flush`
+///   then makes durable at least every event written before the call.
+///   Otherwise the pipeline waits for each flush before it writes again.
 /// - After a `write` or `flush` throws, the pipeline calls `close` and
 ///   restarts from the checkpoint; events after it are delivered again.
 public protocol Sink: Sendable {
@@ -47,4 +51,10 @@ public protocol Sink: Sendable {
     func write(_ batch: EventBatch) async throws
     func flush() async throws
     func close() async throws
+    /// Whether `flush` may run while `write` goes on (see the contract).
+    var flushesAlongsideWrites: Bool { get }
+}
+
+extension Sink {
+    public var flushesAlongsideWrites: Bool { false }
 }

@@ -27,7 +27,7 @@ final class PipelineTests: XCTestCase {
     }
 
     /// Records writes and flushes; durable = what was written before the last flush.
-    final class RecordingSink: Sink {
+    class RecordingSink: Sink, @unchecked Sendable {
         let log = Mutex<[String]>([])
         let durable = Mutex<[Position]>([])
         let written = Mutex<[Position]>([])
@@ -45,6 +45,32 @@ final class PipelineTests: XCTestCase {
             log.withLock { $0.append("flush") }
         }
         func close() async throws { log.withLock { $0.append("close") } }
+        var flushesAlongsideWrites: Bool { false }
+    }
+
+    /// Flushes alongside writes; a flush covers what was written when it
+    /// began, and the first one waits until `release`, or fails.
+    final class HeldFlushSink: RecordingSink, @unchecked Sendable {
+        let released = Mutex(false)
+        let failing: Bool
+        /// What the first flush covers: the events written when it began.
+        let firstFlush = Mutex<[Position]?>(nil)
+        init(failing: Bool = false) {
+            self.failing = failing
+            super.init()
+        }
+        override var flushesAlongsideWrites: Bool { true }
+        override func flush() async throws {
+            let covered = written.withLock { $0 }
+            let first = firstFlush.withLock { first in
+                defer { if first == nil { first = covered } }
+                return first == nil
+            }
+            if failing { throw SiphonError(.sink, "the disk is full") }
+            while first && !released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
+            durable.withLock { $0 = covered }
+            log.withLock { $0.append("flush") }
+        }
     }
 
     func testAcknowledgesOnlyWhatIsDurableAndSkipsWhatTheSinkHolds() async throws {
@@ -163,16 +189,17 @@ final class PipelineTests: XCTestCase {
             }
             try await Task.sleep(for: .seconds(3600))
         }
-        func acknowledge(_ position: Position) {}
+        let acknowledged = Mutex<[Position]>([])
+        func acknowledge(_ position: Position) { acknowledged.withLock { $0.append(position) } }
     }
 
     /// A pipeline from `source` into a `RecordingSink`, flushing every 100 ms
     /// (and every `flushEvents` events), started; the caller stops it.
-    private func startPacedPipeline(_ source: PacedSource, flushEvents: Int = PipelineOptions().flushEvents)
+    private func startPacedPipeline(_ source: PacedSource, into sink: RecordingSink = RecordingSink(),
+                                    flushEvents: Int = PipelineOptions().flushEvents)
         throws -> (pipeline: Pipeline, task: Task<Void, any Error>, sink: RecordingSink, store: CheckpointStore, folder: TemporaryDirectory) {
         let folder = try TemporaryDirectory()
         let store = CheckpointStore(directory: try StateDirectory(path: folder.path + "/state"), pipeline: "p")
-        let sink = RecordingSink()
         var options = PipelineOptions()
         options.flushInterval = .milliseconds(100)
         options.flushEvents = flushEvents
@@ -218,6 +245,64 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.load()?.position, Position(high: 3, low: 39), "checkpointed once the source went quiet")
         pipeline.stop()
         try await task.value
+    }
+
+    /// A flush that takes long (an fsync under load) does not hold the
+    /// source up when the sink flushes alongside writes: events keep
+    /// reaching the sink, while the checkpoint and the acknowledgement wait
+    /// for the flush and cover only what it made durable.
+    func testSlowFlushDoesNotHoldWritesUp() async throws {
+        let source = PacedSource(high: 4, resumable: true)
+        let sink = HeldFlushSink()
+        let (pipeline, task, _, store, folder) = try startPacedPipeline(source, into: sink)
+        defer { withExtendedLifetime(folder) {} }
+        for _ in 0..<500 where sink.firstFlush.withLock({ $0 == nil }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        guard let covered = sink.firstFlush.withLock({ $0 }), let flushed = covered.last else {
+            return XCTFail("no flush began")
+        }
+        for _ in 0..<500 where sink.written.withLock({ $0.count }) < covered.count + 10 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        XCTAssertGreaterThanOrEqual(sink.written.withLock { $0.count }, covered.count + 10, "writes went on during the flush")
+        XCTAssertNil(try store.load(), "no checkpoint before the flush is done")
+        XCTAssertEqual(source.acknowledged.withLock { $0 }, [], "nothing acknowledged before the flush is done")
+        sink.released.withLock { $0 = true }
+        for _ in 0..<500 where sink.written.withLock({ $0.count }) < 40 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        pipeline.stop()
+        try await task.value
+        let acknowledged = source.acknowledged.withLock { $0 }
+        XCTAssertEqual(acknowledged.first, flushed, "the first checkpoint is what the first flush covered")
+        XCTAssertEqual(acknowledged, acknowledged.sorted())
+        XCTAssertEqual(acknowledged.last, Position(high: 4, low: 39))
+        XCTAssertEqual(try store.load()?.position, Position(high: 4, low: 39))
+        XCTAssertEqual(sink.log.withLock { $0 }.last, "close")
+    }
+
+    /// A flush that fails off the pipeline's thread fails the pipeline,
+    /// even with the source quiet, and nothing is checkpointed.
+    func testFailedBackgroundFlushFailsThePipeline() async throws {
+        let source = PacedSource(high: 5, resumable: true)
+        let sink = HeldFlushSink(failing: true)
+        let (_, task, _, store, folder) = try startPacedPipeline(source, into: sink)
+        defer { withExtendedLifetime(folder) {} }
+        let outcome = try await withThrowingTaskGroup(of: Result<Void, any Error>?.self) { group in
+            group.addTask { await task.result }
+            group.addTask { try await Task.sleep(for: .seconds(20)); return nil }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+        guard case .failure(let error) = outcome else {
+            task.cancel()
+            return XCTFail("the pipeline went on after its sink failed to flush")
+        }
+        XCTAssertTrue("\(error)".contains("the disk is full"), "\(error)")
+        XCTAssertNil(try store.load())
+        XCTAssertEqual(source.acknowledged.withLock { $0 }, [])
+        XCTAssertNotNil(sink.firstFlush.withLock { $0 })
     }
 }
 
