@@ -14,7 +14,7 @@ import SiphonCore
 /// it empty, and it would come before the batch reaches the sink. In the
 /// middle of a transaction it reads again (the server sends each message
 /// as it decodes it, and the rest has usually come meanwhile), and so does
-/// a busy stream (`ReadPacing.isBusy`), until the socket is empty; so does
+/// a busy stream, until the socket is empty (`ReadPacing.mayReadSocket`); so does
 /// every stream over TLS, where poll cannot see what libpq has decrypted.
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
@@ -101,14 +101,15 @@ final class ReplicationSession {
         var sinceCheck = 0
         var message: [UInt8] = []
         var pacing = ReadPacing()
-        var mayReadSocket = true
         // Over TLS, bytes already decrypted by libpq do not wake poll(2):
         // read until a read finds nothing, every time.
         let readsUntilEmpty = replication.decryptsInput
         while true {
             var drained = false
-            if readsUntilEmpty || pacing.isBusy || decoder.inTransaction { mayReadSocket = true }
-            switch try replication.readCopyData(into: &message, mayReadSocket: &mayReadSocket) {
+            let mayReadSocket = readsUntilEmpty || pacing.mayReadSocket(inTransaction: decoder.inTransaction)
+            let (read, readSocket) = try replication.readCopyData(into: &message, mayReadSocket: mayReadSocket)
+            if readSocket { pacing.readSocket() }
+            switch read {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
                 case .xLogData(let data):
@@ -161,7 +162,6 @@ final class ReplicationSession {
                 let waitStarted = clock.now
                 await replication.waitForData(timeout: .milliseconds(100))
                 pacing.waited(from: waitStarted, to: clock.now)
-                mayReadSocket = true
             }
         }
     }

@@ -59,4 +59,25 @@ final class ReadPacingTests: XCTestCase {
         now = wait(&pacing, [ReadPacing.gap], from: now)
         XCTAssertFalse(pacing.isBusy, "a gap makes it quiet again")
     }
+
+    /// After a wait the loop reads the socket once; before the next wait it
+    /// reads again only for the rest of a transaction or while busy. A
+    /// complete transaction, even one whose messages came from libpq's
+    /// buffer without a read, goes to the sink before another read.
+    func testReadsOnceAfterAWaitUnlessMidTransactionOrBusy() {
+        var pacing = ReadPacing()
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: false), "a new stream reads")
+        var now = wait(&pacing, [.milliseconds(1)], from: clock.now)
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: false), "the first read after a wait")
+        pacing.readSocket()
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: true), "the rest of a transaction")
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: true), "still, when its messages came from the buffer")
+        XCTAssertFalse(pacing.mayReadSocket(inTransaction: false), "a complete transaction goes to the sink first")
+        now = wait(&pacing, [.milliseconds(1)], from: now)
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: false), "another wait, another read")
+        pacing.readSocket()
+        _ = wait(&pacing, [.microseconds(20)], from: now)
+        pacing.readSocket()
+        XCTAssertTrue(pacing.mayReadSocket(inTransaction: false), "a busy stream reads until the socket is empty")
+    }
 }

@@ -168,23 +168,29 @@ final class PostgresConnection: @unchecked Sendable {
     /// reused when nothing else holds it: one allocation per stream, not one
     /// per message.
     func readCopyData(into message: inout [UInt8]) throws -> CopyRead {
-        var mayReadSocket = true
-        return try readCopyData(into: &message, mayReadSocket: &mayReadSocket)
+        try readCopyData(into: &message, mayReadSocket: true).read
     }
 
     /// Takes the next CopyData message without waiting, reading the socket
-    /// only if `mayReadSocket` allows it. When libpq holds no whole message,
-    /// one read takes what the socket has and clears `mayReadSocket`; with
-    /// it cleared, an empty buffer reads as `.wouldBlock` without asking the
-    /// kernel (the caller polls, which says whether more has come).
-    func readCopyData(into message: inout [UInt8], mayReadSocket: inout Bool) throws -> CopyRead {
+    /// only if `mayReadSocket` allows it and libpq holds no whole message
+    /// (one read, which takes what the socket has). Without the read, an
+    /// empty buffer reads as `.wouldBlock` without asking the kernel (the
+    /// caller polls, which says whether more has come). `readSocket` says
+    /// whether the read was made.
+    func readCopyData(into message: inout [UInt8], mayReadSocket: Bool) throws -> (read: CopyRead, readSocket: Bool) {
         var buffer: UnsafeMutablePointer<CChar>?
         var length = PQgetCopyData(handle, &buffer, 1)
-        if length == 0 && mayReadSocket {
-            mayReadSocket = false
+        let readSocket = length == 0 && mayReadSocket
+        if readSocket {
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
             length = PQgetCopyData(handle, &buffer, 1)
         }
+        return (try takeCopyData(length, buffer, into: &message), readSocket)
+    }
+
+    /// What `PQgetCopyData` returned: a message (copied into `message`), none
+    /// yet, or the end of the copy.
+    private func takeCopyData(_ length: Int32, _ buffer: UnsafeMutablePointer<CChar>?, into message: inout [UInt8]) throws -> CopyRead {
         if length > 0, let buffer {
             defer { PQfreemem(buffer) }
             message.removeAll(keepingCapacity: true)
