@@ -14,8 +14,9 @@ import SiphonCore
 /// it empty, and it would come before the batch reaches the sink. In the
 /// middle of a transaction it reads again (the server sends each message
 /// as it decodes it, and the rest has usually come meanwhile), and so does
-/// a busy stream, until the socket is empty (`ReadPacing.mayReadSocket`); so does
-/// every stream over TLS, where poll cannot see what libpq has decrypted.
+/// a busy stream, until the socket is empty (`ReadPacing.mayReadSocket`);
+/// so does every stream over TLS, where poll cannot see what libpq has
+/// decrypted.
 final class ReplicationSession {
     let configuration: PostgresSourceConfiguration
     let target: ConnectionTarget

@@ -146,8 +146,10 @@ public final class Pipeline: Service, Sendable {
             var written = resume
             /// The last position a checkpoint was made, or started, for.
             var checkpointed = resume
-            /// Set once the checkpoint running in `background` is over.
-            var running: Flag?
+            /// The last position whose checkpoint is made (for the progress line).
+            var durable = resume
+            /// The checkpoint running in `background`: its flag is set once it is over.
+            var running: (done: Flag, position: Position)?
             var pending = 0
             let clock = ContinuousClock()
             var lastFlush = clock.now
@@ -157,8 +159,9 @@ public final class Pipeline: Service, Sendable {
             /// Takes the outcome of the checkpoint running in `background`,
             /// throwing its error: if it is over, or else with `waiting`.
             func collect(waiting: Bool) async throws {
-                guard let done = running, waiting || done.isSet else { return }
+                guard let checkpoint = running, waiting || checkpoint.done.isSet else { return }
                 try await background.next()
+                durable = checkpoint.position
                 running = nil
             }
 
@@ -172,10 +175,11 @@ public final class Pipeline: Service, Sendable {
                 lastFlush = clock.now
                 guard sink.flushesAlongsideWrites, !last else {
                     try await makeDurable(position)
+                    durable = position
                     return
                 }
                 let done = Flag()
-                running = done
+                running = (done, position)
                 background.addTask(executorPreference: globalConcurrentExecutor) { [self] in
                     defer { done.set() }
                     do {
@@ -217,7 +221,7 @@ public final class Pipeline: Service, Sendable {
                 pending += batch.count
                 stats.record(events: batch.count, bytes: batch.byteCount)
                 if let interval = options.statsInterval, clock.now - stats.since >= interval {
-                    logProgress(&stats, checkpoint: checkpointed, now: clock.now)
+                    logProgress(&stats, checkpoint: durable, now: clock.now)
                 }
                 // While a checkpoint runs, writing goes on; the next starts after it.
                 if lastResumable, running == nil,
