@@ -109,13 +109,17 @@ final class ReplicationSession {
             var drained = false
             let mayReadSocket = readsUntilEmpty || pacing.mayReadSocket(inTransaction: decoder.inTransaction)
             let (read, readSocket) = try replication.readCopyData(into: &message, mayReadSocket: mayReadSocket)
-            if readSocket { pacing.readSocket() }
+            if readSocket {
+                pacing.readSocket()
+                // The events' processing time (`ts_ms`) is when their bytes
+                // were read: a clock read per read, not per message.
+                decoder.nowMillis = Clock.unixMillis()
+            }
             switch read {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
                 case .xLogData(let data):
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
-                    decoder.nowMillis = Clock.unixMillis()
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
                     if try !handleNow(message, raw: data.data, decoder: &decoder) {
                         try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
@@ -145,7 +149,8 @@ final class ReplicationSession {
             try Task.checkCancellation()
             // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
             if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
-            let elapsed = clock.now - lastStatus
+            var now = clock.now
+            let elapsed = now - lastStatus
             let moved = tracker.confirmedLSN > confirmedSent
             if replyRequested || (moved && elapsed >= .milliseconds(100)) || elapsed >= configuration.statusInterval {
                 let idle = tracker.isIdle && !decoder.inTransaction && streams.isEmpty && batch.isEmpty
@@ -155,12 +160,16 @@ final class ReplicationSession {
                     replyRequested: idle && !moved)
                 try await replication.sendCopyData(update.encode())
                 confirmedSent = tracker.confirmedLSN
-                lastStatus = clock.now
+                now = clock.now
+                lastStatus = now
                 replyRequested = false
             }
             if drained {
-                if pacing.shouldSettle(at: clock.now) { Self.settle() }
-                let waitStarted = clock.now
+                if pacing.shouldSettle(at: now) {
+                    Self.settle()
+                    now = clock.now
+                }
+                let waitStarted = now
                 await replication.waitForData(timeout: .milliseconds(100))
                 pacing.waited(from: waitStarted, to: clock.now)
             }

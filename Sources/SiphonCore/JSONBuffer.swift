@@ -76,9 +76,17 @@ public struct JSONBuffer: Sendable {
         if value { appendRaw("true") } else { appendRaw("false") }
     }
 
-    public mutating func appendInt<I: BinaryInteger>(_ value: I) {
+    /// Inlinable so that callers in other modules get it specialized for
+    /// their integer type: unspecialized, the generic comparisons and
+    /// conversions cost more than writing the digits.
+    @inlinable public mutating func appendInt<I: BinaryInteger>(_ value: I) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = UInt64(value.magnitude)
+        appendDigits(UInt64(value.magnitude))
+    }
+
+    /// Writes `magnitude` in decimal.
+    @usableFromInline mutating func appendDigits(_ magnitude: UInt64) {
+        var magnitude = magnitude
         if magnitude < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(magnitude))
             return

@@ -192,7 +192,7 @@ public final class Pipeline: Service, Sendable {
             }
 
             while true {
-                try await collect(waiting: false)
+                if running?.done.isSet == true { try await collect(waiting: false) }
                 let incoming: EventBatch
                 if written != checkpointed {
                     // After a batch that is not resumable, only a quiet source
@@ -220,12 +220,13 @@ public final class Pipeline: Service, Sendable {
                 lastResumable = batch.resumable
                 pending += batch.count
                 stats.record(events: batch.count, bytes: batch.byteCount)
-                if let interval = options.statsInterval, clock.now - stats.since >= interval {
-                    logProgress(&stats, checkpoint: durable, now: clock.now)
+                let now = clock.now
+                if let interval = options.statsInterval, now - stats.since >= interval {
+                    logProgress(&stats, checkpoint: durable, now: now)
                 }
                 // While a checkpoint runs, writing goes on; the next starts after it.
                 if lastResumable, running == nil,
-                   pending >= options.flushEvents || clock.now - lastFlush >= options.flushInterval {
+                   pending >= options.flushEvents || now - lastFlush >= options.flushInterval {
                     try await checkpoint()
                 }
             }
