@@ -56,6 +56,7 @@ class Bench:
         self.args = args
         self.pgbin = args.pgbin
         self.siphon = args.siphon
+        self.minimal_consumer = args.minimal_consumer
         self.work = args.work
         self.port = args.port
         self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
@@ -495,7 +496,7 @@ def run_latency(bench, args):
     for rate in args.rates:
         runs = {}
         for rep in range(args.repeat):
-            for c in rotated(consumers.latency_consumers(), rep):
+            for c in rotated(consumers.latency_consumers(bench), rep):
                 result = latency_once(bench, c, rate, args.latency_seconds, f"lat_{c.name}_{rate}_{rep}")
                 runs.setdefault(c.name, (c.label, []))[1].append(result)
                 log(f"  latency {rate}/s {c.label} [{rep + 1}/{args.repeat}]: achieved "
@@ -619,6 +620,8 @@ def run_snapshot(bench, args):
 def parse_args():
     parser = argparse.ArgumentParser(description="Siphon benchmark harness (use Scripts/bench.sh)")
     parser.add_argument("--siphon", required=True, help="the siphon binary")
+    parser.add_argument("--minimal-consumer", default=None,
+                        help="the built minimal_consumer.c (latency mode's reference; left out without it)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")

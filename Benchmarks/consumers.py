@@ -123,6 +123,23 @@ class PythonWal2json:
         return count_wal2json(path)
 
 
+class MinimalC:
+    """Benchmarks/minimal_consumer.c: python_consumer.py's steps in C, the
+    least CPU per transaction a consumer can spend (latency mode only)."""
+    name = "minimal"
+    label = "C libpq wal2json > file (minimal reference)"
+    plugin = "wal2json"
+    output = "file"
+    exact = True
+    stop_signal = signal.SIGTERM
+
+    def command(self, bench, slot, out):
+        return [bench.minimal_consumer, bench.dsn, slot, out]
+
+    def count(self, path):
+        return count_wal2json(path)
+
+
 class Siphon:
     """`siphon run` with a postgres source and a file sink."""
     plugin = "pgoutput"
@@ -169,5 +186,6 @@ def drain_consumers():
     return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon()]
 
 
-def latency_consumers():
-    return [RecvlogicalWal2json(), PythonWal2json(), Siphon()]
+def latency_consumers(bench):
+    reference = [MinimalC()] if bench.minimal_consumer else []
+    return [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon()]

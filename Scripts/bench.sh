@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source Scripts/lib/packages.sh
-ensure_packages postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config
+ensure_packages postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config gcc
 
 if [[ -n "${SIPHON_BIN:-}" ]]; then
     siphon=$(realpath "$SIPHON_BIN")
@@ -76,8 +76,12 @@ echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $work/pg)" >&2
 # Debian's python3 (python3-psycopg2 lives there), not whatever python3 is first on PATH;
 # no __pycache__ folders in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
+# The latency mode's reference consumer (Benchmarks/minimal_consumer.c).
+gcc -O2 -o "$work/minimal_consumer" Benchmarks/minimal_consumer.c $(pkg-config --cflags --libs libpq)
+
 /usr/bin/python3 Benchmarks/bench.py --siphon "$siphon" --siphon-origin "$origin" --port "$port" \
-    --pgbin "$PGBIN" --work "$work/run" --command "Scripts/bench.sh $*" "$@"
+    --pgbin "$PGBIN" --work "$work/run" --minimal-consumer "$work/minimal_consumer" \
+    --command "Scripts/bench.sh $*" "$@"
 
 # The SQLite source benchmark: the same --quick / --repeat; it rewrites its
 # README block on full runs, as bench.py does.
