@@ -89,55 +89,49 @@ class SqlDecode:
         return None
 
 
-class RecvlogicalWal2json:
-    """pg_recvlogical with wal2json (format-version 2) into a file, fsync every 1 s."""
-    name = "wal2json"
-    label = "pg_recvlogical wal2json > file"
+class Wal2jsonFile:
+    """A consumer of a wal2json (format-version 2) slot that writes one JSON
+    line per message to a file; subclasses give the name, the label, the
+    stop signal and the command."""
     plugin = "wal2json"
     output = "file"
     exact = True
+
+    def count(self, path):
+        return count_wal2json(path)
+
+
+class RecvlogicalWal2json(Wal2jsonFile):
+    """pg_recvlogical with wal2json (format-version 2) into a file, fsync every 1 s."""
+    name = "wal2json"
+    label = "pg_recvlogical wal2json > file"
     stop_signal = signal.SIGINT
 
     def command(self, bench, slot, out):
         return [f"{bench.pgbin}/pg_recvlogical", "-d", bench.dsn, "--slot", slot, "--start", "--no-loop",
                 "-o", "format-version=2", "-f", out, "-F", "1", "-s", "1"]
 
-    def count(self, path):
-        return count_wal2json(path)
 
-
-class PythonWal2json:
+class PythonWal2json(Wal2jsonFile):
     """Benchmarks/python_consumer.py: psycopg2 + wal2json into a file."""
     name = "python"
     label = "Python psycopg2 wal2json > file"
-    plugin = "wal2json"
-    output = "file"
-    exact = True
     stop_signal = signal.SIGTERM
 
     def command(self, bench, slot, out):
         return [sys.executable, os.path.join(HERE, "python_consumer.py"), "--dsn", bench.dsn,
                 "--slot", slot, "--out", out, "--feedback-interval", "1"]
 
-    def count(self, path):
-        return count_wal2json(path)
 
-
-class MinimalC:
+class MinimalC(Wal2jsonFile):
     """Benchmarks/minimal_consumer.c: python_consumer.py's steps in C, the
     least CPU per transaction a consumer can spend (latency mode only)."""
     name = "minimal"
     label = "C libpq wal2json > file (minimal reference)"
-    plugin = "wal2json"
-    output = "file"
-    exact = True
     stop_signal = signal.SIGTERM
 
     def command(self, bench, slot, out):
         return [bench.minimal_consumer, bench.dsn, slot, out]
-
-    def count(self, path):
-        return count_wal2json(path)
 
 
 class Siphon:
