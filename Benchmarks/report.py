@@ -121,16 +121,29 @@ def targets(results):
             # "Never worse than the Python consumer's in the same run": the
             # medians, and each repetition's pair (both ran in it).
             theirs = python_5000["p99_ms"]
-            pairs = list(zip(siphon_5000.get("runs", []), python_5000.get("runs", [])))
-            within = sum(ours["p99_ms"] <= other["p99_ms"] for ours, other in pairs)
+            within, pairs = _at_or_below(siphon_5000, python_5000)
+            measured = f"{p99:.3f} vs {theirs:.3f} ms; ≤ in {within} of {pairs} repetitions"
+            reference = at_5000.get("minimal")
+            if reference:
+                # The control: the same line for a consumer that does next to
+                # nothing per transaction. Where it fails too, the line is
+                # set by the machine's noise, not by a consumer's work.
+                held, tried = _at_or_below(reference, python_5000)
+                measured += f" (minimal C reference: {reference['p99_ms']:.3f} ms, ≤ in {held} of {tried})"
             checks.append(("p99 latency at 5,000 changes/s ≤ the Python consumer's, by medians and in every repetition",
-                           f"{p99:.3f} vs {theirs:.3f} ms; ≤ in {within} of {len(pairs)} repetitions",
-                           p99 <= theirs and within == len(pairs)))
+                           measured, p99 <= theirs and within == pairs))
     if "snapshot" in results:
         s = results["snapshot"]
         ratio = s["siphon"]["rows_per_s"] / s["copy"]["rows_per_s"]
         checks.append(("snapshot ≥ 0.8 × psql COPY", f"{ratio:.2f} ×", ratio >= 0.8))
     return checks
+
+
+def _at_or_below(consumer, other):
+    """In how many repetitions `consumer`'s p99 was at or below `other`'s
+    (both ran in each), and of how many."""
+    pairs = list(zip(consumer.get("runs", []), other.get("runs", [])))
+    return sum(ours["p99_ms"] <= theirs["p99_ms"] for ours, theirs in pairs), len(pairs)
 
 
 def _targets(results):
