@@ -157,9 +157,9 @@ public final class Pipeline: Service, Sendable {
             var stats = ProgressStats(start: clock.now)
 
             /// Takes the outcome of the checkpoint running in `background`,
-            /// throwing its error: if it is over, or else with `waiting`.
-            func collect(waiting: Bool) async throws {
-                guard let checkpoint = running, waiting || checkpoint.done.isSet else { return }
+            /// waiting for it if it is not over, and throws its error.
+            func collect() async throws {
+                guard let checkpoint = running else { return }
                 try await background.next()
                 durable = checkpoint.position
                 running = nil
@@ -168,7 +168,7 @@ public final class Pipeline: Service, Sendable {
             /// Checkpoints what is written, after the running checkpoint.
             /// The last one (the pipeline stops) is made here, not in the background.
             func checkpoint(last: Bool = false) async throws {
-                try await collect(waiting: true)
+                try await collect()
                 guard let position = written, position != checkpointed else { return }
                 checkpointed = position
                 pending = 0
@@ -192,7 +192,9 @@ public final class Pipeline: Service, Sendable {
             }
 
             while true {
-                if running?.done.isSet == true { try await collect(waiting: false) }
+                // A finished checkpoint is taken without waiting; checked
+                // here so that most batches make no async call for it.
+                if running?.done.isSet == true { try await collect() }
                 let incoming: EventBatch
                 if written != checkpointed {
                     // After a batch that is not resumable, only a quiet source
