@@ -1,22 +1,4 @@
 import Logging
-import Synchronization
-
-/// The latest position the pipeline acknowledged to a source: written from
-/// the sink's task by `Source.acknowledge`, read by the source's own loop.
-/// It only moves forward.
-public final class AcknowledgedPosition: Sendable {
-    private let value = Mutex<Position?>(nil)
-
-    public init() {}
-
-    public func advance(to position: Position) {
-        value.withLock { current in
-            if current.map({ position > $0 }) ?? true { current = position }
-        }
-    }
-
-    public var current: Position? { value.withLock { $0 } }
-}
 
 /// Capped exponential backoff around a source's connection (or open
 /// database): transient failures log one line and try again, errors a
@@ -65,28 +47,5 @@ public struct Reconnector: Sendable {
     public static func format(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
-    }
-}
-
-/// `*` wildcards over whole names: `*` matches any run of characters, every
-/// other character itself (`public.*`, `audit_*`).
-public enum NamePattern {
-    public static func matches(_ pattern: some StringProtocol, _ text: some StringProtocol) -> Bool {
-        glob(Array(pattern.utf8)[...], Array(text.utf8)[...])
-    }
-
-    private static func glob(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
-        guard let first = pattern.first else { return text.isEmpty }
-        if first == UInt8(ascii: "*") {
-            let rest = pattern.dropFirst()
-            var candidate = text
-            while true {
-                if glob(rest, candidate) { return true }
-                guard !candidate.isEmpty else { return false }
-                candidate = candidate.dropFirst()
-            }
-        }
-        guard let head = text.first, head == first else { return false }
-        return glob(pattern.dropFirst(), text.dropFirst())
     }
 }
