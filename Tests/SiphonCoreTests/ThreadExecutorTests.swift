@@ -88,6 +88,69 @@ final class ThreadExecutorTests: XCTestCase {
         XCTAssertLessThan(clock.now - start, .seconds(25), "the wait returned for the job behind it")
     }
 
+    /// A source and a sink waiting on their own idle sockets on one
+    /// pipeline thread: each wait blocks until its timeout, the thread
+    /// sleeps in poll(2), and neither task hands the thread to the other
+    /// without blocking (before, each wait found the other's job queued and
+    /// returned at once: about 970,000 wake-ups a second each, a full core).
+    func testTwoWaitersOnIdleSocketsLetTheThreadSleep() async throws {
+        let thread = ThreadExecutor(name: "test")
+        defer { thread.shutdown() }
+        let (firstReader, firstWriter) = try makePipe()
+        let (secondReader, secondWriter) = try makePipe()
+        defer { [firstReader, firstWriter, secondReader, secondWriter].forEach { close($0) } }
+        let started = ContinuousClock.now
+        func waiter(_ fd: Int32) -> Task<(waits: Int, ready: Int), Never> {
+            Task(executorPreference: thread) {
+                var waits = 0
+                var ready = 0
+                while ContinuousClock.now - started < .seconds(1) {
+                    if await FileDescriptorWait.wait(fd, for: .read, timeout: .milliseconds(100)) { ready += 1 }
+                    waits += 1
+                }
+                return (waits, ready)
+            }
+        }
+        let first = waiter(firstReader)
+        let second = waiter(secondReader)
+        let (a, b) = (await first.value, await second.value)
+        XCTAssertEqual(a.ready + b.ready, 0, "neither socket was ever readable")
+        // About 10 timeouts of 100 ms each in a second; a spinning pair makes hundreds of thousands.
+        XCTAssertLessThan(a.waits, 100, "waits that returned without blocking: \(a.waits)")
+        XCTAssertLessThan(b.waits, 100, "waits that returned without blocking: \(b.waits)")
+    }
+
+    /// Two waiters on one thread: each wakes for its own socket, promptly.
+    func testTwoWaitersEachWakeForTheirOwnSocket() async throws {
+        let thread = ThreadExecutor(name: "test")
+        defer { thread.shutdown() }
+        let (firstReader, firstWriter) = try makePipe()
+        let (secondReader, secondWriter) = try makePipe()
+        defer { [firstReader, firstWriter, secondReader, secondWriter].forEach { close($0) } }
+        func waiter(_ fd: Int32) -> Task<Bool, Never> {
+            Task(executorPreference: thread) {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    if await FileDescriptorWait.wait(fd, for: .read, timeout: .seconds(5)) { return true }
+                }
+                return false
+            }
+        }
+        let first = waiter(firstReader)
+        let second = waiter(secondReader)
+        try await Task.sleep(for: .milliseconds(50))
+        var byte: UInt8 = 1
+        XCTAssertEqual(write(secondWriter, &byte, 1), 1)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let secondReady = await second.value
+        XCTAssertTrue(secondReady)
+        XCTAssertLessThan(clock.now - start, .seconds(4), "woken by its socket, not by a timeout")
+        XCTAssertEqual(write(firstWriter, &byte, 1), 1)
+        let firstReady = await first.value
+        XCTAssertTrue(firstReady)
+    }
+
     func testJobsAfterShutdownRunOnTheSharedPool() async throws {
         let thread = ThreadExecutor(name: "test")
         thread.shutdown()
