@@ -61,10 +61,16 @@ let package = Package(
             ]
         ),
         .target(name: "SiphonTestSupport", path: "Tests/SiphonTestSupport"),
-        .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport"]),
+        // In-memory source and sink, and the conformance suite every sink's tests run.
+        .target(
+            name: "SiphonTesting",
+            dependencies: ["SiphonCore", "SiphonTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SiphonTesting"
+        ),
+        .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore"]),
         .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport"]),
-        .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport"]),
+        .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
             dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"]

@@ -10,7 +10,7 @@ import SiphonCore
 public final class PostgresSource: Source {
     private let configuration: PostgresSourceConfiguration
     private let pipeline: String
-    private let state: StateDirectory
+    let state: StateDirectory
     private let logger: Logger
     private let acknowledged = AcknowledgedPosition()
 

@@ -4,10 +4,24 @@ import Logging
 import ServiceLifecycle
 import SQLiteSource
 import SiphonCore
+import Synchronization
+
+/// Reads and checks pipeline files with every connector this build has.
+func preparePipelines(_ paths: [String], problems: ConfigProblems, staticChecks: Bool = true) -> [PipelineDefinition] {
+    PipelineAssembly.prepare(paths: paths, environment: ProcessInfo.processInfo.environment,
+                             registry: .standard, problems: problems, staticChecks: staticChecks)
+}
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run pipelines until SIGTERM or SIGINT, then flush, checkpoint and exit 0.")
+        abstract: "Run pipelines until SIGTERM or SIGINT, then flush, checkpoint and exit 0.",
+        discussion: """
+            A pipeline that fails for a reason that may pass (a lost connection, a full disk) restarts \
+            from its checkpoint after a pause, for ever. One that fails for a reason a person must fix \
+            stops with a line saying what to fix, and the others go on. Exit status: 0 after SIGTERM \
+            or SIGINT; 1 when the last running pipeline stopped on such an error (2 when that error is \
+            bad configuration); 2 for bad configuration found before starting.
+            """)
 
     @OptionGroup var config: ConfigOptions
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -16,12 +30,19 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let logger = SiphonLogging.bootstrap(level: logLevel)
         let problems = ConfigProblems()
-        let pipelines = PipelineFactory.build(paths: config.paths, problems: problems, logger: logger)
+        let definitions = preparePipelines(config.paths, problems: problems)
         guard problems.isEmpty else { exitWithProblems(problems) }
+        let pipelines: [Pipeline]
+        do {
+            pipelines = try PipelineAssembly.build(definitions, logger: logger)
+        } catch let error as SiphonError {
+            exitWithError(error)
+        }
+        let outcomes = PipelineOutcomes()
         let services = pipelines.map { pipeline in
             ServiceGroupConfiguration.ServiceConfiguration(
-                service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
-                failureTerminationBehavior: .gracefullyShutdownGroup)
+                service: RecordedPipeline(pipeline: pipeline, outcomes: outcomes),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
         }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
@@ -30,67 +51,56 @@ struct Run: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            exitWithError(Self.unwrap(error))
+            exitWithError(SiphonError(.sourceFatal, String(describing: error)))
+        }
+        if let failure = outcomes.lastFailure {
+            // The pipeline already logged its line; the last line says it again.
+            exitWithError(failure)
         }
     }
+}
 
-    /// The pipeline's own error, without ServiceLifecycle's wrapping.
-    static func unwrap(_ error: any Error) -> SiphonError {
-        if let error = error as? SiphonError { return error }
-        if let error = error as? ServiceGroupError {
-            let text = String(describing: error)
-            return SiphonError(.sourceFatal, text)
+/// How the pipelines of one `siphon run` ended, in order.
+final class PipelineOutcomes: Sendable {
+    private let ended = Mutex<[SiphonError?]>([])
+
+    func record(_ failure: SiphonError?) { ended.withLock { $0.append(failure) } }
+
+    /// The error of the last pipeline to end, when it ended on one.
+    var lastFailure: SiphonError? { ended.withLock { $0.last ?? nil } }
+}
+
+/// A pipeline as a service that records how it ended.
+struct RecordedPipeline: Service {
+    let pipeline: Pipeline
+    let outcomes: PipelineOutcomes
+
+    func run() async throws {
+        do {
+            try await pipeline.run()
+            outcomes.record(nil)
+        } catch {
+            outcomes.record(error as? SiphonError ?? SiphonError(.sourceFatal, "\(error)"))
+            throw error
         }
-        return SiphonError(.sourceFatal, String(describing: error))
     }
 }
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check pipeline files: exit 0 when valid, else one line per problem and exit 2.")
+        abstract: "Check pipeline files without connecting anywhere: exit 0 when valid, else one line per problem and exit 2.")
 
     @OptionGroup var config: ConfigOptions
 
     func run() async throws {
         let problems = ConfigProblems()
-        let files = PipelineFactory.validate(paths: config.paths, problems: problems)
+        let definitions = preparePipelines(config.paths, problems: problems)
         guard problems.isEmpty else { exitWithProblems(problems) }
-        for file in files {
-            print("\(file.file): ok (pipeline \(file.name): \(file.sourceType) to \(file.sinkType))")
+        for definition in definitions {
+            print("\(definition.file.file): ok (pipeline \(definition.name): \(definition.source.type) to \(definition.sink.type))")
         }
     }
 }
-
-struct Offsets: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Inspect stored positions.", subcommands: [Show.self])
-
-    struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the stored position of each pipeline.")
-
-        @OptionGroup var config: ConfigOptions
-
-        func run() async throws {
-            let problems = ConfigProblems()
-            let files = PipelineFactory.load(paths: config.paths, problems: problems)
-            guard problems.isEmpty else { exitWithProblems(problems) }
-            for file in files {
-                let store = CheckpointStore(directory: StateDirectory(readingAt: file.statePath), pipeline: file.name)
-                do {
-                    if let checkpoint = try store.load() {
-                        let when = Date(timeIntervalSince1970: Double(checkpoint.updatedMillis) / 1000)
-                        print("\(file.name): \(checkpoint.position) (\(PipelineFactory.describe(checkpoint.position, sourceType: file.sourceType))) saved \(ISO8601DateFormatter().string(from: when)) in \(file.statePath)")
-                    } else {
-                        print("\(file.name): no checkpoint yet (state folder \(file.statePath))")
-                    }
-                } catch let error as SiphonError {
-                    exitWithError(error)
-                }
-            }
-        }
-    }
-}
-
 
 struct SQLiteCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,11 +117,7 @@ struct SQLiteCommands: AsyncParsableCommand {
         func run() async throws {
             let logger = SiphonLogging.bootstrap(level: "warning")
             let problems = ConfigProblems()
-            let files = PipelineFactory.load(paths: config.paths, problems: problems)
-            let targets = files.compactMap { file -> (PipelineFile, SQLiteSourceConfiguration)? in
-                guard file.sourceType == "sqlite", case .sqlite(let configuration) = PipelineFactory.readSource(file) else { return nil }
-                return (file, configuration)
-            }
+            let targets = sqliteSources(paths: config.paths, problems: problems)
             guard problems.isEmpty else { exitWithProblems(problems) }
             guard targets.count == 1, let (file, configuration) = targets.first else {
                 exitWithError(SiphonError(.configuration, "--config: name exactly one pipeline with an sqlite source (found \(targets.count))"))
@@ -133,13 +139,7 @@ struct SQLiteCommands: AsyncParsableCommand {
 
         func run() async throws {
             let problems = ConfigProblems()
-            let files = PipelineFactory.load(paths: config.paths, problems: problems)
-            var targets: [(PipelineFile, SQLiteSourceConfiguration)] = []
-            for file in files where file.sourceType == "sqlite" {
-                if case .sqlite(let configuration) = PipelineFactory.readSource(file) {
-                    targets.append((file, configuration))
-                }
-            }
+            let targets = sqliteSources(paths: config.paths, problems: problems)
             guard problems.isEmpty else { exitWithProblems(problems) }
             if targets.isEmpty {
                 exitWithError(SiphonError(.configuration, "--config: no pipeline with an sqlite source"))
@@ -153,5 +153,15 @@ struct SQLiteCommands: AsyncParsableCommand {
                 }
             }
         }
+    }
+}
+
+/// The pipelines with an SQLite source among the files, with their source keys read.
+private func sqliteSources(paths: [String], problems: ConfigProblems) -> [(PipelineFile, SQLiteSourceConfiguration)] {
+    let files = PipelineLoader.load(paths: paths, environment: ProcessInfo.processInfo.environment, problems: problems)
+    return files.compactMap { file in
+        guard file.sourceType == SQLiteSource.type else { return nil }
+        defer { file.source.finish() }
+        return SQLiteSource.configuration(reading: file.source).map { (file, $0) }
     }
 }

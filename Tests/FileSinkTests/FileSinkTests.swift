@@ -13,7 +13,7 @@ final class FileSinkTests: XCTestCase {
         var batch = EventBatch()
         for index in range {
             batch.appendRowEvent(position: Position(high: high, low: UInt64(index)), op: .create,
-                                 table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{}") },
+                                 table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{\"name\":\"p\"}") },
                                  schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
                 guard image == .after else { return false }
                 json.appendRaw("{\"n\":\(index)\(pad)}".utf8)
@@ -26,15 +26,15 @@ final class FileSinkTests: XCTestCase {
     func testCreatesFolderAppendsAndReportsLastPosition() async throws {
         let folder = try TemporaryDirectory()
         let path = folder.path + "/deep/er/events.jsonl"
-        let sink = FileSink(configuration: .init(path: path), logger: Logger(label: "t"))
+        let sink = FileSink(configuration: .init(path: path), pipeline: "p", logger: Logger(label: "t"))
         let empty = try await sink.open()
-        XCTAssertNil(empty)
+        XCTAssertEqual(empty, .tracked(last: nil))
         try await sink.write(batch(0..<3))
-        try await sink.flush()
+        _ = try await sink.flush()
         try await sink.close()
-        let reopened = FileSink(configuration: .init(path: path), logger: Logger(label: "t"))
+        let reopened = FileSink(configuration: .init(path: path), pipeline: "p", logger: Logger(label: "t"))
         let last = try await reopened.open()
-        XCTAssertEqual(last, Position(high: 5, low: 2))
+        XCTAssertEqual(last, .tracked(last: Position(high: 5, low: 2)))
         try await reopened.write(batch(3..<4))
         try await reopened.close()
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
@@ -44,7 +44,7 @@ final class FileSinkTests: XCTestCase {
     func testCutsAPartlyWrittenLastLine() async throws {
         let folder = try TemporaryDirectory()
         let path = folder.path + "/events.jsonl"
-        let sink = FileSink(configuration: .init(path: path), logger: Logger(label: "t"))
+        let sink = FileSink(configuration: .init(path: path), pipeline: "p", logger: Logger(label: "t"))
         _ = try await sink.open()
         try await sink.write(batch(0..<2))
         try await sink.close()
@@ -52,9 +52,9 @@ final class FileSinkTests: XCTestCase {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("{\"id\":\"0000000000000005000000000000".utf8))  // crash mid-line
         try handle.close()
-        let recovered = FileSink(configuration: .init(path: path), logger: Logger(label: "t"))
+        let recovered = FileSink(configuration: .init(path: path), pipeline: "p", logger: Logger(label: "t"))
         let last = try await recovered.open()
-        XCTAssertEqual(last, Position(high: 5, low: 1))
+        XCTAssertEqual(last, .tracked(last: Position(high: 5, low: 1)))
         try await recovered.close()
         let text = try String(contentsOfFile: path, encoding: .utf8)
         XCTAssertTrue(text.hasSuffix("}\n"))
@@ -65,7 +65,7 @@ final class FileSinkTests: XCTestCase {
         let folder = try TemporaryDirectory()
         let path = folder.path + "/other.txt"
         try "hello\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let sink = FileSink(configuration: .init(path: path), logger: Logger(label: "t"))
+        let sink = FileSink(configuration: .init(path: path), pipeline: "p", logger: Logger(label: "t"))
         do {
             _ = try await sink.open()
             XCTFail("expected an error")
@@ -102,7 +102,7 @@ final class FileSinkTests: XCTestCase {
 
         func writeEightMegabytes(pageCacheBytes: Int) async throws -> String {
             let path = folder.appending("events-\(pageCacheBytes).jsonl")
-            let sink = FileSink(configuration: .init(path: path, pageCacheBytes: pageCacheBytes), logger: Logger(label: "t"))
+            let sink = FileSink(configuration: .init(path: path, pageCacheBytes: pageCacheBytes), pipeline: "p", logger: Logger(label: "t"))
             _ = try await sink.open()
             for start in stride(from: 0, to: 8192, by: 256) {
                 try await sink.write(batch(start..<start + 256, high: 7, padding: 1000))
@@ -121,9 +121,9 @@ final class FileSinkTests: XCTestCase {
         let lines = try String(contentsOfFile: bounded, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 8192)
         XCTAssertTrue(lines[4321].contains("\"n\":4321,"))
-        let reopened = FileSink(configuration: .init(path: bounded, pageCacheBytes: 1 << 20), logger: Logger(label: "t"))
+        let reopened = FileSink(configuration: .init(path: bounded, pageCacheBytes: 1 << 20), pipeline: "p", logger: Logger(label: "t"))
         let last = try await reopened.open()
-        XCTAssertEqual(last, Position(high: 7, low: 8191))
+        XCTAssertEqual(last, .tracked(last: Position(high: 7, low: 8191)))
         try await reopened.close()
     }
 
@@ -168,12 +168,12 @@ final class FileSinkTests: XCTestCase {
     /// dropping pages nor fdatasync: the window turns itself off, and
     /// flushing has nothing to do, instead of failing the sink.
     func testWritesToDevNullWithThePageCacheWindowOn() async throws {
-        let sink = FileSink(configuration: .init(path: "/dev/null", pageCacheBytes: 1 << 20), logger: Logger(label: "t"))
+        let sink = FileSink(configuration: .init(path: "/dev/null", pageCacheBytes: 1 << 20), pipeline: "p", logger: Logger(label: "t"))
         _ = try await sink.open()
         for start in stride(from: 0, to: 40_000, by: 2_000) {
             try await sink.write(batch(start..<start + 2_000))
         }
-        try await sink.flush()  // nothing to sync on a character device
+        _ = try await sink.flush()  // nothing to sync on a character device
         try await sink.close()
     }
 

@@ -34,15 +34,19 @@ final class PipelineTests: XCTestCase {
         let held: Position?
         init(held: Position? = nil) { self.held = held }
 
-        func open() async throws -> Position? { log.withLock { $0.append("open") }; return held }
+        func open() async throws -> SinkPosition {
+            log.withLock { $0.append("open") }
+            return .tracked(last: held)
+        }
         func write(_ batch: EventBatch) async throws {
             written.withLock { $0.append(contentsOf: batch.events.map(\.position)) }
             log.withLock { $0.append("write") }
         }
-        func flush() async throws {
+        func flush() async throws -> Position? {
             let all = written.withLock { $0 }
             durable.withLock { $0 = all }
             log.withLock { $0.append("flush") }
+            return all.last ?? held
         }
         func close() async throws { log.withLock { $0.append("close") } }
         var flushesAlongsideWrites: Bool { false }
@@ -60,7 +64,7 @@ final class PipelineTests: XCTestCase {
             super.init()
         }
         override var flushesAlongsideWrites: Bool { true }
-        override func flush() async throws {
+        override func flush() async throws -> Position? {
             let covered = written.withLock { $0 }
             let first = firstFlush.withLock { first in
                 defer { if first == nil { first = covered } }
@@ -70,6 +74,7 @@ final class PipelineTests: XCTestCase {
             while first && !released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
             durable.withLock { $0 = covered }
             log.withLock { $0.append("flush") }
+            return covered.last
         }
     }
 

@@ -19,6 +19,10 @@ public struct PipelineFile: Sendable {
     public var sinkType: String
     /// `state.path`, or `.siphon/<name>` when not set.
     public var statePath: String
+    /// `retry_delay`: the first pause before the pipeline restarts after a
+    /// transient failure; it doubles up to `max_retry_delay`.
+    public var retryDelay: Duration = .milliseconds(500)
+    public var maxRetryDelay: Duration = .seconds(30)
 
     public init(
         file: String, name: String, source: ConfigReader, sourceType: String,

@@ -134,13 +134,35 @@ public enum PipelineLoader {
                 statePath = path
             }
         }
+        let (retryDelay, maxRetryDelay) = retryDelays(top)
         top.finish()
 
         guard let source, let sink else { return nil }
-        let pipeline = PipelineFile(
+        var pipeline = PipelineFile(
             file: file, name: name, source: source, sourceType: sourceType,
             sink: sink, sinkType: sinkType, statePath: statePath)
+        pipeline.retryDelay = retryDelay
+        pipeline.maxRetryDelay = maxRetryDelay
         return (pipeline, origins.expandedPaths.contains("name"))
+    }
+
+    /// The smallest `retry_delay`: a failing sink or source is retried at
+    /// most a hundred times a second, whatever the file says.
+    public static let minimumRetryDelay = Duration.milliseconds(10)
+
+    /// `retry_delay` and `max_retry_delay`, checked against each other.
+    static func retryDelays(_ top: ConfigReader) -> (Duration, Duration) {
+        var delay = top.duration("retry_delay", default: .milliseconds(500))
+        var maximum = top.duration("max_retry_delay", default: .seconds(30))
+        if delay < minimumRetryDelay {
+            top.report("retry_delay", "must be at least 10ms, or every failure would be retried in a tight loop")
+            delay = minimumRetryDelay
+        }
+        if maximum < delay {
+            top.report("max_retry_delay", "must be at least retry_delay (\(top.has("retry_delay") ? "the value given" : "500ms"))")
+            maximum = delay
+        }
+        return (delay, maximum)
     }
 
     private static func checkVersion(_ top: ConfigReader) {

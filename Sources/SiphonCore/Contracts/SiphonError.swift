@@ -20,6 +20,8 @@ public struct SiphonError: Error, Sendable, CustomStringConvertible {
         public static let sink = Code("sink")
         /// The state folder cannot be read or written.
         public static let state = Code("state")
+        /// The sink and the state folder disagree about where to resume.
+        public static let resume = Code("resume")
     }
 
     public var code: Code

@@ -34,6 +34,13 @@ public struct EventRecord: Sendable {
     public var line: Range<Int>
     /// The event's `key` object, when it has one (a Kafka message key, say).
     public var key: Range<Int>?
+    /// The last event of its source transaction: a sink that applies
+    /// changes may commit after it (never between two events of one
+    /// transaction). Snapshot rows and events outside transactions (schema
+    /// changes read apart from one, non-transactional messages) stand alone
+    /// and carry it too. A source sets it only on the actual last event, so
+    /// a batch handed over in the middle of a transaction ends without it.
+    public var endsTransaction = false
 }
 
 /// Events in position order, rendered once as JSON Lines in one buffer.
@@ -88,6 +95,13 @@ public struct EventBatch: Sendable {
             return moved
         }
         return result
+    }
+
+    /// Marks the last event as the end of its source transaction (see
+    /// `EventRecord.endsTransaction`); nothing when the batch is empty.
+    public mutating func markTransactionEnd() {
+        guard !events.isEmpty else { return }
+        events[events.count - 1].endsTransaction = true
     }
 
     /// Removes every event, keeping the allocated capacity.

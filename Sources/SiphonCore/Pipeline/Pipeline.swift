@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// How a pipeline batches its checkpoints.
+/// How a pipeline batches its checkpoints and restarts after failures.
 public struct PipelineOptions: Sendable {
     /// Batches waiting between source and sink before the source is slowed down.
     public var queueCapacity: Int = 8
@@ -18,8 +18,11 @@ public struct PipelineOptions: Sendable {
     /// `resumable` excepted, see `EventBatch.resumable`), or as soon as the
     /// checkpoint before is done.
     public var flushEvents: Int = 20_000
-    /// Pause before reopening a sink after a transient failure (doubles, capped).
+    /// Pause before restarting the pipeline after a transient failure
+    /// (`retry_delay`); doubles after each failed attempt ...
     public var retryDelay: Duration = .milliseconds(500)
+    /// ... up to this (`max_retry_delay`).
+    public var maxRetryDelay: Duration = .seconds(30)
     /// How often a progress line (events written, rate, checkpoint) is logged
     /// while events flow; nil: never.
     public var statsInterval: Duration? = .seconds(60)
@@ -27,7 +30,8 @@ public struct PipelineOptions: Sendable {
     public init() {}
 }
 
-/// Moves events from one source to one sink, with checkpoints.
+/// Moves events from one source to one sink, with checkpoints, and keeps
+/// doing so through failures.
 ///
 /// The source, the drain loop and the sink run on one thread of the
 /// pipeline's own (`ThreadExecutor`): a batch reaches the sink without waking
@@ -37,16 +41,24 @@ public struct PipelineOptions: Sendable {
 /// The order of work is what makes delivery safe: write, `flush` (the sink
 /// makes the events durable), save the checkpoint, and only then
 /// `acknowledge` to the source. A crash anywhere in between replays events
-/// the sink may already hold, and sinks that report their own position from
-/// `open` (the file sink) drop those too.
+/// the sink may already hold, and sinks that track their position (the file
+/// sink) drop those too.
+///
+/// Supervision: a transient error (`SiphonError.isTransient`) from the sink
+/// or the source closes both, waits (`retryDelay`, doubling up to
+/// `maxRetryDelay`, back to the first delay after an attempt that ran 30 s)
+/// and starts again from the checkpoint, for ever. A permanent error ends
+/// this pipeline only: `run` logs one line naming the pipeline and what to
+/// fix, and throws it.
 public final class Pipeline: Service, Sendable {
     public let name: String
-    private let source: any Source
-    private let sink: any Sink
-    private let checkpoints: CheckpointStore
-    private let options: PipelineOptions
-    private let logger: Logger
+    let source: any Source
+    let sink: any Sink
+    let checkpoints: CheckpointStore
+    let options: PipelineOptions
+    let logger: Logger
     private let sourceTask = Mutex<Task<Void, any Error>?>(nil)
+    private let backoff = Mutex<Task<Void, Never>?>(nil)
     private let stopRequested = Mutex(false)
 
     public init(name: String, source: any Source, sink: any Sink, checkpoints: CheckpointStore,
@@ -61,13 +73,13 @@ public final class Pipeline: Service, Sendable {
         self.logger = logger
     }
 
-    /// Runs until the source fails for good or a graceful shutdown (SIGTERM)
-    /// is requested; then drains the queue, flushes the sink, checkpoints
-    /// and returns.
+    /// Runs until a graceful shutdown (SIGTERM) is requested, then drains
+    /// the queue, flushes the sink, checkpoints and returns; or until a
+    /// permanent error, which it logs and throws.
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
-                try await runPipeline()
+                try await supervise()
             } onCancel: {
                 self.stop()
             }
@@ -80,30 +92,101 @@ public final class Pipeline: Service, Sendable {
     public func stop() {
         stopRequested.withLock { $0 = true }
         sourceTask.withLock { $0?.cancel() }
+        backoff.withLock { $0?.cancel() }
     }
 
-    private func runPipeline() async throws {
+    private var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    private func supervise() async throws {
+        let clock = ContinuousClock()
+        var delay = options.retryDelay
+        var attempt = 0
+        while true {
+            let started = clock.now
+            do {
+                try await runOnce()
+                logger.info("pipeline stopped")
+                return
+            } catch {
+                let failure = Self.classify(error)
+                guard failure.isTransient, !isStopping else {
+                    logger.error("pipeline \(name) stopped: \(failure.message)")
+                    throw failure
+                }
+                if clock.now - started > .seconds(30) {
+                    delay = options.retryDelay
+                    attempt = 0
+                }
+                attempt += 1
+                logger.warning("\(failure.message); restarting the pipeline from its checkpoint in \(Reconnector.format(delay)) (attempt \(attempt))", metadata: [
+                    "error": .string(failure.code.rawValue), "retry_in": .string(Reconnector.format(delay)),
+                ])
+                await pause(delay)
+                if isStopping {
+                    logger.info("pipeline stopped")
+                    return
+                }
+                delay = min(delay * 2, options.maxRetryDelay)
+            }
+        }
+    }
+
+    /// Waits `delay`, or less when the pipeline is asked to stop.
+    private func pause(_ delay: Duration) async {
+        let task = Task { _ = try? await Task.sleep(for: delay) }
+        backoff.withLock { $0 = task }
+        if isStopping { task.cancel() }
+        await task.value
+        backoff.withLock { $0 = nil }
+    }
+
+    /// Anything that is not a `SiphonError` is a defect, not a condition a
+    /// retry could change: permanent.
+    static func classify(_ error: any Error) -> SiphonError {
+        if let error = error as? SiphonError { return error }
+        return SiphonError(.sink, "\(error)")
+    }
+
+    /// One attempt: open the sink, decide where to resume, run the source
+    /// and drain it into the sink until the source stops or something fails.
+    private func runOnce() async throws {
         let thread = ThreadExecutor(name: "siphon \(name)")
         defer { thread.shutdown() }
         try await withTaskExecutorPreference(thread) {
-            try await runPipeline(on: thread)
+            try await runOnce(on: thread)
         }
     }
 
-    private func runPipeline(on thread: ThreadExecutor) async throws {
-        let sinkPosition = try await sink.open()
-        let stored = try checkpoints.load()?.position
-        let resume = [sinkPosition, stored].compactMap { $0 }.max()
-        logger.info("pipeline starting", metadata: [
-            "resume_after": .string(resume?.description ?? "beginning"),
-            "checkpoint": .string(stored?.description ?? "none"),
-            "sink_position": .string(sinkPosition?.description ?? "none"),
-        ])
-        if let resume, resume != stored {
-            // The sink holds more than the checkpoint says (a crash between
-            // the sink's fsync and the checkpoint): catch the checkpoint up.
-            try checkpoints.save(resume)
+    private func runOnce(on thread: ThreadExecutor) async throws {
+        let held: SinkPosition
+        do {
+            held = try await sink.open()
+        } catch {
+            try? await sink.close()
+            throw error
         }
+        let plan: ResumePlan
+        do {
+            let stored = try checkpoints.load()?.position
+            plan = try ResumePlan.decide(sink: held, checkpoint: stored, reset: try checkpoints.loadResetMarker(),
+                                         sourceStateMissing: source.resumeStateMissing,
+                                         stateFolder: checkpoints.directory.path)
+            var metadata: Logger.Metadata = [
+                "resume_after": .string(plan.resumeAfter?.description ?? "beginning"),
+                "checkpoint": .string(stored?.description ?? "none"),
+            ]
+            if case .tracked(let last) = held { metadata["sink_position"] = .string(last?.description ?? "none") }
+            logger.info("pipeline starting", metadata: metadata)
+            if plan.catchUpCheckpoint, let resume = plan.resumeAfter {
+                // The sink holds more than the checkpoint says (a crash between
+                // the sink's flush and the checkpoint): catch the checkpoint up.
+                try checkpoints.save(resume)
+            }
+        } catch {
+            try? await sink.close()
+            throw error
+        }
+        let resume = plan.resumeAfter
         if let resume { source.acknowledge(resume) }
 
         let queue = EventQueue(capacity: options.queueCapacity)
@@ -113,7 +196,7 @@ public final class Pipeline: Service, Sendable {
             try await source.run(resumingAfter: resume, output: queue)
         }
         sourceTask.withLock { $0 = task }
-        if stopRequested.withLock({ $0 }) { task.cancel() }
+        if isStopping { task.cancel() }
 
         var drainError: (any Error)?
         do {
@@ -123,6 +206,7 @@ public final class Pipeline: Service, Sendable {
             task.cancel()
         }
         let sourceResult = await task.result
+        sourceTask.withLock { $0 = nil }
         try? await sink.close()
         if let drainError { throw drainError }
         switch sourceResult {
@@ -130,157 +214,18 @@ public final class Pipeline: Service, Sendable {
         case .failure(let error) where error is CancellationError: break
         case .failure(let error): throw error
         }
-        logger.info("pipeline stopped")
-    }
-
-    /// Writes batches as they come and checkpoints them in groups.
-    ///
-    /// A sink that flushes alongside writes (the file sink) is flushed in
-    /// `background`, on the shared pool, while this loop goes on writing:
-    /// on the pipeline's thread, each fsync held up the events that arrived
-    /// meanwhile (about 2 ms a second for a trickle of small transactions,
-    /// which made up a third of their slowest 1%). One checkpoint runs at a
-    /// time; a later one starts after it.
-    private func drain(_ queue: EventQueue, resumingAfter resume: Position?) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { background in
-            var written = resume
-            /// The last position a checkpoint was made, or started, for.
-            var checkpointed = resume
-            /// The last position whose checkpoint is made (for the progress line).
-            var durable = resume
-            /// The checkpoint running in `background`: its flag is set once it is over.
-            var running: (done: Flag, position: Position)?
-            var pending = 0
-            let clock = ContinuousClock()
-            var lastFlush = clock.now
-            var lastResumable = true
-            var stats = ProgressStats(start: clock.now)
-
-            /// Takes the outcome of the checkpoint running in `background`,
-            /// waiting for it if it is not over, and throws its error.
-            func collect() async throws {
-                guard let checkpoint = running else { return }
-                try await background.next()
-                durable = checkpoint.position
-                running = nil
-            }
-
-            /// Checkpoints what is written, after the running checkpoint.
-            /// The last one (the pipeline stops) is made here, not in the background.
-            func checkpoint(last: Bool = false) async throws {
-                try await collect()
-                guard let position = written, position != checkpointed else { return }
-                checkpointed = position
-                pending = 0
-                lastFlush = clock.now
-                guard sink.flushesAlongsideWrites, !last else {
-                    try await makeDurable(position)
-                    durable = position
-                    return
-                }
-                let done = Flag()
-                running = (done, position)
-                background.addTask(executorPreference: globalConcurrentExecutor) { [self] in
-                    defer { done.set() }
-                    do {
-                        try await makeDurable(position)
-                    } catch {
-                        queue.finish()  // wakes this loop, which collects the error
-                        throw error
-                    }
-                }
-            }
-
-            while true {
-                // A finished checkpoint is taken without waiting; checked
-                // here so that most batches make no async call for it.
-                if running?.done.isSet == true { try await collect() }
-                let incoming: EventBatch
-                if written != checkpointed {
-                    // After a batch that is not resumable, only a quiet source
-                    // (no batch for a whole interval) is a reason to flush.
-                    let deadline = (lastResumable ? lastFlush : clock.now) + options.flushInterval
-                    switch await queue.next(until: deadline) {
-                    case .batch(let batch): incoming = batch
-                    case .finished: try await checkpoint(last: true); return
-                    case .timedOut:
-                        try await checkpoint()
-                        continue
-                    }
-                } else {
-                    guard let batch = await queue.next() else { break }
-                    lastFlush = clock.now
-                    incoming = batch
-                }
-                var batch = incoming
-                if let written, let first = batch.events.first?.position, first <= written {
-                    batch = batch.suffix(after: written)
-                    if batch.isEmpty { continue }
-                }
-                try await sink.write(batch)
-                written = batch.lastPosition
-                lastResumable = batch.resumable
-                pending += batch.count
-                stats.record(events: batch.count, bytes: batch.byteCount)
-                let now = clock.now
-                if let interval = options.statsInterval, now - stats.since >= interval {
-                    logProgress(&stats, checkpoint: durable, now: now)
-                }
-                // While a checkpoint runs, writing goes on; the next starts after it.
-                if lastResumable, running == nil,
-                   pending >= options.flushEvents || now - lastFlush >= options.flushInterval {
-                    try await checkpoint()
-                }
-            }
-            try await checkpoint(last: true)
-        }
     }
 
     /// The order that makes delivery safe: the sink makes the events
     /// durable, the checkpoint is saved, and only then does the source hear.
-    private func makeDurable(_ position: Position) async throws {
-        try await sink.flush()
-        try checkpoints.save(position)
-        source.acknowledge(position)
-    }
-
-    private func logProgress(_ stats: inout ProgressStats, checkpoint: Position?, now: ContinuousClock.Instant) {
-        let elapsed = now - stats.since
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        logger.info("progress", metadata: [
-            "events": "\(stats.events)", "per_second": "\(Int(Double(stats.events) / max(seconds, 0.001)))",
-            "mb": "\(stats.bytes / 1_000_000)", "total_events": "\(stats.totalEvents)",
-            "checkpoint": "\(checkpoint?.description ?? "none")",
-        ])
-        stats.reset(at: now)
-    }
-}
-
-/// A one-way switch another task can set.
-private final class Flag: Sendable {
-    private let value = Atomic(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
-}
-
-/// Counts for the periodic progress line.
-private struct ProgressStats {
-    var since: ContinuousClock.Instant
-    var events = 0
-    var bytes = 0
-    var totalEvents = 0
-
-    init(start: ContinuousClock.Instant) { since = start }
-
-    mutating func record(events count: Int, bytes size: Int) {
-        events += count
-        bytes += size
-        totalEvents += count
-    }
-
-    mutating func reset(at now: ContinuousClock.Instant) {
-        since = now
-        events = 0
-        bytes = 0
+    /// Returns the position checkpointed (what the sink made durable, at
+    /// most `position`), or nil when the sink made nothing new durable.
+    func makeDurable(_ position: Position, after previous: Position?) async throws -> Position? {
+        guard let flushed = try await sink.flush() else { return nil }
+        let durable = min(flushed, position)
+        if let previous, durable <= previous { return nil }
+        try checkpoints.save(durable)
+        source.acknowledge(durable)
+        return durable
     }
 }

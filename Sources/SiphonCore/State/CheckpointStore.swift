@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The last position whose events the sink has made durable.
 public struct Checkpoint: Sendable, Equatable {
@@ -12,10 +13,14 @@ public struct Checkpoint: Sendable, Equatable {
 }
 
 /// Reads and writes `offsets.json` in a state folder.
-public struct CheckpointStore: Sendable {
+public final class CheckpointStore: Sendable {
     public static let fileName = "offsets.json"
     public let directory: StateDirectory
     public let pipeline: String
+
+    /// Whether `reset.json` may be there (cleared once a save removed it),
+    /// so that a save does not try to unlink it every time.
+    private let resetMarkerMayExist = Mutex(true)
 
     public init(directory: StateDirectory, pipeline: String) {
         self.directory = directory
@@ -33,6 +38,8 @@ public struct CheckpointStore: Sendable {
         return Checkpoint(position: position, updatedMillis: updated)
     }
 
+    /// Saves the checkpoint durably; the reset marker, if there was one, is
+    /// done with once a checkpoint exists.
     public func save(_ position: Position) throws {
         var json = JSONBuffer(capacity: 128)
         json.appendRaw("{\"pipeline\":")
@@ -43,6 +50,48 @@ public struct CheckpointStore: Sendable {
         json.appendInt(Clock.unixMillis())
         json.appendRaw("}\n")
         try directory.write(Self.fileName, json.bytes)
+        if resetMarkerMayExist.withLock({ $0 }) {
+            directory.remove(ResetMarker.fileName)
+            resetMarkerMayExist.withLock { $0 = false }
+        }
+    }
+
+    /// The marker `siphon offsets reset` left, if any.
+    public func loadResetMarker() throws -> ResetMarker? {
+        guard let bytes = try directory.read(ResetMarker.fileName) else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw SiphonError(.state, "\(directory.url(ResetMarker.fileName)) is damaged; run `siphon offsets reset` again")
+        }
+        return ResetMarker(sinkPosition: (object["sink_position"] as? String).flatMap { Position($0) })
+    }
+
+    /// Removes the checkpoint and records that the pipeline starts over
+    /// after what its sink holds now (`sinkPosition`, nil for a sink that
+    /// holds nothing or does not track positions).
+    public func reset(sinkPosition: Position?) throws {
+        var json = JSONBuffer(capacity: 128)
+        json.appendRaw("{\"pipeline\":")
+        json.appendString(pipeline)
+        json.appendRaw(",\"sink_position\":")
+        if let sinkPosition { json.appendString(sinkPosition.description) } else { json.appendNull() }
+        json.appendRaw(",\"reset_ms\":")
+        json.appendInt(Clock.unixMillis())
+        json.appendRaw("}\n")
+        try directory.write(ResetMarker.fileName, json.bytes)
+        resetMarkerMayExist.withLock { $0 = true }
+        directory.remove(Self.fileName)
+        try directory.syncDirectory()
+    }
+}
+
+/// Left by `siphon offsets reset`: the pipeline starts from the beginning
+/// while its sink still holds exactly what it held at the reset.
+public struct ResetMarker: Sendable, Equatable {
+    public static let fileName = "reset.json"
+    public var sinkPosition: Position?
+
+    public init(sinkPosition: Position?) {
+        self.sinkPosition = sinkPosition
     }
 }
 

@@ -5,6 +5,11 @@ import Foundation
 /// Every file is replaced atomically and durably: written to a temporary
 /// file, fsynced, renamed over the old one, then the folder is fsynced, so
 /// a crash leaves either the old or the new content, never a mix.
+///
+/// The folder holds row data (spilled transactions) and positions: it is
+/// created 0700 and its files 0600, and files Siphon creates here are opened
+/// with `O_NOFOLLOW` (and `O_EXCL` where the file must be new), so a
+/// symlink planted in the folder never redirects a write.
 public struct StateDirectory: Sendable {
     public let path: String
 
@@ -18,7 +23,8 @@ public struct StateDirectory: Sendable {
     public init(path: String) throws {
         self.path = path
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
         } catch {
             throw SiphonError(.state, "cannot create state folder \(path): \(error.localizedDescription); check state.path and its permissions")
         }
@@ -35,7 +41,7 @@ public struct StateDirectory: Sendable {
     /// the lock when the process exits, however it exits.
     public func lockForProcess() throws {
         let file = url("lock")
-        let descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw SiphonError(.state, "cannot open \(file): \(String(cString: strerror(errno)))")
         }
@@ -64,7 +70,9 @@ public struct StateDirectory: Sendable {
     public func write(_ name: String, _ bytes: [UInt8]) throws {
         let target = url(name)
         let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A temporary file left by a crash is replaced, never written through.
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw stateError("create", temporary) }
         var ok = bytes.withUnsafeBytes { raw -> Bool in
             var offset = 0
@@ -84,6 +92,20 @@ public struct StateDirectory: Sendable {
 
     public func remove(_ name: String) {
         unlink(url(name))
+    }
+
+    /// Removes every file and folder in the state folder but those named
+    /// in `kept` (`offsets reset`).
+    public func removeAll(except kept: Set<String>) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        for name in names where !kept.contains(name) {
+            do {
+                try FileManager.default.removeItem(atPath: url(name))
+            } catch {
+                throw SiphonError(.state, "cannot remove \(url(name)): \(error.localizedDescription)")
+            }
+        }
+        try syncDirectory()
     }
 
     /// Makes renames and new files in the folder durable.

@@ -1,0 +1,11 @@
+import FileSink
+import PostgresSource
+import SQLiteSource
+import SiphonCore
+
+extension ConnectorRegistry {
+    /// Every connector this build has: adding one is a line here.
+    static let standard = ConnectorRegistry(
+        sources: [PostgresSource.self, SQLiteSource.self],
+        sinks: [FileSink.self])
+}
