@@ -214,3 +214,44 @@ final class SinkPlatformTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("b.yaml: sink.path: sink file") && result.stderr.contains("a.yaml"), result.stderr)
     }
 }
+
+/// The schema versions of a PostgreSQL pipeline live in its state folder:
+/// a sink that holds events without that folder is refused, not resumed
+/// with versions from 1; `offsets reset` starts it over, with a new slot and
+/// a new snapshot after what the sink holds.
+final class PostgresResumeAuthorityTests: PostgresTestCase {
+    func testLostStateFolderIsRefusedUntilReset() throws {
+        let pipeline = try PipelineHarness(server: server, snapshot: "initial", setup: """
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t VALUES (1, 'a');
+            """)
+        let first = try pipeline.start()
+        _ = try pipeline.waitForRowEvents(1, process: first)
+        try pipeline.sql("ALTER TABLE t ADD COLUMN w int; INSERT INTO t VALUES (2, 'b', 2)")
+        _ = try pipeline.waitForRowEvents(2, process: first)
+        try pipeline.stop(first)
+        let versions = try pipeline.events().filter { $0["op"] as? String == "schema" }.compactMap { $0[path: "schema.version"] as? Int }
+        XCTAssertEqual(versions, [1, 2])
+
+        try FileManager.default.removeItem(atPath: pipeline.statePath)
+        let refused = try SiphonProcess.run(["run", "--config", pipeline.configPath], environment: PipelineHarness.environment)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("neither a checkpoint nor the schema history"), refused.stderr)
+
+        let reset = try SiphonProcess.run(["offsets", "reset", "--config", pipeline.configPath, "--to", "beginning", "--yes"],
+                                          environment: PipelineHarness.environment)
+        XCTAssertEqual(reset.status, 0, reset.stderr)
+        XCTAssertTrue(reset.stdout.contains("dropped replication slot"), reset.stdout)
+        let second = try pipeline.start()
+        _ = try pipeline.waitForRowEvents(4, process: second)
+        try pipeline.sql("INSERT INTO t VALUES (3, 'c', 3)")
+        _ = try pipeline.waitForRowEvents(5, process: second)
+        try pipeline.stop(second)
+        let events = try pipeline.events()
+        let ids = events.compactMap { $0["id"] as? String }
+        XCTAssertEqual(ids, ids.sorted(), "the new snapshot follows what the sink held")
+        XCTAssertEqual(Set(ids).count, ids.count)
+        let snapshot = events.filter { $0["op"] as? String == "r" }.compactMap { $0[path: "key.id"] as? Int }
+        XCTAssertEqual(snapshot, [1, 1, 2], "the first snapshot's row, then both rows again")
+    }
+}
