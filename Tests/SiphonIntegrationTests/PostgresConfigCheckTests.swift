@@ -3,7 +3,7 @@ import SiphonTestSupport
 import XCTest
 
 /// `siphon validate` on PostgreSQL source keys that read fine but cannot be
-/// used as they are.
+/// used as they are: a URL libpq rejects (never echoed), retry delays.
 final class PostgresConfigCheckTests: XCTestCase {
     private func validate(url: String, extraSource: String = "", environment: [String: String] = [:])
         throws -> (status: Int32, output: String) {
@@ -25,6 +25,40 @@ final class PostgresConfigCheckTests: XCTestCase {
         let result = try SiphonProcess.run(["validate", "--config", path], environment: environment)
         // The file's own (random) path is not output the password could be judged by.
         return (result.status, (result.stdout + result.stderr).replacingOccurrences(of: path, with: "<file>"))
+    }
+
+    /// Every run of 3 or more characters of `secret` found in `text`.
+    private func fragments(of secret: String, in text: String) -> [String] {
+        let characters = Array(secret)
+        var found: Set<String> = []
+        for start in characters.indices {
+            for end in stride(from: start + 3, through: characters.count, by: 1) {
+                let piece = String(characters[start..<end])
+                if text.contains(piece) { found.insert(piece) }
+            }
+        }
+        return found.sorted()
+    }
+
+    func testMalformedURLNeverEchoesAnyPartOfThePassword() throws {
+        // A password with a double quote once turned the scrubber's quote state around.
+        let password = "Tr0ub4\"dor&3horse"
+        let urls = [
+            "postgresql://u:${PGPASSWORD}%zz@db.example:5432/app",        // bad percent-encoding
+            "postgresql://u:${PGPASSWORD}@[::1/app",                       // unclosed IPv6 bracket
+            "postgresql://u:${PGPASSWORD}@db.example:5432/app?x${PGPASSWORD}=1",  // unknown query parameter
+            "postgresql://u:${PGPASSWORD}@db.example/app?sslmode",         // parameter without '='
+            "postgresql://u:ab/${PGPASSWORD}@db.example:5432/app",         // '/' in the password: host and port would take its parts
+            "postgresql://u:${PGPASSWORD}@x@db.example:5432/app",          // '@' in the password: the host would take a part
+            "host=db.example user=u password=x ${PGPASSWORD}",             // a conninfo word without '='
+            "host=db.example user=u password='${PGPASSWORD}",              // an unterminated quoted value
+        ]
+        for url in urls {
+            let result = try validate(url: url, environment: ["PGPASSWORD": password])
+            XCTAssertEqual(result.status, 2, "\(url) is refused: \(result.output)")
+            XCTAssertTrue(result.output.contains("source.url: "), result.output)
+            XCTAssertEqual(fragments(of: password, in: result.output), [], "\(url): \(result.output)")
+        }
     }
 
     func testRetryDelaysHaveALowerBoundAndAnOrder() throws {
