@@ -67,9 +67,7 @@ final class ReplicationSession {
                               resume: resume, decoder: &decoder, output: output)
 
         let spillDirectory = state.url("spill")
-        // Streamed transactions are sent again from their start after a reconnect.
-        try? FileManager.default.removeItem(atPath: spillDirectory)
-        try FileManager.default.createDirectory(atPath: spillDirectory, withIntermediateDirectories: true)
+        try SpillFile.prepareDirectory(spillDirectory)
         let protocolVersion = replication.serverVersion >= 140_000 ? 2 : 1
         var options = ["proto_version '\(protocolVersion)'", "publication_names '\(configuration.publication)'"]
         if protocolVersion >= 2 {

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SiphonCore
 
@@ -6,6 +7,9 @@ import SiphonCore
 /// Memory stays bounded whatever the transaction's size.
 ///
 /// Format: each message as a 4-byte little-endian length and its bytes.
+/// The rows of a transaction in progress are the application's data: the
+/// file is the user's alone (0600, in a 0700 folder), and it is created
+/// only where nothing is, so a link planted at its name is not followed.
 final class SpillFile {
     let xid: UInt32
     let path: String
@@ -17,14 +21,28 @@ final class SpillFile {
     init(directory: String, xid: UInt32) throws {
         self.xid = xid
         path = directory + "/stream-\(xid).spill"
-        guard let file = fopen(path, "w+b") else {
-            throw SiphonError(.state, "cannot create spill file \(path): \(String(cString: strerror(errno))); check free space in the state folder")
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0, let file = fdopen(descriptor, "w+b") else {
+            let reason = String(cString: strerror(errno))
+            if descriptor >= 0 { close(descriptor) }
+            throw SiphonError(.state, "cannot create spill file \(path): \(reason); check free space in the state folder, and that nothing else writes in \(directory)")
         }
         self.file = file
         setvbuf(file, nil, _IOFBF, 1 << 20)
     }
 
     deinit { discard() }
+
+    /// Empties the spill folder, or creates it, readable by the user alone.
+    /// Streamed transactions are sent again from their start after a
+    /// reconnect, so nothing in it is needed any more.
+    static func prepareDirectory(_ path: String) throws {
+        // Removes a link at the folder's name, not what it points to.
+        try? FileManager.default.removeItem(atPath: path)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST, chmod(path, 0o700) == 0 else {
+            throw SiphonError(.state, "cannot create the spill folder \(path): \(String(cString: strerror(errno))); check the state folder's permissions")
+        }
+    }
 
     func append(_ message: ArraySlice<UInt8>) throws {
         guard let file else { return }
