@@ -33,7 +33,9 @@ final class ReplicationSession {
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
     var batch = EventBatch(capacity: 256 * 1024)
-    var streams: [UInt32: SpillFile] = [:]
+    /// Transactions PostgreSQL streams before they commit, until they do.
+    var spills: SpillFiles
+    /// The transaction whose streamed block is being received.
     var streamXid: UInt32?
     var tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: nil)
     var receivedLSN = LSN.zero
@@ -47,6 +49,7 @@ final class ReplicationSession {
         self.state = state
         self.logger = logger
         self.source = source
+        spills = SpillFiles(directory: state.url("spill"))
     }
 
     func run(resumingAfter resume: Position?, output: EventQueue) async throws {
@@ -66,8 +69,7 @@ final class ReplicationSession {
         try await prepareSlot(catalog: catalog, replication: replication, captured: captured,
                               resume: resume, decoder: &decoder, output: output)
 
-        let spillDirectory = state.url("spill")
-        try SpillFile.prepareDirectory(spillDirectory)
+        try spills.reset()
         let protocolVersion = replication.serverVersion >= 140_000 ? 2 : 1
         var options = ["proto_version '\(protocolVersion)'", "publication_names '\(configuration.publication)'"]
         if protocolVersion >= 2 {
@@ -84,15 +86,14 @@ final class ReplicationSession {
             "database": .string(target.display), "protocol": .stringConvertible(protocolVersion),
             "values": .string(binaryValues ? "binary" : "text"),
         ])
-        defer { streams.values.forEach { $0.discard() } }
-        try await stream(replication: replication, catalog: catalog, decoder: &decoder,
-                         spillDirectory: spillDirectory, output: output)
+        defer { spills.discardAll() }
+        try await stream(replication: replication, catalog: catalog, decoder: &decoder, output: output)
     }
 
     // MARK: The stream
 
     private func stream(replication: PostgresConnection, catalog: Catalog, decoder: inout ChangeDecoder,
-                        spillDirectory: String, output: EventQueue) async throws {
+                        output: EventQueue) async throws {
         let clock = ContinuousClock()
         var lastStatus = clock.now
         var confirmedSent = LSN.zero
@@ -120,14 +121,13 @@ final class ReplicationSession {
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
                     if try !handleNow(message, raw: data.data, decoder: &decoder) {
-                        try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
-                                         spillDirectory: spillDirectory, output: output)
+                        try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder, output: output)
                     }
                 case .keepalive(let keepalive):
                     if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
                     if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
                     tracker.idle(serverWALEnd: keepalive.walEnd,
-                                 transactionOpen: decoder.inTransaction || !streams.isEmpty || !batch.isEmpty)
+                                 transactionOpen: decoder.inTransaction || !spills.isEmpty || !batch.isEmpty)
                     if keepalive.replyRequested { replyRequested = true }
                 }
                 if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
@@ -151,7 +151,7 @@ final class ReplicationSession {
             let elapsed = now - lastStatus
             let moved = tracker.confirmedLSN > confirmedSent
             if replyRequested || (moved && elapsed >= .milliseconds(100)) || elapsed >= configuration.statusInterval {
-                let idle = tracker.isIdle && !decoder.inTransaction && streams.isEmpty && batch.isEmpty
+                let idle = tracker.isIdle && !decoder.inTransaction && spills.isEmpty && batch.isEmpty
                 let update = StandbyStatusUpdate(
                     written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
                     applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
@@ -232,11 +232,12 @@ final class ReplicationSession {
     /// task's preferred executor under the task's status lock, which cost
     /// as much as decoding the message. False: `handle` takes it.
     private func handleNow(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, decoder: inout ChangeDecoder) throws -> Bool {
-        if let xid = streamXid {
+        if streamXid != nil {
             if case .streamStop = message {
                 streamXid = nil
+                try spills.endBlock()
             } else {
-                try streams[xid]?.append(raw)
+                try spills.append(raw)
             }
             return true
         }
@@ -265,27 +266,22 @@ final class ReplicationSession {
     /// The messages `handleNow` leaves: they may wait for the catalog or
     /// replay a streamed transaction.
     private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
-                        decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
+                        decoder: inout ChangeDecoder, output: EventQueue) async throws {
         switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)
             tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
         case .streamStart(let start):
             streamXid = start.xid
-            if streams[start.xid] == nil {
-                streams[start.xid] = try SpillFile(directory: spillDirectory, xid: start.xid)
-            }
+            try spills.startBlock(xid: start.xid)
         case .streamStop:
             streamXid = nil
+            try spills.endBlock()
         case .streamAbort(let abort):
-            if abort.xid == abort.subtransactionXid {
-                streams.removeValue(forKey: abort.xid)?.discard()
-            } else {
-                streams[abort.xid]?.abortSubtransaction(abort.subtransactionXid)
-            }
+            try spills.abort(xid: abort.xid, subtransaction: abort.subtransactionXid)
         case .streamCommit(let commit):
             decoder.begin(finalLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime)
-            if let spill = streams.removeValue(forKey: commit.xid) {
+            if let spill = try spills.take(xid: commit.xid) {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions
                 try await offPipelineThread { try await spill.replay { raw in

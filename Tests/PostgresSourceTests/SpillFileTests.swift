@@ -57,4 +57,52 @@ final class SpillFileTests: XCTestCase {
         XCTAssertEqual(try mode(folder + "/spill"), "700")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), ["file"])
     }
+
+    private func replayed(_ file: SpillFile?) async throws -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        try await XCTUnwrap(file).replay { messages.append(Array($0)) }
+        return messages
+    }
+
+    /// Many transactions streamed in interleaved blocks: few descriptors,
+    /// and each file reads back its own messages in order.
+    func testInterleavedTransactionsKeepFewDescriptorsAndTheirOrder() async throws {
+        var spills = SpillFiles(directory: folder + "/spill")
+        try spills.reset()
+        let transactions = UInt32(3 * SpillFiles.maxOpen)
+        for round in 0..<3 {
+            for xid in 1...transactions {
+                try spills.startBlock(xid: xid)
+                for index in 0..<5 { try spills.append(Array("\(xid):\(round):\(index)".utf8)[...]) }
+                try spills.endBlock()
+                XCTAssertLessThanOrEqual(spills.openCount, SpillFiles.maxOpen)
+            }
+        }
+        // A message larger than the shared buffer, between two small ones.
+        let large = [UInt8](repeating: 7, count: SpillFiles.bufferSize + 10)
+        try spills.startBlock(xid: 1)
+        try spills.append(Array("before".utf8)[...])
+        try spills.append(large[...])
+        try spills.append(Array("after".utf8)[...])
+        try spills.endBlock()
+        try spills.abort(xid: 2, subtransaction: 99)
+        try spills.abort(xid: 3, subtransaction: 3)
+
+        let expected = { (xid: UInt32) in (0..<3).flatMap { round in (0..<5).map { Array("\(xid):\(round):\($0)".utf8) } } }
+        let first = try spills.take(xid: 1)
+        let firstMessages = try await replayed(first)
+        XCTAssertEqual(firstMessages, expected(1) + [Array("before".utf8), large, Array("after".utf8)])
+        first?.discard()
+        let second = try spills.take(xid: 2)
+        XCTAssertEqual(second?.abortedSubtransactions, [99])
+        let secondMessages = try await replayed(second)
+        XCTAssertEqual(secondMessages, expected(2))
+        XCTAssertNil(try spills.take(xid: 3), "an aborted transaction's file is gone")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/spill/stream-3.spill"))
+        for xid in 4...transactions {
+            let messages = try await replayed(try spills.take(xid: xid))
+            XCTAssertEqual(messages, expected(xid), "transaction \(xid)")
+        }
+        XCTAssertTrue(spills.isEmpty)
+    }
 }
