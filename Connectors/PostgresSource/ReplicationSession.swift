@@ -39,6 +39,9 @@ final class ReplicationSession {
     var streamXid: UInt32?
     var tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: nil)
     var receivedLSN = LSN.zero
+    /// When the last standby status update went out, and the LSN it confirmed.
+    private var lastStatusSent = ContinuousClock.now
+    private var confirmedSent = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
          state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool) {
@@ -95,8 +98,6 @@ final class ReplicationSession {
     private func stream(replication: PostgresConnection, catalog: Catalog, decoder: inout ChangeDecoder,
                         output: EventQueue) async throws {
         let clock = ContinuousClock()
-        var lastStatus = clock.now
-        var confirmedSent = LSN.zero
         var replyRequested = false
         var sinceCheck = 0
         var message: [UInt8] = []
@@ -121,7 +122,8 @@ final class ReplicationSession {
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
                     if try !handleNow(message, raw: data.data, decoder: &decoder) {
-                        try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder, output: output)
+                        try await handle(message, raw: data.data, replication: replication, catalog: catalog,
+                                         decoder: &decoder, output: output)
                     }
                 case .keepalive(let keepalive):
                     if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
@@ -148,18 +150,12 @@ final class ReplicationSession {
             // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
             if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
             var now = clock.now
-            let elapsed = now - lastStatus
+            let elapsed = now - lastStatusSent
             let moved = tracker.confirmedLSN > confirmedSent
             if replyRequested || (moved && elapsed >= .milliseconds(100)) || elapsed >= configuration.statusInterval {
                 let idle = tracker.isIdle && !decoder.inTransaction && spills.isEmpty && batch.isEmpty
-                let update = StandbyStatusUpdate(
-                    written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
-                    applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
-                    replyRequested: idle && !moved)
-                try await replication.sendCopyData(update.encode())
-                confirmedSent = tracker.confirmedLSN
-                now = clock.now
-                lastStatus = now
+                try await sendStatus(replication, requestReply: idle && !moved)
+                now = lastStatusSent
                 replyRequested = false
             }
             if drained {
@@ -172,6 +168,19 @@ final class ReplicationSession {
                 pacing.waited(from: waitStarted, to: clock.now)
             }
         }
+    }
+
+    /// A standby status update: what the sink holds durably, so the server
+    /// may forget it. Also the sign of life without which the walsender
+    /// ends the connection after wal_sender_timeout (60s by default).
+    private func sendStatus(_ replication: PostgresConnection, requestReply: Bool) async throws {
+        let update = StandbyStatusUpdate(
+            written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
+            applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
+            replyRequested: requestReply)
+        try await replication.sendCopyData(update.encode())
+        confirmedSent = tracker.confirmedLSN
+        lastStatusSent = ContinuousClock.now
     }
 
     /// Sleeps `ReadPacing.settle` on this thread (a timer-based `Task.sleep`
@@ -265,8 +274,8 @@ final class ReplicationSession {
 
     /// The messages `handleNow` leaves: they may wait for the catalog or
     /// replay a streamed transaction.
-    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
-                        decoder: inout ChangeDecoder, output: EventQueue) async throws {
+    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, replication: PostgresConnection,
+                        catalog: Catalog, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)
@@ -284,7 +293,15 @@ final class ReplicationSession {
             if let spill = try spills.take(xid: commit.xid) {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions
+                var replayed = 0
                 try await offPipelineThread { try await spill.replay { raw in
+                    // The stream is not read meanwhile, and a large transaction
+                    // replays for longer than the walsender waits for a word.
+                    replayed += 1
+                    if replayed % 1024 == 0, ContinuousClock.now - self.lastStatusSent >= self.configuration.statusInterval {
+                        if let acknowledged = self.source.acknowledgedPosition() { self.tracker.acknowledge(acknowledged) }
+                        try await self.sendStatus(replication, requestReply: false)
+                    }
                     let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
                     if let xid = change.streamXid, aborted.contains(xid) { return }
                     if try !self.applyRowChange(change, decoder: &decoder) {
