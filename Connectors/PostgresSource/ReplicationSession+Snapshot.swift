@@ -75,10 +75,10 @@ extension ReplicationSession {
                 throw SiphonError(.sourceSetup, "replication slot \(slotName) is still in use by another connection", transient: true)
             }
             logger.warning("the previous snapshot did not reach the sink; taking it again with a new slot", metadata: ["slot": .string(slotName)])
-            try await replication.query("DROP_REPLICATION_SLOT \(slotName)")
+            try await replication.query(try ReplicationCommand.dropSlot(slotName))
         }
         if wantSnapshot {
-            let rows = try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput EXPORT_SNAPSHOT")
+            let rows = try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: true))
             guard let row = rows.first, row.count >= 3, let point = row[1].flatMap({ LSN($0) }), let snapshotName = row[2] else {
                 throw SiphonError(.sourceFatal, "unexpected answer to CREATE_REPLICATION_SLOT")
             }
@@ -101,7 +101,7 @@ extension ReplicationSession {
             if resume != nil {
                 throw SiphonError(.sourceFatal, "replication slot \(slotName) is gone although this pipeline has a checkpoint: changes since then are lost to it. To start over, delete the state folder (and the sink's output) and run again")
             }
-            try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput NOEXPORT_SNAPSHOT")
+            try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: false))
             logger.info("created replication slot", metadata: ["slot": .string(slotName)])
         }
     }
@@ -113,7 +113,7 @@ extension ReplicationSession {
                               decoder: inout ChangeDecoder, output: EventQueue) async throws -> Int {
         let side = catalog.connection
         try await side.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try await side.query("SET TRANSACTION SNAPSHOT \(Catalog.quoteLiteral(snapshotName))")
+        try await side.query("SET TRANSACTION SNAPSHOT \(try side.literal(snapshotName))")
         let high = consistentPoint.rawValue - 1
         var index: UInt64 = 0
         var rowsRead = 0
@@ -140,12 +140,12 @@ extension ReplicationSession {
             if batch.count > before { index += 1 }
             let relation = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: version,
                                         captured: true, pipeline: pipeline, database: decoder.database)
-            let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
+            let columnList = try columns.map { try side.identifier($0.name) }.joined(separator: ", ")
             // Binary COPY spares the server the text conversion of every value
             // (as pgoutput's binary mode does) and needs no unescaping; text
             // when binary values are off or a column's type has no decoder.
             let format: ChangeDecoder.CopyFormat = binaryAllowed && relation.decodesBinary ? .binary : .text
-            try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT"
+            try await side.startCopy("COPY \(try catalog.qualifiedName(table)) (\(columnList)) TO STDOUT"
                                      + (format == .binary ? " (FORMAT binary)" : ""))
             logger.debug("reading table", metadata: [
                 "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),

@@ -74,16 +74,16 @@ final class ReplicationSession {
 
         try spills.reset()
         let protocolVersion = replication.serverVersion >= 140_000 ? 2 : 1
-        var options = ["proto_version '\(protocolVersion)'", "publication_names '\(configuration.publication)'"]
+        var options = [("proto_version", "\(protocolVersion)"),
+                       ("publication_names", ReplicationCommand.publicationNames([configuration.publication]))]
         if protocolVersion >= 2 {
-            options.append("messages 'true'")
-            if configuration.streaming { options.append("streaming 'on'") }
+            options.append(("messages", "true"))
+            if configuration.streaming { options.append(("streaming", "on")) }
         }
         binaryValues = try await chooseBinaryValues(catalog: catalog, captured: captured,
                                                     serverVersion: replication.serverVersion, decoder: &decoder)
-        if binaryValues { options.append("binary 'true'") }
-        try await replication.startCopy(
-            "START_REPLICATION SLOT \(configuration.slot) LOGICAL 0/0 (\(options.joined(separator: ", ")))")
+        if binaryValues { options.append(("binary", "true")) }
+        try await replication.startCopy(try ReplicationCommand.startReplication(slot: configuration.slot, options: options))
         logger.info("streaming changes", metadata: [
             "slot": .string(configuration.slot), "publication": .string(configuration.publication),
             "database": .string(target.display), "protocol": .stringConvertible(protocolVersion),

@@ -2,8 +2,34 @@ import Foundation
 import SiphonTestSupport
 import XCTest
 
-/// Databases that are a little unusual: many large transactions in progress at once.
+/// Databases that are a little unusual: old-style string literals, many
+/// large transactions in progress at once.
 final class PostgresHardeningTests: PostgresTestCase {
+    func testNamesWithBackslashesAndQuotesWithoutStandardConformingStrings() throws {
+        let server = try PostgresServer.start(settings: ["standard_conforming_strings": "off"])
+        XCTAssertEqual(try server.psql("SHOW standard_conforming_strings"), "off")
+        let pipeline = try PipelineHarness(server: server, snapshot: "initial", setup: #"""
+            CREATE TABLE "a\" (id int PRIMARY KEY, v text);
+            CREATE TABLE "q'u""o\te" ("c\'ol" int PRIMARY KEY, "x""y" text);
+            INSERT INTO "a\" VALUES (1, $$back\slash$$);
+            INSERT INTO "q'u""o\te" VALUES (1, $$it's$$);
+            """#)
+        let process = try pipeline.start()
+        try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        try pipeline.sql(#"INSERT INTO "a\" VALUES (2, $$two\$$); INSERT INTO "q'u""o\te" VALUES (2, $$"two"$$)"#)
+        let rows = try pipeline.waitForRowEvents(4, process: process)
+        try pipeline.stop(process)
+
+        let byTable = Dictionary(grouping: rows) { $0[path: "source.table"] as? String ?? "?" }
+        XCTAssertEqual(Set(byTable.keys), [#"a\"#, #"q'u"o\te"#])
+        XCTAssertEqual(byTable[#"a\"#]?.map { $0["op"] as? String }, ["r", "c"])
+        XCTAssertEqual(byTable[#"a\"#]?.map { $0[path: "after.v"] as? String }, [#"back\slash"#, #"two\"#])
+        let quoted = try XCTUnwrap(byTable[#"q'u"o\te"#])
+        XCTAssertEqual(quoted.map { $0["op"] as? String }, ["r", "c"])
+        XCTAssertEqual(quoted.compactMap { ($0["after"] as? [String: Any])?[#"c\'ol"#] as? Int }, [1, 2])
+        XCTAssertEqual(quoted.map { ($0["after"] as? [String: Any])?[#"x"y"#] as? String }, ["it's", #""two""#])
+    }
+
     /// PostgreSQL streams a transaction to Siphon once it outgrows
     /// logical_decoding_work_mem (64kB here), long before it commits; each
     /// is kept in a spill file until then. Many at once must not cost a

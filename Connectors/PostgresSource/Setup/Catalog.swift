@@ -3,6 +3,10 @@ import SiphonCore
 
 /// Catalog queries and the one-time setup of a source: server checks, the
 /// publication, the slot. Runs over a normal (non-replication) connection.
+///
+/// Names and text reach the server as parameters, or quoted by libpq where
+/// a statement takes none (CREATE PUBLICATION, a VALUES list): table names
+/// are the application's and may hold quotes and backslashes.
 struct Catalog {
     let connection: PostgresConnection
     let logger: Logger
@@ -20,12 +24,9 @@ struct Catalog {
         }
     }
 
-    static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
-    }
-
-    static func quoteLiteral(_ text: String) -> String {
-        "'" + text.replacingAll("'", with: "''") + "'"
+    /// `"schema"."table"`, quoted by libpq.
+    func qualifiedName(_ table: TableName) throws -> String {
+        try connection.identifier(table.schema) + "." + connection.identifier(table.name)
     }
 
     /// Fails with what to fix when the server cannot do logical replication.
@@ -59,10 +60,10 @@ struct Catalog {
 
     /// Tables currently in the publication, or nil when it does not exist.
     func publicationTables(_ publication: String) async throws -> Set<TableName>? {
-        let exists = try await connection.query("SELECT 1 FROM pg_publication WHERE pubname = \(Self.quoteLiteral(publication))")
+        let exists = try await connection.query("SELECT 1 FROM pg_publication WHERE pubname = $1", parameters: [publication])
         guard !exists.isEmpty else { return nil }
         let rows = try await connection.query(
-            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = \(Self.quoteLiteral(publication))")
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", parameters: [publication])
         return Set(rows.compactMap { row in
             guard let schema = row[0], let name = row[1] else { return nil }
             return TableName(schema: schema, name: name)
@@ -101,8 +102,8 @@ struct Catalog {
                 ])
             }
         }
-        let list = eligible.map { Self.quoteIdentifier($0.schema) + "." + Self.quoteIdentifier($0.name) }.joined(separator: ", ")
-        try await connection.query("CREATE PUBLICATION \(Self.quoteIdentifier(publication))" + (list.isEmpty ? "" : " FOR TABLE \(list)"))
+        let list = try eligible.map { try qualifiedName($0) }.joined(separator: ", ")
+        try await connection.query("CREATE PUBLICATION \(try connection.identifier(publication))" + (list.isEmpty ? "" : " FOR TABLE \(list)"))
         logger.info("created publication", metadata: [
             "publication": .string(publication), "tables": .string(eligible.map(\.description).joined(separator: ", ")),
         ])
@@ -119,8 +120,8 @@ struct Catalog {
     func slot(_ name: String) async throws -> Slot? {
         let rows = try await connection.query("""
             SELECT plugin, database, active, confirmed_flush_lsn FROM pg_replication_slots
-            WHERE slot_name = \(Self.quoteLiteral(name))
-            """)
+            WHERE slot_name = $1
+            """, parameters: [name])
         guard let row = rows.first else { return nil }
         return Slot(plugin: row[0] ?? "", database: row[1] ?? "", active: row[2] == "t",
                     confirmedFlush: row[3].flatMap { LSN($0) })
@@ -137,11 +138,11 @@ struct Catalog {
                      WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND a.attnum = ANY(i.indkey))
                      ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
                    END
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-            WHERE c.oid = (\(Self.quoteLiteral(Self.quoteIdentifier(table.schema) + "." + Self.quoteIdentifier(table.name))))::regclass
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2
               AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
             ORDER BY a.attnum
-            """)
+            """, parameters: [table.schema, table.name])
         return rows.compactMap { row in
             guard let name = row[0], let oid = row[1].flatMap({ UInt32($0) }) else { return nil }
             return ColumnSchema(name: name, typeOID: oid, typeModifier: row[2].flatMap { Int32($0) } ?? -1,
@@ -222,7 +223,7 @@ struct Catalog {
     /// generated columns), in one query. PostgreSQL 12 or later.
     func columnTypes(of tables: [TableName]) async throws -> [(table: TableName, column: String, typeOID: UInt32)] {
         guard !tables.isEmpty else { return [] }
-        let list = tables.map { "(\(Self.quoteLiteral($0.schema)), \(Self.quoteLiteral($0.name)))" }.joined(separator: ", ")
+        let list = try tables.map { "(\(try connection.literal($0.schema)), \(try connection.literal($0.name)))" }.joined(separator: ", ")
         let rows = try await connection.query("""
             SELECT n.nspname, c.relname, a.attname, a.atttypid
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
