@@ -2,9 +2,34 @@ import Foundation
 import SiphonTestSupport
 import XCTest
 
-/// Databases that are a little unusual: old-style string literals, many
-/// large transactions in progress at once.
+/// Databases that are a little unusual: an identity whose index is gone,
+/// old-style string literals, many large transactions in progress at once.
 final class PostgresHardeningTests: PostgresTestCase {
+    func testTableWhoseIdentityIndexWasDroppedIsNotPublished() throws {
+        let pipeline = try PipelineHarness(server: server, snapshot: "never", setup: """
+            CREATE TABLE keyed (id int PRIMARY KEY);
+            CREATE TABLE lost (id int NOT NULL, v int);
+            CREATE UNIQUE INDEX lost_id ON lost (id);
+            ALTER TABLE lost REPLICA IDENTITY USING INDEX lost_id;
+            DROP INDEX lost_id;  -- relreplident stays 'i', with no index behind it
+            INSERT INTO lost VALUES (1, 1);
+            -- PostgreSQL takes no DEFERRABLE key as the identity either.
+            CREATE TABLE deferred (id int PRIMARY KEY DEFERRABLE, v int);
+            INSERT INTO deferred VALUES (1, 1);
+            """)
+        let process = try pipeline.start()
+        try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        try pipeline.stop(process)
+        let published = try pipeline.sql(returning: "SELECT tablename FROM pg_publication_tables WHERE pubname = 'pub_\(pipeline.name)' ORDER BY 1")
+        XCTAssertEqual(published, "keyed")
+        XCTAssertTrue(process.stderrText.contains("public.lost"), process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("REPLICA IDENTITY USING INDEX"), process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("public.deferred"), process.stderrText)
+        // The application's UPDATEs still work.
+        try pipeline.sql("UPDATE lost SET v = 2 WHERE id = 1")
+        try pipeline.sql("UPDATE deferred SET v = 2 WHERE id = 1")
+    }
+
     func testNamesWithBackslashesAndQuotesWithoutStandardConformingStrings() throws {
         let server = try PostgresServer.start(settings: ["standard_conforming_strings": "off"])
         XCTAssertEqual(try server.psql("SHOW standard_conforming_strings"), "off")

@@ -16,11 +16,25 @@ struct Catalog {
         var name: TableName
         /// pg_class.relreplident: d (default: primary key), f (full), i (index), n (nothing).
         var replicaIdentity: String
+        /// A primary key PostgreSQL takes as the identity: valid and not
+        /// DEFERRABLE (it ignores any other, as it ignores a missing one).
         var hasPrimaryKey: Bool
+        /// The index named by REPLICA IDENTITY USING INDEX, valid and not
+        /// DEFERRABLE. Dropping it leaves relreplident at 'i' with no identity.
+        var hasIdentityIndex: Bool
 
         /// PostgreSQL can send updates and deletes for it without failing the application's writes.
-        var hasUsableIdentity: Bool {
-            replicaIdentity == "f" || replicaIdentity == "i" || (replicaIdentity == "d" && hasPrimaryKey)
+        var hasUsableIdentity: Bool { identityProblem == nil }
+
+        /// Why PostgreSQL would reject the table's UPDATEs and DELETEs once
+        /// it is published; nil when it would not.
+        var identityProblem: String? {
+            switch replicaIdentity {
+            case "f": return nil
+            case "i": return hasIdentityIndex ? nil : "its REPLICA IDENTITY USING INDEX index is gone or unusable (dropped, invalid or DEFERRABLE)"
+            case "n": return "it has REPLICA IDENTITY NOTHING"
+            default: return hasPrimaryKey ? nil : "it has no primary key PostgreSQL can use (none, or DEFERRABLE)"
+            }
         }
     }
 
@@ -45,7 +59,8 @@ struct Catalog {
     func userTables() async throws -> [Table] {
         let rows = try await connection.query("""
             SELECT c.oid, n.nspname, c.relname, c.relreplident,
-                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indisvalid AND i.indimmediate),
+                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND i.indisvalid AND i.indimmediate)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
@@ -54,7 +69,7 @@ struct Catalog {
         return rows.compactMap { row in
             guard let oid = row[0].flatMap({ UInt32($0) }), let schema = row[1], let name = row[2] else { return nil }
             return Table(oid: oid, name: TableName(schema: schema, name: name), replicaIdentity: row[3] ?? "d",
-                         hasPrimaryKey: row[4] == "t")
+                         hasPrimaryKey: row[4] == "t", hasIdentityIndex: row[5] == "t")
         }
     }
 
@@ -97,8 +112,8 @@ struct Catalog {
                 eligible.append(table.name)
             } else {
                 logger.warning("skipping table without a primary key or replica identity (adding it would make PostgreSQL reject its UPDATEs and DELETEs)", metadata: [
-                    "table": .string(table.name.description),
-                    "fix": .string("add a primary key, or ALTER TABLE \(table.name) REPLICA IDENTITY FULL, then restart Siphon after ALTER PUBLICATION \(publication) ADD TABLE \(table.name)"),
+                    "table": .string(table.name.description), "reason": .string(table.identityProblem ?? ""),
+                    "fix": .string("add a primary key (not DEFERRABLE), or ALTER TABLE \(table.name) REPLICA IDENTITY FULL (or USING INDEX a unique index), then restart Siphon after ALTER PUBLICATION \(publication) ADD TABLE \(table.name)"),
                 ])
             }
         }
