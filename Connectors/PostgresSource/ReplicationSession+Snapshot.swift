@@ -46,7 +46,7 @@ struct SnapshotState: Sendable {
 extension ReplicationSession {
     /// Makes sure the slot exists, taking the initial snapshot when it is
     /// created (and again when an earlier snapshot never reached the sink).
-    func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [TableName],
+    func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [Catalog.Table],
                      resume: Position?, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         let slotName = configuration.slot
         let snapshotState = try SnapshotState.load(state)
@@ -109,7 +109,7 @@ extension ReplicationSession {
     /// Reads every captured table inside the exported snapshot and emits
     /// `r` events at positions just below the slot's consistent point, so
     /// they sort before every streamed change. Returns the rows read.
-    private func takeSnapshot(catalog: Catalog, snapshotName: String, consistentPoint: LSN, tables: [TableName],
+    private func takeSnapshot(catalog: Catalog, snapshotName: String, consistentPoint: LSN, tables: [Catalog.Table],
                               decoder: inout ChangeDecoder, output: EventQueue) async throws -> Int {
         let side = catalog.connection
         try await side.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -118,7 +118,8 @@ extension ReplicationSession {
         var index: UInt64 = 0
         var rowsRead = 0
         var line: [UInt8] = []  // the CopyData message, its storage reused for every row
-        for table in tables.sorted(by: { $0.description < $1.description }) {
+        for captured in tables.sorted(by: { $0.name.description < $1.name.description }) {
+            let table = captured.name
             decoder.nowMillis = Clock.unixMillis()
             var columns = try await catalog.columns(of: table, types: decoder.types)
             try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
@@ -145,8 +146,10 @@ extension ReplicationSession {
             // (as pgoutput's binary mode does) and needs no unescaping; text
             // when binary values are off or a column's type has no decoder.
             let format: ChangeDecoder.CopyFormat = binaryAllowed && relation.decodesBinary ? .binary : .text
-            try await side.startCopy("COPY \(try catalog.qualifiedName(table)) (\(columnList)) TO STDOUT"
-                                     + (format == .binary ? " (FORMAT binary)" : ""))
+            // A partitioned table has no rows of its own to COPY: a query reads its partitions'.
+            let rows = captured.isPartitioned ? "(SELECT \(columnList) FROM \(try catalog.qualifiedName(table)))"
+                : "\(try catalog.qualifiedName(table)) (\(columnList))"
+            try await side.startCopy("COPY \(rows) TO STDOUT" + (format == .binary ? " (FORMAT binary)" : ""))
             logger.debug("reading table", metadata: [
                 "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),
             ])

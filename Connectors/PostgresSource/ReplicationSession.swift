@@ -197,14 +197,14 @@ final class ReplicationSession {
     /// whose binary form `ValueRenderer` decodes: pgoutput picks the format
     /// for the whole session, so one unsupported column keeps it in text
     /// mode (logged with the column). Registers the columns' types.
-    private func chooseBinaryValues(catalog: Catalog, captured: [TableName], serverVersion: Int,
+    private func chooseBinaryValues(catalog: Catalog, captured: [Catalog.Table], serverVersion: Int,
                                     decoder: inout ChangeDecoder) async throws -> Bool {
         guard binaryAllowed else { return false }
         guard serverVersion >= 140_000 else {
             logger.info("source.binary needs PostgreSQL 14 or later; streaming values in text form")
             return false
         }
-        let columns = try await catalog.columnTypes(of: captured)
+        let columns = try await catalog.columnTypes(of: captured.map(\.name))
         try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
         if let blocker = columns.first(where: { decoder.types.binaryFormat(of: $0.typeOID) == nil }) {
             logger.info("streaming values in text form: a captured column has a type whose binary form Siphon does not decode", metadata: [
