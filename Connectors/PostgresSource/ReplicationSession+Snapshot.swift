@@ -78,6 +78,7 @@ extension ReplicationSession {
             try await replication.query(try ReplicationCommand.dropSlot(slotName))
         }
         if wantSnapshot {
+            try decoder.history.forget(after: resume)
             let rows = try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: true))
             guard let row = rows.first, row.count >= 3, let point = row[1].flatMap({ LSN($0) }), let snapshotName = row[2] else {
                 throw SiphonError(.sourceFatal, "unexpected answer to CREATE_REPLICATION_SLOT")
