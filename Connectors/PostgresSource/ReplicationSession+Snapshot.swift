@@ -41,11 +41,24 @@ struct SnapshotState: Sendable {
         guard let lastPosition else { return true }
         return resume.map { $0 >= lastPosition } ?? false
     }
+
+    /// Whether `other` is this snapshot, complete (same slot, same consistent point).
+    func isCompleteAndSame(as other: SnapshotState) -> Bool {
+        complete && other.complete && slot == other.slot && consistentPoint == other.consistentPoint
+    }
 }
 
 extension ReplicationSession {
     /// Makes sure the slot exists, taking the initial snapshot when it is
     /// created (and again when an earlier snapshot never reached the sink).
+    ///
+    /// Whether a snapshot reached the sink is judged by the acknowledged
+    /// position, which lags what was handed to the pipeline: a connection
+    /// lost just after the snapshot would have it taken again, and the
+    /// changes made meanwhile would come as snapshot rows. A snapshot this
+    /// run of the source handed over whole is as good as delivered while the
+    /// run lasts (the pipeline loses nothing it was given; when its sink
+    /// fails, the run ends), so its slot is kept and streamed from.
     func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [Catalog.Table],
                      resume: Position?, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         let slotName = configuration.slot
@@ -62,7 +75,8 @@ extension ReplicationSession {
         var wantSnapshot = false
         if configuration.snapshot == .initial {
             if let snapshotState {
-                wantSnapshot = !snapshotState.isDelivered(resume: resume)
+                let handedOver = existing != nil && snapshotHandedOver?.isCompleteAndSame(as: snapshotState) == true
+                wantSnapshot = !snapshotState.isDelivered(resume: resume) && !handedOver
             } else {
                 wantSnapshot = resume == nil
             }
@@ -78,7 +92,8 @@ extension ReplicationSession {
             try await replication.query(try ReplicationCommand.dropSlot(slotName))
         }
         if wantSnapshot {
-            try decoder.history.forget(after: resume)
+            // What was emitted before is in the sink, or on its way there.
+            try decoder.history.forget(after: decoder.lastPosition)
             let rows = try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: true))
             guard let row = rows.first, row.count >= 3, let point = row[1].flatMap({ LSN($0) }), let snapshotName = row[2] else {
                 throw SiphonError(.sourceFatal, "unexpected answer to CREATE_REPLICATION_SLOT")
@@ -97,6 +112,7 @@ extension ReplicationSession {
             progress.complete = true
             progress.lastPosition = decoder.lastPosition
             try progress.save(state)
+            snapshotHandedOver = progress
             logger.info("initial snapshot read", metadata: ["rows": .stringConvertible(rowsRead), "tables": .stringConvertible(captured.count)])
         } else if existing == nil {
             if resume != nil {

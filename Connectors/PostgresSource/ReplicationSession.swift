@@ -29,6 +29,9 @@ final class ReplicationSession {
     let binaryAllowed: Bool
     /// Whether pgoutput sends this session's values in binary form.
     private(set) var binaryValues = false
+    /// The initial snapshot this run of the source has handed, whole, to the
+    /// pipeline's queue, in an earlier session or in this one (see `prepareSlot`).
+    var snapshotHandedOver: SnapshotState?
 
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
@@ -44,8 +47,10 @@ final class ReplicationSession {
     private var confirmedSent = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
-         state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool) {
+         state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool,
+         snapshotHandedOver: SnapshotState?) {
         self.configuration = configuration
+        self.snapshotHandedOver = snapshotHandedOver
         self.binaryAllowed = binaryAllowed
         self.target = target
         self.pipeline = pipeline
@@ -62,9 +67,13 @@ final class ReplicationSession {
         try await catalog.checkServer()
         let filter = TableFilter(patterns: configuration.tables)
         let captured = try await catalog.ensurePublication(configuration.publication, filter: filter)
-        let history = try SchemaHistory(directory: state, resumingAfter: resume)
+        // A snapshot this run handed over counts as emitted, acknowledged or
+        // not: the queue loses nothing while the run lasts, so the schema
+        // versions it announced stay known.
+        let emitted = [resume, snapshotHandedOver?.lastPosition].compactMap { $0 }.max()
+        let history = try SchemaHistory(directory: state, resumingAfter: emitted)
         var decoder = ChangeDecoder(pipeline: pipeline, database: side.databaseName, filter: filter,
-                                    history: history, lastPosition: resume)
+                                    history: history, lastPosition: emitted)
         tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: resume)
 
         let replication = try await PostgresConnection.connect(target, replication: true)

@@ -35,6 +35,40 @@ final class SnapshotRecoveryTests: PostgresTestCase {
         return process
     }
 
+    func testConnectionLostRightAfterTheSnapshotKeepsTheSlot() throws {
+        let pipeline = try makePipeline()
+        let process = try startPausedInSnapshot(pipeline)
+        let lock = try pipeline.lockTable("z")
+        process.signal(SIGCONT)
+        // The exported snapshot is in use (it lives only until the replication
+        // connection's next command), and the snapshot waits at `z`.
+        try pipeline.waitForCopyBlockedByLock(process: process)
+        // After the slot's consistent point: these are changes, not snapshot rows.
+        try pipeline.sql("INSERT INTO a VALUES (\(Self.rows + 1), 'meanwhile')")
+        try pipeline.sql("UPDATE a SET v = 'changed' WHERE id = 1")
+        // The replication connection drops while the snapshot is still being
+        // read; Siphon notices when it starts streaming, just after handing
+        // the whole snapshot to the sink.
+        try pipeline.terminateWalsender()
+        try lock.end()
+        try process.waitFor(stderrContaining: "reconnecting", timeout: .seconds(120))
+        try pipeline.sql("INSERT INTO a VALUES (\(Self.rows + 2), 'after')")
+        try pipeline.waitForFile(containing: #""v":"after""#, process: process)
+        try pipeline.stop(process)
+
+        let rows = try pipeline.rowEvents()
+        let read = rows.filter { $0["op"] as? String == "r" }
+        let readKeys = read.map { "\($0[path: "source.table"] ?? "")/\($0[path: "key.id"] ?? "")" }
+        XCTAssertEqual(readKeys.count, Self.rows + 10, "each row is read once")
+        XCTAssertEqual(Set(readKeys).count, readKeys.count, "no row is read twice")
+        let changes = rows.filter { $0["op"] as? String != "r" }
+        XCTAssertEqual(changes.map { $0["op"] as? String }, ["c", "u", "c"])
+        XCTAssertEqual(changes.compactMap { $0[path: "key.id"] as? Int }, [Self.rows + 1, 1, Self.rows + 2])
+        XCTAssertFalse(process.stderrText.contains("taking it again"), process.stderrText)
+        let ids = try pipeline.events().compactMap { $0["id"] as? String }
+        XCTAssertEqual(Set(ids).count, ids.count)
+    }
+
     func testRetakenSnapshotWritesTheSchemaEventsItsRowsNeed() throws {
         let pipeline = try makePipeline()
         let first = try startPausedInSnapshot(pipeline)
