@@ -130,7 +130,14 @@ extension ReplicationSession {
                               decoder: inout ChangeDecoder, output: EventQueue) async throws -> Int {
         let side = catalog.connection
         try await side.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try await side.query("SET TRANSACTION SNAPSHOT \(try side.literal(snapshotName))")
+        do {
+            try await side.query("SET TRANSACTION SNAPSHOT \(try side.literal(snapshotName))")
+        } catch let error as PostgresError where error.sqlState == "22023" {
+            // An exported snapshot lives only as long as its replication
+            // connection does nothing else: a connection lost in between is a
+            // blip like any other, and the next session takes the snapshot again.
+            throw SiphonError(.sourceSetup, "the slot's exported snapshot is gone (its replication connection ended before the snapshot was read): \(error.message)", transient: true)
+        }
         let high = consistentPoint.rawValue - 1
         var index: UInt64 = 0
         var rowsRead = 0

@@ -69,6 +69,35 @@ final class SnapshotRecoveryTests: PostgresTestCase {
         XCTAssertEqual(Set(ids).count, ids.count)
     }
 
+    func testConnectionLostBeforeTheSnapshotIsImportedTakesItAgain() throws {
+        let pipeline = try makePipeline()
+        // A transaction with an xid keeps CREATE_REPLICATION_SLOT waiting for its consistent point.
+        let writer = try BackgroundSession(server: server, database: pipeline.database, name: "xid_\(pipeline.name)",
+                                           sql: "BEGIN; SELECT txid_current(); SELECT pg_sleep(600);")
+        try eventually(timeout: .seconds(30), "the open transaction has an xid") {
+            try pipeline.sql(returning: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'xid_\(pipeline.name)' AND backend_xid IS NOT NULL") == "1"
+        }
+        let walsender = "SELECT wait_event_type, state FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = '\(pipeline.database)'"
+        let process = try pipeline.start()
+        try eventually(timeout: .seconds(60), "the slot's creation to wait") { try pipeline.sql(returning: walsender) == "Lock|active" }
+        // Paused before it can import the snapshot; the slot is then created
+        // and its connection lost, and the exported snapshot with it.
+        process.signal(SIGSTOP)
+        try writer.end()
+        try eventually(timeout: .seconds(60), "the slot to be created") { try pipeline.sql(returning: walsender).hasSuffix("idle in transaction") }
+        try pipeline.terminateWalsender()
+        process.signal(SIGCONT)
+        try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(120))
+        try pipeline.sql("INSERT INTO a VALUES (\(Self.rows + 1), 'after')")
+        try pipeline.waitForFile(containing: #""v":"after""#, process: process)
+        try pipeline.stop(process)
+
+        XCTAssertTrue(process.stderrText.contains("taking it again"), process.stderrText.suffix(3000).description)
+        let rows = try pipeline.rowEvents()
+        XCTAssertEqual(rows.filter { $0["op"] as? String == "r" }.count, Self.rows + 10)
+        XCTAssertEqual(rows.filter { $0["op"] as? String == "c" }.compactMap { $0[path: "key.id"] as? Int }, [Self.rows + 1])
+    }
+
     func testRetakenSnapshotWritesTheSchemaEventsItsRowsNeed() throws {
         let pipeline = try makePipeline()
         let first = try startPausedInSnapshot(pipeline)
