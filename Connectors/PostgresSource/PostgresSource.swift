@@ -40,12 +40,18 @@ public final class PostgresSource: Source {
         if let position { acknowledge(position) }
         // Cleared for good by the first BinaryModeFallback: sessions after it stream text.
         var binaryAllowed = configuration.binary
+        // An initial snapshot handed whole to `output` by a session of this
+        // run. Kept per run, not per object: the pipeline loses nothing it was
+        // given within one run, and it ends the run when its sink fails.
+        var snapshotHandedOver: SnapshotState?
         let reconnector = Reconnector(initialDelay: configuration.retryDelay, maxDelay: configuration.maxRetryDelay,
                                       action: "reconnecting")
         try await reconnector.run(logger: logger, classify: Self.classify) {
             while true {
                 let session = ReplicationSession(configuration: configuration, target: target, pipeline: pipeline,
-                                                 state: state, logger: logger, source: self, binaryAllowed: binaryAllowed)
+                                                 state: state, logger: logger, source: self, binaryAllowed: binaryAllowed,
+                                                 snapshotHandedOver: snapshotHandedOver)
+                defer { snapshotHandedOver = session.snapshotHandedOver }
                 do {
                     try await session.run(resumingAfter: acknowledgedPosition(), output: output)
                     return

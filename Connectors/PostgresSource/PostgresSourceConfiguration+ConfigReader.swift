@@ -43,11 +43,27 @@ extension PostgresSourceConfiguration {
             reader.report("status_interval", "must be between 1ms and 1h")
             valid = false
         }
+        // Each failed attempt logs a line: 0s once made 13,000 attempts in two seconds.
+        let minimum = Reconnector.format(Self.minimumRetryDelay)
+        if retryDelay < Self.minimumRetryDelay {
+            reader.report("retry_delay", "must be at least \(minimum), such as 500ms")
+            valid = false
+        }
+        if maxRetryDelay < retryDelay {
+            reader.report("max_retry_delay", "must be at least retry_delay (\(Reconnector.format(retryDelay)))")
+            valid = false
+        } else if maxRetryDelay < Self.minimumRetryDelay {
+            reader.report("max_retry_delay", "must be at least \(minimum)")
+            valid = false
+        }
         guard valid, let url, let slot else { return nil }
         self.init(url: url, slot: slot, publication: publication, tables: tables,
                   snapshot: SnapshotMode(rawValue: snapshot) ?? .initial, statusInterval: statusInterval,
                   streaming: streaming, binary: binary, retryDelay: retryDelay, maxRetryDelay: maxRetryDelay)
     }
+
+    /// The shortest pause `retry_delay` may ask for between reconnects.
+    static let minimumRetryDelay = Duration.milliseconds(10)
 
     static func isValidSlotName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 63

@@ -27,8 +27,10 @@ public struct PostgresSourceConfiguration: Sendable {
     /// decoder; otherwise, or if the stream brings one that has not, values
     /// stream as text. On by default.
     public var binary: Bool
-    /// Pause before the first reconnect; doubles up to `maxRetryDelay`.
+    /// Pause before the first reconnect; doubles up to `maxRetryDelay`. At
+    /// least 10ms when read from a pipeline file.
     public var retryDelay: Duration
+    /// At least `retryDelay` when read from a pipeline file.
     public var maxRetryDelay: Duration
 
     public init(url: String, slot: String, publication: String? = nil, tables: [String] = ["public.*"],

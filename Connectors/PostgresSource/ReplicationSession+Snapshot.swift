@@ -41,12 +41,25 @@ struct SnapshotState: Sendable {
         guard let lastPosition else { return true }
         return resume.map { $0 >= lastPosition } ?? false
     }
+
+    /// Whether `other` is this snapshot, complete (same slot, same consistent point).
+    func isCompleteAndSame(as other: SnapshotState) -> Bool {
+        complete && other.complete && slot == other.slot && consistentPoint == other.consistentPoint
+    }
 }
 
 extension ReplicationSession {
     /// Makes sure the slot exists, taking the initial snapshot when it is
     /// created (and again when an earlier snapshot never reached the sink).
-    func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [TableName],
+    ///
+    /// Whether a snapshot reached the sink is judged by the acknowledged
+    /// position, which lags what was handed to the pipeline: a connection
+    /// lost just after the snapshot would have it taken again, and the
+    /// changes made meanwhile would come as snapshot rows. A snapshot this
+    /// run of the source handed over whole is as good as delivered while the
+    /// run lasts (the pipeline loses nothing it was given; when its sink
+    /// fails, the run ends), so its slot is kept and streamed from.
+    func prepareSlot(catalog: Catalog, replication: PostgresConnection, captured: [Catalog.Table],
                      resume: Position?, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         let slotName = configuration.slot
         let snapshotState = try SnapshotState.load(state)
@@ -62,7 +75,8 @@ extension ReplicationSession {
         var wantSnapshot = false
         if configuration.snapshot == .initial {
             if let snapshotState {
-                wantSnapshot = !snapshotState.isDelivered(resume: resume)
+                let handedOver = existing != nil && snapshotHandedOver?.isCompleteAndSame(as: snapshotState) == true
+                wantSnapshot = !snapshotState.isDelivered(resume: resume) && !handedOver
             } else {
                 wantSnapshot = resume == nil
             }
@@ -75,10 +89,12 @@ extension ReplicationSession {
                 throw SiphonError(.sourceSetup, "replication slot \(slotName) is still in use by another connection", transient: true)
             }
             logger.warning("the previous snapshot did not reach the sink; taking it again with a new slot", metadata: ["slot": .string(slotName)])
-            try await replication.query("DROP_REPLICATION_SLOT \(slotName)")
+            try await replication.query(try ReplicationCommand.dropSlot(slotName))
         }
         if wantSnapshot {
-            let rows = try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput EXPORT_SNAPSHOT")
+            // What was emitted before is in the sink, or on its way there.
+            try decoder.history.forget(after: decoder.lastPosition)
+            let rows = try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: true))
             guard let row = rows.first, row.count >= 3, let point = row[1].flatMap({ LSN($0) }), let snapshotName = row[2] else {
                 throw SiphonError(.sourceFatal, "unexpected answer to CREATE_REPLICATION_SLOT")
             }
@@ -96,12 +112,13 @@ extension ReplicationSession {
             progress.complete = true
             progress.lastPosition = decoder.lastPosition
             try progress.save(state)
+            snapshotHandedOver = progress
             logger.info("initial snapshot read", metadata: ["rows": .stringConvertible(rowsRead), "tables": .stringConvertible(captured.count)])
         } else if existing == nil {
             if resume != nil {
                 throw SiphonError(.sourceFatal, "replication slot \(slotName) is gone although this pipeline has a checkpoint: changes since then are lost to it. To start over, delete the state folder (and the sink's output) and run again")
             }
-            try await replication.query("CREATE_REPLICATION_SLOT \(slotName) LOGICAL pgoutput NOEXPORT_SNAPSHOT")
+            try await replication.query(try ReplicationCommand.createSlot(slotName, exportSnapshot: false))
             logger.info("created replication slot", metadata: ["slot": .string(slotName)])
         }
     }
@@ -109,16 +126,24 @@ extension ReplicationSession {
     /// Reads every captured table inside the exported snapshot and emits
     /// `r` events at positions just below the slot's consistent point, so
     /// they sort before every streamed change. Returns the rows read.
-    private func takeSnapshot(catalog: Catalog, snapshotName: String, consistentPoint: LSN, tables: [TableName],
+    private func takeSnapshot(catalog: Catalog, snapshotName: String, consistentPoint: LSN, tables: [Catalog.Table],
                               decoder: inout ChangeDecoder, output: EventQueue) async throws -> Int {
         let side = catalog.connection
         try await side.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try await side.query("SET TRANSACTION SNAPSHOT \(Catalog.quoteLiteral(snapshotName))")
+        do {
+            try await side.query("SET TRANSACTION SNAPSHOT \(try side.literal(snapshotName))")
+        } catch let error as PostgresError where error.sqlState == "22023" {
+            // An exported snapshot lives only as long as its replication
+            // connection does nothing else: a connection lost in between is a
+            // blip like any other, and the next session takes the snapshot again.
+            throw SiphonError(.sourceSetup, "the slot's exported snapshot is gone (its replication connection ended before the snapshot was read): \(error.message)", transient: true)
+        }
         let high = consistentPoint.rawValue - 1
         var index: UInt64 = 0
         var rowsRead = 0
         var line: [UInt8] = []  // the CopyData message, its storage reused for every row
-        for table in tables.sorted(by: { $0.description < $1.description }) {
+        for captured in tables.sorted(by: { $0.name.description < $1.name.description }) {
+            let table = captured.name
             decoder.nowMillis = Clock.unixMillis()
             var columns = try await catalog.columns(of: table, types: decoder.types)
             try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
@@ -140,13 +165,15 @@ extension ReplicationSession {
             if batch.count > before { index += 1 }
             let relation = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: version,
                                         captured: true, pipeline: pipeline, database: decoder.database)
-            let columnList = columns.map { Catalog.quoteIdentifier($0.name) }.joined(separator: ", ")
+            let columnList = try columns.map { try side.identifier($0.name) }.joined(separator: ", ")
             // Binary COPY spares the server the text conversion of every value
             // (as pgoutput's binary mode does) and needs no unescaping; text
             // when binary values are off or a column's type has no decoder.
             let format: ChangeDecoder.CopyFormat = binaryAllowed && relation.decodesBinary ? .binary : .text
-            try await side.startCopy("COPY \(Catalog.quoteIdentifier(table.schema)).\(Catalog.quoteIdentifier(table.name)) (\(columnList)) TO STDOUT"
-                                     + (format == .binary ? " (FORMAT binary)" : ""))
+            // A partitioned table has no rows of its own to COPY: a query reads its partitions'.
+            let rows = captured.isPartitioned ? "(SELECT \(columnList) FROM \(try catalog.qualifiedName(table)))"
+                : "\(try catalog.qualifiedName(table)) (\(columnList))"
+            try await side.startCopy("COPY \(rows) TO STDOUT" + (format == .binary ? " (FORMAT binary)" : ""))
             logger.debug("reading table", metadata: [
                 "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),
             ])

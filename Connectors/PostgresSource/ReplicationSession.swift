@@ -29,24 +29,35 @@ final class ReplicationSession {
     let binaryAllowed: Bool
     /// Whether pgoutput sends this session's values in binary form.
     private(set) var binaryValues = false
+    /// The initial snapshot this run of the source has handed, whole, to the
+    /// pipeline's queue, in an earlier session or in this one (see `prepareSlot`).
+    var snapshotHandedOver: SnapshotState?
 
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
     var batch = EventBatch(capacity: 256 * 1024)
-    var streams: [UInt32: SpillFile] = [:]
+    /// Transactions PostgreSQL streams before they commit, until they do.
+    var spills: SpillFiles
+    /// The transaction whose streamed block is being received.
     var streamXid: UInt32?
     var tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: nil)
     var receivedLSN = LSN.zero
+    /// When the last standby status update went out, and the LSN it confirmed.
+    private var lastStatusSent = ContinuousClock.now
+    private var confirmedSent = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
-         state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool) {
+         state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool,
+         snapshotHandedOver: SnapshotState?) {
         self.configuration = configuration
+        self.snapshotHandedOver = snapshotHandedOver
         self.binaryAllowed = binaryAllowed
         self.target = target
         self.pipeline = pipeline
         self.state = state
         self.logger = logger
         self.source = source
+        spills = SpillFiles(directory: state.url("spill"))
     }
 
     func run(resumingAfter resume: Position?, output: EventQueue) async throws {
@@ -56,9 +67,13 @@ final class ReplicationSession {
         try await catalog.checkServer()
         let filter = TableFilter(patterns: configuration.tables)
         let captured = try await catalog.ensurePublication(configuration.publication, filter: filter)
-        let history = try SchemaHistory(directory: state, resumingAfter: resume)
+        // A snapshot this run handed over counts as emitted, acknowledged or
+        // not: the queue loses nothing while the run lasts, so the schema
+        // versions it announced stay known.
+        let emitted = [resume, snapshotHandedOver?.lastPosition].compactMap { $0 }.max()
+        let history = try SchemaHistory(directory: state, resumingAfter: emitted)
         var decoder = ChangeDecoder(pipeline: pipeline, database: side.databaseName, filter: filter,
-                                    history: history, lastPosition: resume)
+                                    history: history, lastPosition: emitted)
         tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: resume)
 
         let replication = try await PostgresConnection.connect(target, replication: true)
@@ -66,38 +81,32 @@ final class ReplicationSession {
         try await prepareSlot(catalog: catalog, replication: replication, captured: captured,
                               resume: resume, decoder: &decoder, output: output)
 
-        let spillDirectory = state.url("spill")
-        // Streamed transactions are sent again from their start after a reconnect.
-        try? FileManager.default.removeItem(atPath: spillDirectory)
-        try FileManager.default.createDirectory(atPath: spillDirectory, withIntermediateDirectories: true)
+        try spills.reset()
         let protocolVersion = replication.serverVersion >= 140_000 ? 2 : 1
-        var options = ["proto_version '\(protocolVersion)'", "publication_names '\(configuration.publication)'"]
+        var options = [("proto_version", "\(protocolVersion)"),
+                       ("publication_names", ReplicationCommand.publicationNames([configuration.publication]))]
         if protocolVersion >= 2 {
-            options.append("messages 'true'")
-            if configuration.streaming { options.append("streaming 'on'") }
+            options.append(("messages", "true"))
+            if configuration.streaming { options.append(("streaming", "on")) }
         }
         binaryValues = try await chooseBinaryValues(catalog: catalog, captured: captured,
                                                     serverVersion: replication.serverVersion, decoder: &decoder)
-        if binaryValues { options.append("binary 'true'") }
-        try await replication.startCopy(
-            "START_REPLICATION SLOT \(configuration.slot) LOGICAL 0/0 (\(options.joined(separator: ", ")))")
+        if binaryValues { options.append(("binary", "true")) }
+        try await replication.startCopy(try ReplicationCommand.startReplication(slot: configuration.slot, options: options))
         logger.info("streaming changes", metadata: [
             "slot": .string(configuration.slot), "publication": .string(configuration.publication),
             "database": .string(target.display), "protocol": .stringConvertible(protocolVersion),
             "values": .string(binaryValues ? "binary" : "text"),
         ])
-        defer { streams.values.forEach { $0.discard() } }
-        try await stream(replication: replication, catalog: catalog, decoder: &decoder,
-                         spillDirectory: spillDirectory, output: output)
+        defer { spills.discardAll() }
+        try await stream(replication: replication, catalog: catalog, decoder: &decoder, output: output)
     }
 
     // MARK: The stream
 
     private func stream(replication: PostgresConnection, catalog: Catalog, decoder: inout ChangeDecoder,
-                        spillDirectory: String, output: EventQueue) async throws {
+                        output: EventQueue) async throws {
         let clock = ContinuousClock()
-        var lastStatus = clock.now
-        var confirmedSent = LSN.zero
         var replyRequested = false
         var sinceCheck = 0
         var message: [UInt8] = []
@@ -122,14 +131,14 @@ final class ReplicationSession {
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
                     if try !handleNow(message, raw: data.data, decoder: &decoder) {
-                        try await handle(message, raw: data.data, catalog: catalog, decoder: &decoder,
-                                         spillDirectory: spillDirectory, output: output)
+                        try await handle(message, raw: data.data, replication: replication, catalog: catalog,
+                                         decoder: &decoder, output: output)
                     }
                 case .keepalive(let keepalive):
                     if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
                     if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
                     tracker.idle(serverWALEnd: keepalive.walEnd,
-                                 transactionOpen: decoder.inTransaction || !streams.isEmpty || !batch.isEmpty)
+                                 transactionOpen: decoder.inTransaction || !spills.isEmpty || !batch.isEmpty)
                     if keepalive.replyRequested { replyRequested = true }
                 }
                 if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
@@ -150,18 +159,12 @@ final class ReplicationSession {
             // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
             if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
             var now = clock.now
-            let elapsed = now - lastStatus
+            let elapsed = now - lastStatusSent
             let moved = tracker.confirmedLSN > confirmedSent
             if replyRequested || (moved && elapsed >= .milliseconds(100)) || elapsed >= configuration.statusInterval {
-                let idle = tracker.isIdle && !decoder.inTransaction && streams.isEmpty && batch.isEmpty
-                let update = StandbyStatusUpdate(
-                    written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
-                    applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
-                    replyRequested: idle && !moved)
-                try await replication.sendCopyData(update.encode())
-                confirmedSent = tracker.confirmedLSN
-                now = clock.now
-                lastStatus = now
+                let idle = tracker.isIdle && !decoder.inTransaction && spills.isEmpty && batch.isEmpty
+                try await sendStatus(replication, requestReply: idle && !moved)
+                now = lastStatusSent
                 replyRequested = false
             }
             if drained {
@@ -174,6 +177,19 @@ final class ReplicationSession {
                 pacing.waited(from: waitStarted, to: clock.now)
             }
         }
+    }
+
+    /// A standby status update: what the sink holds durably, so the server
+    /// may forget it. Also the sign of life without which the walsender
+    /// ends the connection after wal_sender_timeout (60s by default).
+    private func sendStatus(_ replication: PostgresConnection, requestReply: Bool) async throws {
+        let update = StandbyStatusUpdate(
+            written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
+            applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
+            replyRequested: requestReply)
+        try await replication.sendCopyData(update.encode())
+        confirmedSent = tracker.confirmedLSN
+        lastStatusSent = ContinuousClock.now
     }
 
     /// Sleeps `ReadPacing.settle` on this thread (a timer-based `Task.sleep`
@@ -190,14 +206,14 @@ final class ReplicationSession {
     /// whose binary form `ValueRenderer` decodes: pgoutput picks the format
     /// for the whole session, so one unsupported column keeps it in text
     /// mode (logged with the column). Registers the columns' types.
-    private func chooseBinaryValues(catalog: Catalog, captured: [TableName], serverVersion: Int,
+    private func chooseBinaryValues(catalog: Catalog, captured: [Catalog.Table], serverVersion: Int,
                                     decoder: inout ChangeDecoder) async throws -> Bool {
         guard binaryAllowed else { return false }
         guard serverVersion >= 140_000 else {
             logger.info("source.binary needs PostgreSQL 14 or later; streaming values in text form")
             return false
         }
-        let columns = try await catalog.columnTypes(of: captured)
+        let columns = try await catalog.columnTypes(of: captured.map(\.name))
         try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
         if let blocker = columns.first(where: { decoder.types.binaryFormat(of: $0.typeOID) == nil }) {
             logger.info("streaming values in text form: a captured column has a type whose binary form Siphon does not decode", metadata: [
@@ -234,11 +250,12 @@ final class ReplicationSession {
     /// task's preferred executor under the task's status lock, which cost
     /// as much as decoding the message. False: `handle` takes it.
     private func handleNow(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, decoder: inout ChangeDecoder) throws -> Bool {
-        if let xid = streamXid {
+        if streamXid != nil {
             if case .streamStop = message {
                 streamXid = nil
+                try spills.endBlock()
             } else {
-                try streams[xid]?.append(raw)
+                try spills.append(raw)
             }
             return true
         }
@@ -266,31 +283,34 @@ final class ReplicationSession {
 
     /// The messages `handleNow` leaves: they may wait for the catalog or
     /// replay a streamed transaction.
-    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, catalog: Catalog,
-                        decoder: inout ChangeDecoder, spillDirectory: String, output: EventQueue) async throws {
+    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, replication: PostgresConnection,
+                        catalog: Catalog, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)
             tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
         case .streamStart(let start):
             streamXid = start.xid
-            if streams[start.xid] == nil {
-                streams[start.xid] = try SpillFile(directory: spillDirectory, xid: start.xid)
-            }
+            try spills.startBlock(xid: start.xid)
         case .streamStop:
             streamXid = nil
+            try spills.endBlock()
         case .streamAbort(let abort):
-            if abort.xid == abort.subtransactionXid {
-                streams.removeValue(forKey: abort.xid)?.discard()
-            } else {
-                streams[abort.xid]?.abortSubtransaction(abort.subtransactionXid)
-            }
+            try spills.abort(xid: abort.xid, subtransaction: abort.subtransactionXid)
         case .streamCommit(let commit):
             decoder.begin(finalLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime)
-            if let spill = streams.removeValue(forKey: commit.xid) {
+            if let spill = try spills.take(xid: commit.xid) {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions
+                var replayed = 0
                 try await offPipelineThread { try await spill.replay { raw in
+                    // The stream is not read meanwhile, and a large transaction
+                    // replays for longer than the walsender waits for a word.
+                    replayed += 1
+                    if replayed % 1024 == 0, ContinuousClock.now - self.lastStatusSent >= self.configuration.statusInterval {
+                        if let acknowledged = self.source.acknowledgedPosition() { self.tracker.acknowledge(acknowledged) }
+                        try await self.sendStatus(replication, requestReply: false)
+                    }
                     let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
                     if let xid = change.streamXid, aborted.contains(xid) { return }
                     if try !self.applyRowChange(change, decoder: &decoder) {

@@ -72,6 +72,31 @@ final class ChangeDecoderTests: XCTestCase {
         XCTAssertEqual(later.count, 0)
     }
 
+    /// A snapshot taken again after an interruption: the versions the first
+    /// attempt recorded past what the sink holds are forgotten, so the new
+    /// attempt announces them (its rows never carry an unannounced version).
+    func testForgottenVersionsAreAnnouncedAgain() throws {
+        let column = ColumnSchema(name: "id", typeOID: 23, typeModifier: -1, typeName: "int4", isKey: true)
+        let a = TableName(schema: "public", name: "a"), z = TableName(schema: "public", name: "z")
+        var first = try decoder()
+        var lost = EventBatch()
+        _ = try first.noteSchema(a, columns: [column], into: &lost, snapshotSource: [], snapshotPosition: Position(high: 0x0FF, low: 0))
+        _ = try first.noteSchema(z, columns: [column], into: &lost, snapshotSource: [], snapshotPosition: Position(high: 0x0FF, low: 9))
+        // The sink holds a's schema event and a row after it, not z's event.
+        let held = Position(high: 0x0FF, low: 5)
+        var again = try decoder(resume: held)
+        try again.history.forget(after: held)
+        XCTAssertEqual(try SchemaHistory(directory: StateDirectory(path: folder), resumingAfter: held).versions(z).count, 0,
+                       "forgotten on disk too")
+        var retaken = EventBatch()
+        XCTAssertEqual(try again.noteSchema(a, columns: [column], into: &retaken, snapshotSource: Array("{}".utf8),
+                                            snapshotPosition: Position(high: 0x1FF, low: 0)), 1)
+        XCTAssertEqual(retaken.count, 0, "a's version 1 is in the sink already")
+        XCTAssertEqual(try again.noteSchema(z, columns: [column], into: &retaken, snapshotSource: Array("{}".utf8),
+                                            snapshotPosition: Position(high: 0x1FF, low: 1)), 1)
+        XCTAssertEqual(try objects(retaken).map { $0["op"] as? String }, ["schema"], "z's version 1 is announced")
+    }
+
     func testUnchangedToastAndTableFilter() throws {
         var decoder = try decoder()
         var batch = EventBatch()

@@ -27,9 +27,12 @@ final class PostgresConnection: @unchecked Sendable {
         var parameters = target.parameters
         parameters["application_name"] = parameters["application_name"] ?? "siphon"
         parameters["connect_timeout"] = parameters["connect_timeout"] ?? "10"
-        // Text output forms the value renderer relies on, whatever the server's defaults.
+        // Text output forms the value renderer relies on, whatever the server's
+        // defaults; and string literals where a backslash is an ordinary
+        // character, which is what libpq's escaping then produces too.
         parameters["options"] = (parameters["options"].map { $0 + " " } ?? "")
             + "-c datestyle=ISO,MDY -c timezone=UTC -c intervalstyle=iso_8601 -c bytea_output=hex -c extra_float_digits=3"
+            + " -c standard_conforming_strings=on"
         if replication { parameters["replication"] = "database" }
         let keys = Array(parameters.keys)
         let handle: OpaquePointer? = withCStrings(keys) { keyPointers in
@@ -75,10 +78,47 @@ final class PostgresConnection: @unchecked Sendable {
     // MARK: Queries
 
     /// Runs one statement (or several separated by `;`) and returns the rows
-    /// of the last result as text (nil for SQL NULL).
+    /// of the last result as text (nil for SQL NULL). Any name or text in
+    /// `sql` must come through `identifier` or `literal`; better, pass it as
+    /// a parameter (`query(_:parameters:)`).
     @discardableResult
     func query(_ sql: String) async throws -> [[String?]] {
         guard PQsendQuery(handle, sql) == 1 else { throw lastError(.query) }
+        return try await rows(answering: sql)
+    }
+
+    /// Runs one statement with `$1`, `$2`... bound to `parameters` (sent apart
+    /// from the SQL text, as text values) and returns its rows. Not on a
+    /// replication connection, which only speaks the simple protocol.
+    @discardableResult
+    func query(_ sql: String, parameters: [String]) async throws -> [[String?]] {
+        let sent = withCStrings(parameters) { values in
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw lastError(.query) }
+        return try await rows(answering: sql)
+    }
+
+    /// `name` quoted as an SQL identifier by libpq, for this connection's encoding.
+    func identifier(_ name: String) throws -> String {
+        try escaped(name, PQescapeIdentifier)
+    }
+
+    /// `text` quoted as an SQL string literal by libpq (for this connection's
+    /// encoding and `standard_conforming_strings`).
+    func literal(_ text: String) throws -> String {
+        try escaped(text, PQescapeLiteral)
+    }
+
+    private func escaped(_ text: String, _ escape: (OpaquePointer?, UnsafePointer<CChar>?, Int) -> UnsafeMutablePointer<CChar>?) throws -> String {
+        let quoted = text.withCString { escape(handle, $0, strlen($0)) }
+        guard let quoted else { throw lastError(.query) }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    /// Collects the results of the command just sent; the rows of the last.
+    private func rows(answering sql: String) async throws -> [[String?]] {
         try await flushOutput()
         var rows: [[String?]] = []
         var failure: PostgresError?

@@ -69,6 +69,22 @@ final class SchemaHistory: @unchecked Sendable {
     /// Every version of the table, oldest first.
     func versions(_ table: TableName) -> [SchemaVersion] { tables[table] ?? [] }
 
+    /// Forgets the versions recorded after `position` (all of them when it
+    /// is nil) and writes the history. For a snapshot taken again: the
+    /// interrupted attempt recorded versions whose schema events never
+    /// reached the sink, and kept, they would stop the new attempt from
+    /// emitting its own (its rows would carry a version never announced).
+    func forget(after position: Position?) throws {
+        var changed = false
+        for (table, versions) in tables {
+            let kept = versions.filter { version in position.map { version.position <= $0 } ?? false }
+            guard kept.count != versions.count else { continue }
+            tables[table] = kept.isEmpty ? nil : kept
+            changed = true
+        }
+        if changed { try save() }
+    }
+
     /// Records a new version and writes the history durably.
     func record(_ table: TableName, columns: [ColumnSchema], position: Position) throws -> SchemaVersion {
         let version = SchemaVersion(version: (latest(table)?.version ?? 0) + 1, position: position, columns: columns)

@@ -3,29 +3,17 @@ import SiphonCore
 
 /// Catalog queries and the one-time setup of a source: server checks, the
 /// publication, the slot. Runs over a normal (non-replication) connection.
+///
+/// Names and text reach the server as parameters, or quoted by libpq where
+/// a statement takes none (CREATE PUBLICATION, a VALUES list): table names
+/// are the application's and may hold quotes and backslashes.
 struct Catalog {
     let connection: PostgresConnection
     let logger: Logger
 
-    struct Table: Hashable {
-        var oid: UInt32
-        var name: TableName
-        /// pg_class.relreplident: d (default: primary key), f (full), i (index), n (nothing).
-        var replicaIdentity: String
-        var hasPrimaryKey: Bool
-
-        /// PostgreSQL can send updates and deletes for it without failing the application's writes.
-        var hasUsableIdentity: Bool {
-            replicaIdentity == "f" || replicaIdentity == "i" || (replicaIdentity == "d" && hasPrimaryKey)
-        }
-    }
-
-    static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
-    }
-
-    static func quoteLiteral(_ text: String) -> String {
-        "'" + text.replacingAll("'", with: "''") + "'"
+    /// `"schema"."table"`, quoted by libpq.
+    func qualifiedName(_ table: TableName) throws -> String {
+        try connection.identifier(table.schema) + "." + connection.identifier(table.name)
     }
 
     /// Fails with what to fix when the server cannot do logical replication.
@@ -40,75 +28,6 @@ struct Catalog {
         }
     }
 
-    /// Ordinary and partitioned tables outside the system schemas.
-    func userTables() async throws -> [Table] {
-        let rows = try await connection.query("""
-            SELECT c.oid, n.nspname, c.relname, c.relreplident,
-                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-              AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-            ORDER BY n.nspname, c.relname
-            """)
-        return rows.compactMap { row in
-            guard let oid = row[0].flatMap({ UInt32($0) }), let schema = row[1], let name = row[2] else { return nil }
-            return Table(oid: oid, name: TableName(schema: schema, name: name), replicaIdentity: row[3] ?? "d",
-                         hasPrimaryKey: row[4] == "t")
-        }
-    }
-
-    /// Tables currently in the publication, or nil when it does not exist.
-    func publicationTables(_ publication: String) async throws -> Set<TableName>? {
-        let exists = try await connection.query("SELECT 1 FROM pg_publication WHERE pubname = \(Self.quoteLiteral(publication))")
-        guard !exists.isEmpty else { return nil }
-        let rows = try await connection.query(
-            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = \(Self.quoteLiteral(publication))")
-        return Set(rows.compactMap { row in
-            guard let schema = row[0], let name = row[1] else { return nil }
-            return TableName(schema: schema, name: name)
-        })
-    }
-
-    /// Creates the publication for the matching tables that have a usable
-    /// replica identity, when it does not exist; returns the tables captured.
-    func ensurePublication(_ publication: String, filter: TableFilter) async throws -> [TableName] {
-        let tables = try await userTables()
-        let matching = tables.filter { filter.matches($0.name) }
-        if matching.isEmpty {
-            logger.warning("no table matches source.tables", metadata: ["tables": .string(filter.patterns.joined(separator: ", "))])
-        }
-        if let existing = try await publicationTables(publication) {
-            let captured = matching.filter { existing.contains($0.name) }.map(\.name)
-            for table in matching where !existing.contains(table.name) {
-                logger.warning("table matches source.tables but is not in the publication; it is not captured", metadata: [
-                    "table": .string(table.name.description), "publication": .string(publication),
-                    "fix": .string("ALTER PUBLICATION \(publication) ADD TABLE \(table.name)"),
-                ])
-            }
-            logger.info("using existing publication", metadata: [
-                "publication": .string(publication), "tables": .stringConvertible(captured.count),
-            ])
-            return captured
-        }
-        var eligible: [TableName] = []
-        for table in matching {
-            if table.hasUsableIdentity {
-                eligible.append(table.name)
-            } else {
-                logger.warning("skipping table without a primary key or replica identity (adding it would make PostgreSQL reject its UPDATEs and DELETEs)", metadata: [
-                    "table": .string(table.name.description),
-                    "fix": .string("add a primary key, or ALTER TABLE \(table.name) REPLICA IDENTITY FULL, then restart Siphon after ALTER PUBLICATION \(publication) ADD TABLE \(table.name)"),
-                ])
-            }
-        }
-        let list = eligible.map { Self.quoteIdentifier($0.schema) + "." + Self.quoteIdentifier($0.name) }.joined(separator: ", ")
-        try await connection.query("CREATE PUBLICATION \(Self.quoteIdentifier(publication))" + (list.isEmpty ? "" : " FOR TABLE \(list)"))
-        logger.info("created publication", metadata: [
-            "publication": .string(publication), "tables": .string(eligible.map(\.description).joined(separator: ", ")),
-        ])
-        return eligible
-    }
-
     struct Slot {
         var plugin: String
         var database: String
@@ -119,8 +38,8 @@ struct Catalog {
     func slot(_ name: String) async throws -> Slot? {
         let rows = try await connection.query("""
             SELECT plugin, database, active, confirmed_flush_lsn FROM pg_replication_slots
-            WHERE slot_name = \(Self.quoteLiteral(name))
-            """)
+            WHERE slot_name = $1
+            """, parameters: [name])
         guard let row = rows.first else { return nil }
         return Slot(plugin: row[0] ?? "", database: row[1] ?? "", active: row[2] == "t",
                     confirmedFlush: row[3].flatMap { LSN($0) })
@@ -137,11 +56,11 @@ struct Catalog {
                      WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND a.attnum = ANY(i.indkey))
                      ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
                    END
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-            WHERE c.oid = (\(Self.quoteLiteral(Self.quoteIdentifier(table.schema) + "." + Self.quoteIdentifier(table.name))))::regclass
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2
               AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
             ORDER BY a.attnum
-            """)
+            """, parameters: [table.schema, table.name])
         return rows.compactMap { row in
             guard let name = row[0], let oid = row[1].flatMap({ UInt32($0) }) else { return nil }
             return ColumnSchema(name: name, typeOID: oid, typeModifier: row[2].flatMap { Int32($0) } ?? -1,
@@ -222,7 +141,7 @@ struct Catalog {
     /// generated columns), in one query. PostgreSQL 12 or later.
     func columnTypes(of tables: [TableName]) async throws -> [(table: TableName, column: String, typeOID: UInt32)] {
         guard !tables.isEmpty else { return [] }
-        let list = tables.map { "(\(Self.quoteLiteral($0.schema)), \(Self.quoteLiteral($0.name)))" }.joined(separator: ", ")
+        let list = try tables.map { "(\(try connection.literal($0.schema)), \(try connection.literal($0.name)))" }.joined(separator: ", ")
         let rows = try await connection.query("""
             SELECT n.nspname, c.relname, a.attname, a.atttypid
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SiphonCore
 
@@ -6,65 +7,127 @@ import SiphonCore
 /// Memory stays bounded whatever the transaction's size.
 ///
 /// Format: each message as a 4-byte little-endian length and its bytes.
+/// The rows of a transaction in progress are the application's data: the
+/// file is the user's alone (0600, in a 0700 folder), and it is created
+/// only where nothing is, so a link planted at its name is not followed.
+///
+/// Writes are unbuffered: `SpillFiles` gathers a block of messages and
+/// writes it at once, and may close the descriptor between blocks
+/// (`park`) and open it again to append (`reopen`).
 final class SpillFile {
     let xid: UInt32
     let path: String
-    private var file: UnsafeMutablePointer<FILE>?
+    /// Open for appending, or -1 while parked.
+    private var descriptor: Int32
     /// Subtransactions that aborted: their changes are skipped on replay.
     private(set) var abortedSubtransactions: Set<UInt32> = []
-    private(set) var messageCount = 0
 
     init(directory: String, xid: UInt32) throws {
         self.xid = xid
         path = directory + "/stream-\(xid).spill"
-        guard let file = fopen(path, "w+b") else {
-            throw SiphonError(.state, "cannot create spill file \(path): \(String(cString: strerror(errno))); check free space in the state folder")
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw SiphonError(.state, "cannot create spill file \(path): \(String(cString: strerror(errno))); check free space in the state folder, and that nothing else writes in \(directory)")
         }
-        self.file = file
-        setvbuf(file, nil, _IOFBF, 1 << 20)
     }
 
     deinit { discard() }
 
-    func append(_ message: ArraySlice<UInt8>) throws {
-        guard let file else { return }
-        var length = UInt32(message.count).littleEndian
-        let ok = withUnsafeBytes(of: &length) { fwrite($0.baseAddress, 1, 4, file) == 4 }
-            && message.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) == $0.count }
-        guard ok else {
-            throw SiphonError(.state, "cannot write spill file \(path): \(String(cString: strerror(errno))); check free space in the state folder")
+    /// Empties the spill folder, or creates it, readable by the user alone.
+    /// Streamed transactions are sent again from their start after a
+    /// reconnect, so nothing in it is needed any more.
+    static func prepareDirectory(_ path: String) throws {
+        // Removes a link at the folder's name, not what it points to.
+        try? FileManager.default.removeItem(atPath: path)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST, chmod(path, 0o700) == 0 else {
+            throw SiphonError(.state, "cannot create the spill folder \(path): \(String(cString: strerror(errno))); check the state folder's permissions")
         }
-        messageCount += 1
+    }
+
+    var isOpen: Bool { descriptor >= 0 }
+
+    /// Appends `bytes` (the file must be open).
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw failure("write")
+            }
+            offset += written
+        }
+    }
+
+    /// Closes the descriptor; the file stays, and `reopen` appends to it.
+    func park() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
+    /// Opens the parked file again to append (never through a link: the
+    /// file was created here, so a link at its name is someone else's).
+    func reopen() throws {
+        guard descriptor < 0 else { return }
+        descriptor = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("reopen") }
     }
 
     func abortSubtransaction(_ subxid: UInt32) {
         abortedSubtransactions.insert(subxid)
     }
 
-    /// Reads the messages back in order, calling `body` with each.
+    /// Reads the messages back in order, calling `body` with each; the
+    /// file is parked first. One buffer for the whole file, grown only for
+    /// a message larger than it.
     func replay(_ body: (ArraySlice<UInt8>) async throws -> Void) async throws {
-        guard let file else { return }
-        fflush(file)
-        rewind(file)
-        var buffer = [UInt8]()
+        park()
+        let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard reader >= 0 else { throw failure("read") }
+        defer { close(reader) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var start = 0
+        var end = 0
         while true {
-            var length: UInt32 = 0
-            let got = withUnsafeMutableBytes(of: &length) { fread($0.baseAddress, 1, 4, file) }
-            if got == 0 { break }
-            guard got == 4 else { throw corrupt() }
-            let count = Int(UInt32(littleEndian: length))
-            buffer = [UInt8](repeating: 0, count: count)
-            let read = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
-            guard read == count else { throw corrupt() }
-            try await body(buffer[...])
+            if end - start >= 4 {
+                let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
+                if end - start - 4 >= length {
+                    try await body(buffer[(start + 4)..<(start + 4 + length)])
+                    start += 4 + length
+                    continue
+                }
+                if 4 + length > buffer.count {
+                    buffer.append(contentsOf: repeatElement(0, count: 4 + length - buffer.count))
+                }
+            }
+            if start > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    _ = memmove(raw.baseAddress!, raw.baseAddress! + start, end - start)
+                }
+                end -= start
+                start = 0
+            }
+            let count = buffer.withUnsafeMutableBytes { raw in read(reader, raw.baseAddress! + end, raw.count - end) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("read")
+            }
+            if count == 0 {
+                guard start == end else { throw corrupt() }
+                return
+            }
+            end += count
         }
     }
 
     /// Closes and deletes the file.
     func discard() {
-        if let file { fclose(file) }
-        file = nil
+        park()
         unlink(path)
+    }
+
+    private func failure(_ action: String) -> SiphonError {
+        SiphonError(.state, "cannot \(action) spill file \(path): \(String(cString: strerror(errno))); check free space in the state folder")
     }
 
     private func corrupt() -> SiphonError {
