@@ -41,7 +41,7 @@ extension PostgresSource: SourceConnector {
             if slot.active {
                 throw SiphonError(.sourceSetup, "replication slot \(configuration.slot) is in use by another connection (a running siphon?); stop it first")
             }
-            try await connection.query("SELECT pg_drop_replication_slot(\(Catalog.quoteLiteral(configuration.slot)))")
+            try await connection.query("SELECT pg_drop_replication_slot($1)", parameters: [configuration.slot])
             return ["dropped replication slot \(configuration.slot) on \(target.display)"]
         } catch {
             throw classify(error)
