@@ -68,7 +68,7 @@ let package = Package(
             path: "Tests/SiphonTesting"
         ),
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
-        .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore"]),
+        .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport"]),
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(

@@ -162,7 +162,10 @@ extension ReplicationSession {
             let version = try decoder.noteSchema(table, columns: columns, into: &batch,
                                                  snapshotSource: source,
                                                  snapshotPosition: Position(high: high, low: index))
-            if batch.count > before { index += 1 }
+            if batch.count > before {
+                index += 1
+                batch.markTransactionEnd()  // a snapshot's events stand alone
+            }
             let relation = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: version,
                                         captured: true, pipeline: pipeline, database: decoder.database)
             let columnList = try columns.map { try side.identifier($0.name) }.joined(separator: ", ")
@@ -194,6 +197,7 @@ extension ReplicationSession {
                     }
                     try decoder.snapshotRow(row, format: format, relation: relation, position: Position(high: high, low: index),
                                             source: source, into: &batch)
+                    batch.markTransactionEnd()
                     index += 1
                     rowsRead += 1
                     if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {

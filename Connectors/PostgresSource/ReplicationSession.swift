@@ -142,14 +142,14 @@ final class ReplicationSession {
                     if keepalive.replyRequested { replyRequested = true }
                 }
                 if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
-                    try await sendBatch(output)
+                    try await sendBatch(output, inTransaction: decoder.inTransaction)
                 }
                 sinceCheck += 1
                 if sinceCheck < 512 && !replyRequested { continue }
                 sinceCheck = 0
             case .wouldBlock:
                 drained = true
-                try await sendBatch(output)
+                try await sendBatch(output, inTransaction: decoder.inTransaction)
             case .done:
                 throw SiphonError(.sourceSetup, "PostgreSQL at \(target.display) ended the replication stream", transient: true)
             }
@@ -234,13 +234,21 @@ final class ReplicationSession {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await work() }
     }
 
-    private func sendBatch(_ output: EventQueue) async throws {
+    /// Hands the batch to the pipeline. In the middle of a transaction
+    /// (`inTransaction`) the latest event stays behind, in the next batch:
+    /// it may be the transaction's last, which the commit marks
+    /// (`EventRecord.endsTransaction`) so that a sink applying changes can
+    /// commit whole source transactions.
+    private func sendBatch(_ output: EventQueue, inTransaction: Bool) async throws {
         guard !batch.isEmpty else { return }
-        let full = batch
+        var full = batch
+        let held = inTransaction && !(full.events.last?.endsTransaction ?? true) ? full.removeLastEvent() : nil
+        guard !full.isEmpty else { return }
         // Sized like the batch before it, so that the next one rarely grows
         // (each growth of the events array is a new allocation and a copy).
         batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), 2 * Self.batchBytes),
                            events: min(max(full.count, 16), Self.batchEvents))
+        if let held { batch.append(held) }
         try await output.send(full)
     }
 
@@ -263,6 +271,8 @@ final class ReplicationSession {
         case .begin(let begin):
             decoder.begin(finalLSN: begin.finalLSN, xid: begin.xid, commitTime: begin.commitTime)
         case .commit(let commit):
+            // The batch's last event, if any, is this transaction's (see `sendBatch`) or an earlier end.
+            batch.markTransactionEnd()
             tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
         default:
             return try applyRowChange(message, decoder: &decoder)
@@ -288,6 +298,7 @@ final class ReplicationSession {
         switch message {
         case .message(let logical) where !logical.isTransactional:
             decoder.logicalMessage(logical, into: &batch)
+            batch.markTransactionEnd()
             tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
         case .streamStart(let start):
             streamXid = start.xid
@@ -317,10 +328,11 @@ final class ReplicationSession {
                         try await self.apply(change, catalog: catalog, decoder: &decoder)
                     }
                     if self.batch.count >= Self.batchEvents || self.batch.byteCount >= Self.batchBytes {
-                        try await self.sendBatch(output)
+                        try await self.sendBatch(output, inTransaction: true)
                     }
                 } }
             }
+            batch.markTransactionEnd()
             tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
         default:
             try await apply(message, catalog: catalog, decoder: &decoder)

@@ -104,6 +104,37 @@ public struct EventBatch: Sendable {
         events[events.count - 1].endsTransaction = true
     }
 
+    /// Moves the last event into a batch of its own, rebased, and returns
+    /// it (empty when this batch is). A source that hands a batch over in the
+    /// middle of a transaction keeps the transaction's latest event back, so
+    /// that the event it marks as the transaction's end at commit is still
+    /// in its hands (`markTransactionEnd`).
+    public mutating func removeLastEvent() -> EventBatch {
+        guard let last = events.popLast() else { return EventBatch(capacity: 0) }
+        let start = last.line.lowerBound
+        var moved = EventBatch(capacity: max(buffer.count - start, 256))
+        moved.resumable = resumable
+        moved.buffer.appendRaw(buffer.bytes[start...])
+        var record = last
+        record.line = (last.line.lowerBound - start)..<(last.line.upperBound - start)
+        record.key = last.key.map { ($0.lowerBound - start)..<($0.upperBound - start) }
+        moved.events.append(record)
+        buffer.bytes.removeSubrange(start...)
+        return moved
+    }
+
+    /// Appends the events of `other`, which must all come after this batch's.
+    public mutating func append(_ other: EventBatch) {
+        let offset = buffer.count
+        buffer.appendRaw(other.buffer.bytes)
+        events.append(contentsOf: other.events.map { record in
+            var moved = record
+            moved.line = (record.line.lowerBound + offset)..<(record.line.upperBound + offset)
+            moved.key = record.key.map { ($0.lowerBound + offset)..<($0.upperBound + offset) }
+            return moved
+        })
+    }
+
     /// Removes every event, keeping the allocated capacity.
     public mutating func removeAll() {
         buffer.removeAll(keepingCapacity: true)
