@@ -11,8 +11,12 @@ extension ConfigNode {
     /// Parses one YAML document.
     ///
     /// Throws ``ConfigNode/SyntaxError`` for malformed YAML; its message names line and
-    /// column but does not quote the file's text.
+    /// column but does not quote the file's text. YAML beyond ``YAMLLimits`` (deep nesting,
+    /// aliases that multiply) is refused the same way, before it is composed.
     static func parse(yaml: String) throws(SyntaxError) -> ParseResult {
+        if let violation = YAMLLimits.violation(in: yaml) {
+            throw SyntaxError(message: violation)
+        }
         let node: Yams.Node?
         do {
             node = try Yams.compose(yaml: yaml)
