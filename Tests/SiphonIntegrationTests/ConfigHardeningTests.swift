@@ -61,4 +61,58 @@ final class ConfigHardeningTests: XCTestCase {
             """)
         XCTAssertEqual(result.status, 0, result.stderr)
     }
+
+    // MARK: - YAML types
+
+    private func sqlitePipeline(_ sourceKeys: String) -> String {
+        """
+        version: 1
+        name: typed
+        source:
+          type: sqlite
+          path: ./app.db
+        \(sourceKeys.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        sink:
+          type: file
+          path: ./out.jsonl
+
+        """
+    }
+
+    func testANumberIsNotATablePattern() throws {
+        let result = try validate(sqlitePipeline("tables: 5"))
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains(#"source.tables: must be a list of strings, not a number; quote it ("5")"#), result.stderr)
+    }
+
+    func testEveryKindOfTypeMismatchIsReported() throws {
+        let result = try validate(sqlitePipeline("""
+            tables: [orders, 2024]
+            batch_size: "500"
+            cleanup_batch: 2.5
+            enable_wal: "yes"
+            poll_interval: true
+            snapshot: no
+            """))
+        XCTAssertEqual(result.status, 2, result.stderr)
+        for expected in [
+            #"source.tables[1]: must be a string, not a number; quote it ("2024") if you mean the text"#,
+            "source.batch_size: must be an integer, not a string; write 500 without quotes",
+            "source.cleanup_batch: must be an integer (got '2.5')",
+            "source.enable_wal: must be true or false, not a string; write yes without quotes",
+            "source.poll_interval: must be a duration such as 500ms, 5s, 2m or 1h, not a boolean (got 'true')",
+            "source.snapshot: must be one of initial, never, not a boolean (got 'no')",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
+        }
+        XCTAssertEqual(lines(result.stderr).count, 6, result.stderr)
+    }
+
+    func testValuesFromTheEnvironmentAreParsedFromTheirText() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.path + "/pipeline.yaml"
+        try sqlitePipeline("batch_size: ${N}\nenable_wal: ${WAL}\ntables: [\"${T}\"]").write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try SiphonProcess.run(["validate", "--config", path], environment: ["N": "500", "WAL": "true", "T": "42"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
 }

@@ -144,16 +144,13 @@ public enum PipelineLoader {
     }
 
     private static func checkVersion(_ top: ConfigReader) {
-        guard let node = top.value("version") else {
+        guard top.has("version") else {
             top.report("version", "required; write version: \(supportedVersion)")
             return
         }
-        guard case let .scalar(text) = node, let version = Int(text) else {
-            top.report("version", "must be an integer")
-            return
-        }
+        guard let version = top.integer("version") else { return }
         if version != supportedVersion {
-            top.report("version", "must be \(supportedVersion), the only version this siphon reads\(top.got(text, at: "version"))")
+            top.report("version", "must be \(supportedVersion), the only version this siphon reads\(top.got(String(version), at: "version"))")
         }
     }
 
