@@ -115,4 +115,34 @@ final class ConfigHardeningTests: XCTestCase {
         let result = try SiphonProcess.run(["validate", "--config", path], environment: ["N": "500", "WAL": "true", "T": "42"])
         XCTAssertEqual(result.status, 0, result.stderr)
     }
+
+    // MARK: - Shared state folders
+
+    /// One folder named two ways (relative, and absolute through a symbolic link) by two files.
+    func testTwoFilesWithOneStateFolderAreBothReported() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.appending("shared"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.appending("link"), withDestinationPath: folder.appending("shared"))
+        func write(_ name: String, state: String) throws -> String {
+            let path = folder.appending("\(name).yaml")
+            try """
+                version: 1
+                name: \(name)
+                source: {type: sqlite, path: ./app.db}
+                sink: {type: file, path: ./\(name).jsonl}
+                state: {path: "\(state)"}
+
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let first = try write("first", state: "./shared/state")
+        let second = try write("second", state: folder.appending("link/./state"))
+        let result = try SiphonProcess.run(["validate", "--config", first, second], currentDirectory: folder.path)
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(first): state.path: the state folder './shared/state'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("is also the state folder of pipeline 'second' in \(second)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(second): state.path:"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("is also the state folder of pipeline 'first' in \(first)"), result.stderr)
+        XCTAssertEqual(lines(result.stderr).count, 2, result.stderr)
+    }
 }
