@@ -30,6 +30,13 @@ final class CaptureSession {
     private var cleanedThrough: Int64 = -1
     private var busySince: ContinuousClock.Instant?
 
+    /// A batch goes out once its rendered events reach this many bytes (the
+    /// PostgreSQL source's bound), whatever `batch_size` says: one
+    /// transaction of 2,000 rows of 256 KB blobs was one 700 MB batch. The
+    /// changelog read stops there too, so rows are pulled from SQLite only as
+    /// fast as batches leave; one row may overshoot the bound.
+    static let batchBytes = 1 << 20
+
     /// Prepared after the first sync, which creates the changelog.
     private var readChanges: SQLiteStatement!
     private var deleteChanges: SQLiteStatement!
@@ -189,6 +196,7 @@ final class CaptureSession {
                         created.append(readChanges.string(1) ?? "")
                     }
                     _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil, now: now)
+                    if batch.byteCount >= Self.batchBytes { break }
                 }
                 readChanges.reset()
             } catch let error as ChangeRenderer.UnknownVersion {
@@ -254,7 +262,7 @@ final class CaptureSession {
                     index += 1
                     renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
                                                    seq: end, now: now, to: &batch)
-                    if batch.count >= configuration.batchSize {
+                    if batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)
                     }
