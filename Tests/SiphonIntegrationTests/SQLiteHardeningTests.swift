@@ -28,6 +28,34 @@ final class SQLiteHardeningTests: XCTestCase {
         XCTAssertLessThan(peakKB, 256 * 1024, "peak RSS \(peakKB) kB")
     }
 
+    /// A table without a primary key is keyed by its rowid; a column named `rowid` must not
+    /// stand in for it, or rows with equal values in that column share a key.
+    func testAColumnNamedRowidDoesNotShadowTheKey() throws {
+        let harness = try SQLiteHarness(setup: """
+            CREATE TABLE t (rowid TEXT, v TEXT);
+            INSERT INTO t VALUES ('same', 'a'), ('same', 'b');
+            CREATE TABLE u (rowid TEXT, _rowid_ TEXT, v TEXT);
+            INSERT INTO u VALUES ('same', 'same', 'a'), ('same', 'same', 'b');
+            """)
+        let process = try harness.start()
+        _ = try harness.waitForRowEvents(4, process: process)
+        try harness.sql("""
+            INSERT INTO t VALUES ('same', 'c');
+            UPDATE t SET v = 'B' WHERE v = 'b';
+            DELETE FROM u WHERE v = 'a';
+            """)
+        let events = try harness.waitForRowEvents(7, process: process)
+        try harness.stop(process)
+        func summary(_ table: String) -> [String] {
+            events.filter { $0[path: "source.table"] as? String == table }.map { event in
+                let image = event["after"] is NSNull ? "before" : "after"
+                return "\(event["op"] as? String ?? "?") \(event[path: "key.rowid"] ?? "nil") \(event[path: "\(image).v"] ?? "nil") \(event[path: "\(image).rowid"] ?? "nil")"
+            }
+        }
+        XCTAssertEqual(summary("t"), ["r 1 a same", "r 2 b same", "c 3 c same", "u 2 B same"])
+        XCTAssertEqual(summary("u"), ["r 1 a same", "r 2 b same", "d 1 a same"], "_rowid_ shadowed too: oid is used")
+    }
+
     static func peakResidentKB(pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
