@@ -17,7 +17,7 @@ final class SchemaVersionOrderingTests: XCTestCase {
     func testATableCreatedRightAfterTheTriggerSyncGetsTriggers() throws {
         let folder = try TemporaryDirectory(prefix: "siphon-schema-order")
         let path = folder.path + "/app.db"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         try SQLiteConnection(path: path).execute("PRAGMA journal_mode=WAL; CREATE TABLE first (id INTEGER PRIMARY KEY);")
         CommitIntruder.arm(database: path)
         sqlite3_auto_extension(CommitIntruder.entryPoint)
