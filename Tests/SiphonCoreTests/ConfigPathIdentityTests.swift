@@ -43,12 +43,14 @@ final class ConfigPathIdentityTests: XCTestCase {
         XCTAssertEqual(PathIdentity.resolve("/../.."), "/")
     }
 
-    func testContains() {
-        XCTAssertTrue(PathIdentity.contains("/a/b", "/a/b/c"))
-        XCTAssertTrue(PathIdentity.contains("/", "/a"))
-        XCTAssertFalse(PathIdentity.contains("/a/b", "/a/b"), "a folder does not contain itself")
-        XCTAssertFalse(PathIdentity.contains("/a/b", "/a/bc"))
-        XCTAssertFalse(PathIdentity.contains("/a/b/c", "/a/b"))
+    func testRelation() {
+        XCTAssertEqual(PathIdentity.relation(of: "/a/b", to: "/a/b"), .same)
+        XCTAssertEqual(PathIdentity.relation(of: "/a/b/c", to: "/a/b"), .inside)
+        XCTAssertEqual(PathIdentity.relation(of: "/a", to: "/"), .inside)
+        XCTAssertEqual(PathIdentity.relation(of: "/a/b", to: "/a/b/c/d"), .holds)
+        XCTAssertEqual(PathIdentity.relation(of: "/", to: "/a"), .holds)
+        XCTAssertNil(PathIdentity.relation(of: "/a/b", to: "/a/bc"))
+        XCTAssertNil(PathIdentity.relation(of: "/a/bc", to: "/a/b"))
     }
 
     // MARK: - The loader

@@ -40,10 +40,25 @@ public enum PathIdentity {
         return missing.reduce(real) { join($0, $1) }
     }
 
-    /// True when `path` lies strictly inside `folder`; both as returned by ``resolve(_:)``.
-    public static func contains(_ folder: String, _ path: String) -> Bool {
-        guard path != folder else { return false }
-        return path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
+    /// How two paths as returned by ``resolve(_:)`` relate: one file or folder, or one inside
+    /// the other.
+    public enum Relation: Sendable, Equatable {
+        /// The same file or folder.
+        case same
+        /// The first lies inside the second (a folder).
+        case inside
+        /// The first is a folder that holds the second.
+        case holds
+    }
+
+    /// How `path` relates to `other`, both as returned by ``resolve(_:)``; nil when neither is
+    /// the other or inside it. For two sink files, `.same` is the clash; for two state folders,
+    /// any relation is.
+    public static func relation(of path: String, to other: String) -> Relation? {
+        if path == other { return .same }
+        if path.hasPrefix(other == "/" ? other : other + "/") { return .inside }
+        if other.hasPrefix(path == "/" ? path : path + "/") { return .holds }
+        return nil
     }
 
     private static func join(_ folder: String, _ name: Substring) -> String {

@@ -56,21 +56,16 @@ public enum PipelineLoader {
         let folders = loaded.map { PathIdentity.resolve($0.pipeline.statePath) }
         for (index, one) in loaded.enumerated() {
             for (otherIndex, other) in loaded.enumerated() where otherIndex != index && other.pipeline.name != one.pipeline.name {
-                let relation: String
-                if folders[index] == folders[otherIndex] {
-                    relation = "is also the state folder of"
-                } else if PathIdentity.contains(folders[otherIndex], folders[index]) {
-                    relation = "is inside the state folder of"
-                } else if PathIdentity.contains(folders[index], folders[otherIndex]) {
-                    relation = "holds the state folder of"
-                } else {
-                    continue
+                let relation: String, advice: String
+                switch PathIdentity.relation(of: folders[index], to: folders[otherIndex]) {
+                case .same?: (relation, advice) = ("is also", "each pipeline needs a folder of its own")
+                case .inside?: (relation, advice) = ("is inside", "give each pipeline a folder of its own, side by side")
+                case .holds?: (relation, advice) = ("holds", "give each pipeline a folder of its own, side by side")
+                case nil: continue
                 }
-                let advice = relation.hasPrefix("is also")
-                    ? "each pipeline needs a folder of its own" : "give each pipeline a folder of its own, side by side"
                 problems.add(ConfigProblem(
                     file: one.pipeline.file, keyPath: "state.path",
-                    message: "\(describeStateFolder(one, resolved: folders[index])) \(relation) pipeline '\(other.pipeline.name)' in \(other.pipeline.file); \(advice)"))
+                    message: "\(describeStateFolder(one, resolved: folders[index])) \(relation) the state folder of pipeline '\(other.pipeline.name)' in \(other.pipeline.file); \(advice)"))
             }
         }
     }
@@ -91,8 +86,7 @@ public enum PipelineLoader {
         var result: [String] = []
         var seen: Set<String> = []
         func add(_ file: String) {
-            let identity = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
-            if seen.insert(identity).inserted { result.append(file) }
+            if seen.insert(PathIdentity.resolve(file)).inserted { result.append(file) }
         }
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -187,7 +181,7 @@ public enum PipelineLoader {
             sink: sink, sinkType: sinkType, statePath: statePath)
         return Loaded(pipeline: pipeline, nameIsExpanded: origins.expandedPaths.contains("name"),
                       statePathIsSet: statePathIsSet,
-                      statePathIsExpanded: origins.expandedPaths.contains("state.path") || origins.expandedPaths.contains("name") && !statePathIsSet)
+                      statePathIsExpanded: origins.expandedPaths.contains("state.path") || (origins.expandedPaths.contains("name") && !statePathIsSet))
     }
 
     private static func checkVersion(_ top: ConfigReader) {
