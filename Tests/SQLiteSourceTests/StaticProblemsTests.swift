@@ -53,8 +53,9 @@ final class StaticProblemsTests: XCTestCase {
         try String(repeating: "not a database\n", count: 20).write(toFile: text, atomically: true, encoding: .utf8)
         let short = folder.appending("short.db")
         try Data("SQLite format 3\0".utf8).write(to: URL(fileURLWithPath: short))
-        XCTAssertEqual(problems(text), ["path: \(text) is not an SQLite database"])
-        XCTAssertEqual(problems(short), ["path: \(short) is not an SQLite database"], "a header cut short")
+        XCTAssertEqual(problems(text), ["path: \(text) is not an SQLite database; point it at the application's SQLite database file"])
+        XCTAssertEqual(problems(short), ["path: \(short) is not an SQLite database; point it at the application's SQLite database file"],
+                       "a header cut short")
     }
 
     func testNotInWALModeUnlessSiphonMaySwitchIt() throws {

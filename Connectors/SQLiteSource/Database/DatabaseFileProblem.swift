@@ -23,7 +23,7 @@ enum DatabaseFileProblem {
     }
 
     static func notSQLite(_ path: String) -> String {
-        "\(path) is not an SQLite database"
+        "\(path) is not an SQLite database; point it at the application's SQLite database file"
     }
 
     static func notWAL(_ path: String, journalMode: String) -> String {
