@@ -38,7 +38,7 @@ final class SchemaVersionOrderingTests: XCTestCase {
         defer {
             task.cancel()
             queue.finish()
-            _ = stopped.wait(timeout: .now() + 30)
+            XCTAssertEqual(stopped.wait(timeout: .now() + 30), .success, "the source stops when cancelled")
         }
 
         var lateTriggers: Int64 = 0
