@@ -30,6 +30,13 @@ final class CaptureSession {
     private var cleanedThrough: Int64 = -1
     private var busySince: ContinuousClock.Instant?
 
+    /// A batch goes out once its rendered events reach this many bytes (the
+    /// PostgreSQL source's bound), whatever `batch_size` says: one
+    /// transaction of 2,000 rows of 256 KB blobs was one 700 MB batch. The
+    /// changelog read stops there too, so rows are pulled from SQLite only as
+    /// fast as batches leave; one row may overshoot the bound.
+    static let batchBytes = 1 << 20
+
     /// Prepared after the first sync, which creates the changelog.
     private var readChanges: SQLiteStatement!
     private var deleteChanges: SQLiteStatement!
@@ -96,10 +103,18 @@ final class CaptureSession {
         return version != schemaVersion
     }
 
-    /// Runs the installer's sync in one write transaction, then reloads the
-    /// schema registry and plans snapshots of newly captured tables.
+    /// Runs the installer's sync in one write transaction, reloads the schema
+    /// registry and plans snapshots of repaired tables.
+    ///
+    /// The registry and `PRAGMA schema_version` are read inside that
+    /// transaction, so they describe exactly the schema the triggers were
+    /// synchronised with. Read after COMMIT, the version could already
+    /// include DDL another connection committed in between; the session would
+    /// take it as seen, and a table created then would never get triggers.
     private func synchronize(resumeAfter: Int64, first: Bool) async throws {
         var result = CaptureInstaller.SyncResult()
+        var registry = SchemaRegistry()
+        var version: Int64 = -1
         while true {
             do {
                 try connection.execute("BEGIN IMMEDIATE")
@@ -114,6 +129,8 @@ final class CaptureSession {
                 if configuration.snapshot == .initial {
                     planned.pending.formUnion(result.repaired)
                 }
+                registry = try SchemaRegistry.load(connection)
+                version = try connection.integer("PRAGMA schema_version")
                 // Saved before COMMIT: a crash in between plans a snapshot too many, never one too few.
                 if planned.pending != snapshots.pending { try planned.save(state) }
                 try connection.execute("COMMIT")
@@ -131,8 +148,8 @@ final class CaptureSession {
         for table in result.repaired {
             logger.warning("the capture triggers on \(table) were missing (was the table rebuilt?); they are back, and changes made without them were not recorded\(configuration.snapshot == .initial ? ": the table is read again as a snapshot" : "; set source.snapshot: initial to have such tables read again")")
         }
-        renderer.registry = try SchemaRegistry.load(connection)
-        schemaVersion = try connection.integer("PRAGMA schema_version")
+        renderer.registry = registry
+        schemaVersion = version
         try prepareRead()
         if first {
             let tables = try installer.userTables()
@@ -189,6 +206,7 @@ final class CaptureSession {
                         created.append(readChanges.string(1) ?? "")
                     }
                     _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil, now: now)
+                    if batch.byteCount >= Self.batchBytes { break }
                 }
                 readChanges.reset()
             } catch let error as ChangeRenderer.UnknownVersion {
@@ -254,7 +272,7 @@ final class CaptureSession {
                     index += 1
                     renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
                                                    seq: end, now: now, to: &batch)
-                    if batch.count >= configuration.batchSize {
+                    if batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)
                     }

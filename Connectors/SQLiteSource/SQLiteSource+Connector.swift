@@ -8,6 +8,12 @@ extension SQLiteSource: SourceConnector {
         SQLiteSourceConfiguration(reading: reader)
     }
 
+    /// The database file exists, is SQLite, can be written and is in WAL
+    /// mode (or may be switched): read from its header, nothing opened.
+    public static func staticProblems(in configuration: SQLiteSourceConfiguration) -> [ConnectorProblem] {
+        configuration.staticProblems().map { ConnectorProblem(key: $0.key, $0.message) }
+    }
+
     public static func makeSource(_ configuration: SQLiteSourceConfiguration, context: ConnectorContext) -> any Source {
         SQLiteSource(configuration: configuration, pipeline: context.pipeline, state: context.state, logger: context.logger)
     }

@@ -62,20 +62,14 @@ public final class SQLiteSource: Source {
         }
     }
 
-    /// Opens the database after the checks that need a person: the file
-    /// exists, is SQLite, is writable, and is in WAL mode (or may be switched).
+    /// Opens the database after the checks that need a person: first
+    /// `staticProblems()` (the file exists, is SQLite, is readable and
+    /// writable, is in WAL mode or may be switched), then SQLite's own word
+    /// on the journal mode, which it switches when `enable_wal` allows.
     static func open(_ configuration: SQLiteSourceConfiguration, logger: Logger) throws -> SQLiteConnection {
         let path = configuration.path
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw SiphonError(.configuration, "source.path: \(path) does not exist; point it at the application's SQLite database file (Siphon never creates one)")
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw SiphonError(.configuration, "source.path: \(path) is not a file")
-        }
-        // Root passes access(2) on any file, so also honour the mode bits a person set.
-        if access(path, W_OK) != 0 || info.st_mode & 0o222 == 0 {
-            throw SiphonError(.configuration, "source.path: \(path) is read-only; Siphon installs triggers and a changelog table in it, so it needs write access to the file and its folder (chmod u+w \(path))")
+        if let problem = configuration.staticProblems().first {
+            throw SiphonError(.configuration, "source.\(problem.key): \(problem.message)")
         }
         let connection: SQLiteConnection
         do {
@@ -89,7 +83,7 @@ public final class SQLiteSource: Source {
         mode.reset()
         if journal.lowercased() != "wal" {
             guard configuration.enableWAL else {
-                throw SiphonError(.configuration, "source.path: \(path) uses journal_mode=\(journal), not WAL; Siphon needs WAL so its reads never block the application's writers. Switch it once with `sqlite3 \(path) 'PRAGMA journal_mode=WAL'` (it persists), or set source.enable_wal: true to let Siphon do it")
+                throw SiphonError(.configuration, "source.path: " + DatabaseFileProblem.notWAL(path, journalMode: journal))
             }
             let switched = try connection.prepare("PRAGMA journal_mode=WAL")
             let now = try switched.step() ? (switched.string(0) ?? "") : ""

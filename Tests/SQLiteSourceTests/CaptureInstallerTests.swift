@@ -68,4 +68,37 @@ final class CaptureInstallerTests: XCTestCase {
         XCTAssertEqual(try connection.integer("SELECT max(seq) FROM _siphon_changelog WHERE op = 'c'"), 502,
                        "a new changelog continues after the pipeline's position (origin 500, schema 501)")
     }
+
+    func testATableWhoseColumnsHideEveryRowidAliasIsRefused() throws {
+        let (folder, connection) = try makeDatabase("CREATE TABLE hidden (rowid TEXT, _rowid_ TEXT, oid TEXT); CREATE TABLE fine (id INTEGER PRIMARY KEY, rowid TEXT);")
+        _ = folder
+        let installer = CaptureInstaller(connection: connection, patterns: TablePatterns(["*"]), pipeline: "p", logger: Logger(label: "test"))
+        try connection.execute("BEGIN IMMEDIATE")
+        XCTAssertThrowsError(try installer.sync(resumeAfter: 0)) { error in
+            XCTAssertEqual((error as? SiphonError)?.code, .configuration, "\(error)")
+            XCTAssertEqual((error as? SiphonError)?.message, "source.tables: table hidden has no primary key, and its columns rowid, _rowid_ and oid hide all three names of SQLite's rowid, so Siphon cannot tell its rows apart; give it a PRIMARY KEY, rename one of those columns, or leave it out of source.tables")
+        }
+        connection.rollbackQuietly()
+
+        // With a primary key, a column named rowid is just a column.
+        let keyed = CaptureInstaller(connection: connection, patterns: TablePatterns(["fine"]), pipeline: "p", logger: Logger(label: "test"))
+        XCTAssertEqual(try sync(keyed).created, ["fine"])
+    }
+
+    func testTriggersAndSnapshotsReadTheRowidThroughAnUnshadowedAlias() throws {
+        let (folder, connection) = try makeDatabase("""
+            CREATE TABLE plain (v TEXT);
+            CREATE TABLE one (RowID TEXT, v TEXT);
+            CREATE TABLE two (rowid TEXT, _ROWID_ TEXT);
+            """)
+        _ = folder
+        let installer = CaptureInstaller(connection: connection, patterns: TablePatterns(["*"]), pipeline: "p", logger: Logger(label: "test"))
+        _ = try sync(installer)
+        let triggers = try installer.installedTriggers()
+        XCTAssertTrue(try XCTUnwrap(triggers["_siphon_plain_c"]).contains("NEW.rowid)"))
+        XCTAssertTrue(try XCTUnwrap(triggers["_siphon_one_c"]).contains("NEW._rowid_)"))
+        XCTAssertTrue(try XCTUnwrap(triggers["_siphon_two_c"]).contains("NEW.oid)"))
+        let two = try installer.readSchema("two")
+        XCTAssertEqual(CaptureInstaller.snapshotSQL(two), #"SELECT "rowid", "_ROWID_", oid FROM "two" ORDER BY oid"#)
+    }
 }

@@ -143,7 +143,7 @@ final class ConfigLoaderTests: XCTestCase {
         let (files, problems) = load([path])
         XCTAssertTrue(files.isEmpty)
         XCTAssertEqual(problems, [
-            "\(path): version: must be an integer",
+            "\(path): version: must be an integer (got 'one')",
             "\(path): source: must be a mapping",
             "\(path): state: must be a mapping",
         ])
@@ -283,6 +283,39 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(problems, [])
         XCTAssertEqual(files.first?.name, "orders")
         XCTAssertEqual(files.first?.source.stringList("tables", default: []), ["shop.orders", "shop.items"])
+    }
+
+    /// `${VAR}` gives text, whatever it looks like: each key parses it as it needs.
+    func testExpandedValuesAreParsedFromTheirText() throws {
+        let path = try write("typed-env.yaml", """
+            version: ${VERSION}
+            name: typed
+            source:
+              type: sqlite
+              path: ${DB}
+              batch_size: ${N}
+              enable_wal: ${WAL}
+              poll_interval: ${POLL}
+              tables: ["${T}", "${T}_*"]
+            sink: {type: file}
+            """)
+        let (files, problems) = load([path], environment: [
+            "VERSION": "1", "DB": "2024", "N": "500", "WAL": "yes", "POLL": "2", "T": "7",
+        ])
+        let source = try XCTUnwrap(files.first?.source)
+        XCTAssertEqual(source.string("path"), "2024")
+        XCTAssertEqual(source.int("batch_size", default: 1), 500)
+        XCTAssertTrue(source.bool("enable_wal", default: false))
+        XCTAssertEqual(source.duration("poll_interval", default: .zero), .seconds(2))
+        XCTAssertEqual(source.stringList("tables", default: []), ["7", "7_*"])
+        source.finish()
+        XCTAssertEqual(problems, [])
+    }
+
+    func testQuotedVersionIsNotAnInteger() throws {
+        let path = try write("v.yaml", "version: \"1\"\nname: v\nsource: {type: x}\nsink: {type: y}\n")
+        let (_, problems) = load([path])
+        XCTAssertEqual(problems, ["\(path): version: must be an integer, not a string; write 1 without quotes"])
     }
 
     func testUndefinedVariableIsReportedAtItsKeyPathOnce() throws {

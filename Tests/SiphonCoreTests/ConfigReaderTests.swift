@@ -76,6 +76,89 @@ final class ConfigReaderTests: XCTestCase {
         ])
     }
 
+    /// A value of the wrong YAML type is refused with its key path, never converted.
+    func testValuesOfTheWrongYAMLTypeAreRefused() throws {
+        let problems = ConfigProblems()
+        let source = try reader("""
+            slot: 5
+            publication: true
+            url: 1.5
+            quoted: "5"
+            tables: 5
+            patterns: [orders, 7, "8", no]
+            port: "6432"
+            workers: 1.5
+            retries: true
+            size: 0x10
+            tls: "true"
+            verbose: 1
+            streaming: on
+            timeout: yes
+            snapshot: 5
+            """, problems: problems)
+        XCTAssertNil(source.string("slot"))
+        XCTAssertNil(source.requiredString("publication"))
+        XCTAssertNil(source.string("url"))
+        XCTAssertEqual(source.string("quoted"), "5")
+        XCTAssertEqual(source.stringList("tables", default: ["d"]), ["d"])
+        XCTAssertEqual(source.stringList("patterns", default: ["d"]), ["d"])
+        XCTAssertEqual(source.int("port", default: 1), 1)
+        XCTAssertEqual(source.int("workers", default: 1), 1)
+        XCTAssertEqual(source.int("retries", default: 1), 1)
+        XCTAssertEqual(source.int("size", default: 1), 1)
+        XCTAssertFalse(source.bool("tls", default: false))
+        XCTAssertFalse(source.bool("verbose", default: false))
+        XCTAssertTrue(source.bool("streaming", default: false))
+        XCTAssertEqual(source.duration("timeout", default: .seconds(1)), .seconds(1))
+        XCTAssertEqual(source.choice("snapshot", allowed: ["initial", "never"], default: "initial"), "initial")
+        XCTAssertEqual(problems.all.map(\.description), [
+            #"f.yaml: source.slot: must be a string, not a number; quote it ("5") if you mean the text"#,
+            #"f.yaml: source.publication: must be a string, not a boolean; quote it ("true") if you mean the text"#,
+            #"f.yaml: source.url: must be a string, not a number; quote it ("1.5") if you mean the text"#,
+            #"f.yaml: source.tables: must be a list of strings, not a number; quote it ("5") if you mean the text"#,
+            #"f.yaml: source.patterns[1]: must be a string, not a number; quote it ("7") if you mean the text"#,
+            #"f.yaml: source.patterns[3]: must be a string, not a boolean; quote it ("no") if you mean the text"#,
+            "f.yaml: source.port: must be an integer, not a string; write 6432 without quotes",
+            "f.yaml: source.workers: must be an integer (got '1.5')",
+            "f.yaml: source.retries: must be an integer, not a boolean (got 'true')",
+            "f.yaml: source.size: must be an integer in decimal digits (got '0x10')",
+            "f.yaml: source.tls: must be true or false, not a string; write true without quotes",
+            "f.yaml: source.verbose: must be true or false, not a number (got '1')",
+            "f.yaml: source.timeout: must be a duration such as 500ms, 5s, 2m or 1h, not a boolean (got 'yes')",
+            "f.yaml: source.snapshot: must be one of initial, never, not a number (got '5')",
+        ])
+    }
+
+    /// `key:`, `key: ~` and `key: null` are absent; quoted, they are text.
+    func testNullsAreAbsentAndQuotedNullsAreText() throws {
+        let problems = ConfigProblems()
+        let source = try reader("""
+            empty:
+            tilde: ~
+            word: null
+            quoted: "~"
+            state:
+            """, problems: problems)
+        for key in ["empty", "tilde", "word", "state"] {
+            XCTAssertFalse(source.has(key), key)
+            XCTAssertNil(source.string(key), key)
+        }
+        XCTAssertNil(source.child("state"))
+        XCTAssertEqual(source.string("quoted"), "~")
+        XCTAssertEqual(problems.all.map(\.description), [])
+    }
+
+    func testDurationsTakeUnitsAndPlainOrQuotedNumbersOfSeconds() throws {
+        let problems = ConfigProblems()
+        let source = try reader("a: 500ms\nb: \"5s\"\nc: 5\nd: 1.5\ne: \"2\"\n", problems: problems)
+        XCTAssertEqual(source.duration("a", default: .zero), .milliseconds(500))
+        XCTAssertEqual(source.duration("b", default: .zero), .seconds(5))
+        XCTAssertEqual(source.duration("c", default: .zero), .seconds(5))
+        XCTAssertEqual(source.duration("d", default: .zero), .milliseconds(1500))
+        XCTAssertEqual(source.duration("e", default: .zero), .seconds(2))
+        XCTAssertEqual(problems.all.map(\.description), [])
+    }
+
     func testDidYouMeanOnlyWhenClose() throws {
         let problems = ConfigProblems()
         let source = try reader("slto: a\ntabels: [x]\nsnapshto: never\ncompletely_different: 1\n", problems: problems)

@@ -245,7 +245,11 @@ struct CaptureInstaller {
         let text = try sql.step() ? (sql.string(0) ?? "") : ""
         let withoutRowid = text.range(of: #"\)\s*(STRICT\s*,\s*)?WITHOUT\s+ROWID"#, options: [.regularExpression, .caseInsensitive]) != nil
         let hasKey = columns.contains { $0.keyIndex > 0 }
-        return TableSchema(table: table, version: 0, columns: columns, keyedByRowid: !hasKey && !withoutRowid)
+        let schema = TableSchema(table: table, version: 0, columns: columns, keyedByRowid: !hasKey && !withoutRowid)
+        if schema.keyedByRowid, schema.rowidAlias == nil {
+            throw SiphonError(.configuration, "source.tables: table \(table) has no primary key, and its columns rowid, _rowid_ and oid hide all three names of SQLite's rowid, so Siphon cannot tell its rows apart; give it a PRIMARY KEY, rename one of those columns, or leave it out of source.tables")
+        }
+        return schema
     }
 
     // MARK: Triggers
@@ -274,7 +278,7 @@ struct CaptureInstaller {
         let tableLiteral = SQL.literal(schema.table)
         let count = schema.valueCount
         func values(_ row: String) -> [String] {
-            schema.columns.map { "\(row).\(SQL.identifier($0.name))" } + (schema.keyedByRowid ? ["\(row).rowid"] : [])
+            schema.columns.map { "\(row).\(SQL.identifier($0.name))" } + (rowid(schema).map { ["\(row).\($0)"] } ?? [])
         }
         func targets(from start: Int) -> [String] { (start..<(start + count)).map { "v\($0)" } }
         let now = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -300,10 +304,19 @@ struct CaptureInstaller {
     /// there is one (the table's own order for INTEGER PRIMARY KEY and
     /// WITHOUT ROWID tables), else by rowid, which is free.
     static func snapshotSQL(_ schema: TableSchema) -> String {
-        let columns = schema.columns.map { SQL.identifier($0.name) } + (schema.keyedByRowid ? ["rowid"] : [])
-        let key = schema.keyedByRowid ? ["rowid"] : schema.keyColumns.map { SQL.identifier(schema.columns[$0].name) }
+        let rowidColumn = rowid(schema).map { [$0] } ?? []
+        let columns = schema.columns.map { SQL.identifier($0.name) } + rowidColumn
+        let key = schema.keyedByRowid ? rowidColumn : schema.keyColumns.map { SQL.identifier(schema.columns[$0].name) }
         let order = key.isEmpty ? "" : " ORDER BY \(key.joined(separator: ", "))"
         return "SELECT \(columns.joined(separator: ", ")) FROM \(SQL.identifier(schema.table))\(order)"
+    }
+
+    /// How SQL reads the rowid of a table keyed by it (`rowid`, or `_rowid_` or
+    /// `oid` when a column takes that name; `readSchema` refuses a table whose
+    /// columns take all three); nil for a table with a primary key.
+    private static func rowid(_ schema: TableSchema) -> String? {
+        guard schema.keyedByRowid else { return nil }
+        return schema.rowidAlias ?? "rowid"
     }
 
     static func describe(_ diff: SchemaDiff) -> String {

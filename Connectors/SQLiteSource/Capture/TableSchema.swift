@@ -21,6 +21,18 @@ struct TableSchema: Equatable, Sendable {
     /// Values per row image: the columns, plus the rowid when it is the key.
     var valueCount: Int { columns.count + (keyedByRowid ? 1 : 0) }
 
+    /// SQLite's three names for the rowid. Each reaches the rowid only while
+    /// no column has that name (in any case): `NEW.rowid` on a table with a
+    /// column `rowid` reads the column.
+    static let rowidAliases = ["rowid", "_rowid_", "oid"]
+
+    /// The first of ``rowidAliases`` no column shadows, for reading the
+    /// rowid in triggers and snapshots; nil when the columns take all three.
+    var rowidAlias: String? {
+        let names = Set(columns.map { $0.name.lowercased() })
+        return Self.rowidAliases.first { !names.contains($0) }
+    }
+
     /// Key columns in primary-key order.
     var keyColumns: [Int] {
         columns.indices.filter { columns[$0].keyIndex > 0 }.sorted { columns[$0].keyIndex < columns[$1].keyIndex }

@@ -17,9 +17,9 @@ struct SQLiteError: Error, CustomStringConvertible {
     func siphonError(path: String) -> SiphonError {
         switch code {
         case SQLITE_NOTADB:
-            return SiphonError(.configuration, "source.path: \(path) is not an SQLite database")
+            return SiphonError(.configuration, "source.path: " + DatabaseFileProblem.notSQLite(path))
         case SQLITE_READONLY, SQLITE_PERM:
-            return SiphonError(.configuration, "source.path: \(path) is read-only; Siphon installs triggers and a changelog table in it, so it needs write access to the file and its folder (for the -wal and -shm files)")
+            return SiphonError(.configuration, "source.path: " + DatabaseFileProblem.readOnly(path))
         case SQLITE_CANTOPEN:
             return SiphonError(.configuration, "source.path: cannot open \(path): \(message)")
         case SQLITE_CORRUPT:

@@ -11,8 +11,12 @@ extension ConfigNode {
     /// Parses one YAML document.
     ///
     /// Throws ``ConfigNode/SyntaxError`` for malformed YAML; its message names line and
-    /// column but does not quote the file's text.
+    /// column but does not quote the file's text. YAML beyond ``YAMLLimits`` (deep nesting,
+    /// aliases that multiply) is refused the same way, before it is composed.
     static func parse(yaml: String) throws(SyntaxError) -> ParseResult {
+        if let violation = YAMLLimits.violation(in: yaml) {
+            throw SyntaxError(message: violation)
+        }
         let node: Yams.Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -56,8 +60,15 @@ extension ConfigNode {
     private static func convert(_ node: Yams.Node, keyPath: String, issues: inout [ConfigNodeIssue]) -> ConfigNode {
         switch node {
         case let .scalar(scalar):
-            if scalar.tag.description == Tag.Name.null.rawValue && scalar.style == .plain { return .null }
-            return .scalar(scalar.string)
+            // `node.tag` resolves a plain scalar's type from its text (`scalar.tag` is still
+            // "implicit" then); a quoted scalar comes from Yams tagged as a string.
+            switch Tag.Name(rawValue: node.tag.description) {
+            case .null: return .null
+            case .int: return .scalar(scalar.string, .integer)
+            case .float: return .scalar(scalar.string, .float)
+            case .bool: return .scalar(scalar.string, .boolean)
+            default: return .scalar(scalar.string, .string)
+            }
         case let .sequence(sequence):
             return .sequence(sequence.enumerated().map { index, element in
                 convert(element, keyPath: ConfigKeyPath.index(keyPath, index), issues: &issues)

@@ -1,14 +1,15 @@
 import Foundation
 
+/// Typed reads. A value of the wrong YAML type is reported, never converted: a string key
+/// refuses a plain `5` or `yes` (quoted, they are text), an integer key refuses `"5"` and
+/// `1.5`, a boolean key takes only YAML's booleans. Text from `${VAR}` expansion has no YAML
+/// type, so every read parses it from its text.
 extension ConfigReader {
-    /// The text under `key`, or nil when absent or null. A list or mapping is reported.
+    /// The text under `key`, or nil when absent or null. A number, a boolean, a list or a
+    /// mapping is reported.
     public func string(_ key: String) -> String? {
         guard let node = value(key) else { return nil }
-        guard case let .scalar(text) = node else {
-            problem(at: path(key), "must be a string, not \(node.kindDescription)")
-            return nil
-        }
-        return text
+        return text(of: node, at: path(key), expected: "a string")
     }
 
     /// The text under `key`; reports `<path>.<key>: required` and returns nil when it is
@@ -28,60 +29,71 @@ extension ConfigReader {
 
     /// A whole number, optionally limited to `range`; `default` when absent or invalid.
     public func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>? = nil) -> Int {
-        guard let text = scalar(key, expected: "an integer") else { return defaultValue }
-        guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
-            problem(at: path(key), "must be an integer\(got(text, at: path(key)))")
-            return defaultValue
-        }
+        guard let number = integer(key) else { return defaultValue }
         if let range, !range.contains(number) {
-            problem(at: path(key), "must be between \(range.lowerBound) and \(range.upperBound)\(got(text, at: path(key)))")
+            problem(at: path(key), "must be between \(range.lowerBound) and \(range.upperBound)\(got(String(number), at: path(key)))")
             return defaultValue
         }
         return number
     }
 
-    /// `true`/`false` or `yes`/`no`, in any case; `default` when absent or invalid.
+    /// A YAML boolean: `true`/`false`, `yes`/`no` or `on`/`off`; `default` when absent or invalid.
     public func bool(_ key: String, default defaultValue: Bool) -> Bool {
-        guard let text = scalar(key, expected: "true or false") else { return defaultValue }
-        switch text.lowercased() {
-        case "true", "yes": return true
-        case "false", "no": return false
-        default:
-            problem(at: path(key), "must be true or false\(got(text, at: path(key)))")
+        guard let node = value(key) else { return defaultValue }
+        let at = path(key)
+        guard case let .scalar(text, type) = node else {
+            problem(at: at, "must be true or false, not \(node.kindDescription)")
             return defaultValue
         }
+        let parsed = Self.parseBool(text)
+        switch type {
+        case .boolean, .expanded:
+            if let parsed { return parsed }
+            problem(at: at, "must be true or false\(got(text, at: at))")
+        case .string where parsed != nil:
+            problem(at: at, "must be true or false, not a string; write \(text) without quotes")
+        case .string:
+            problem(at: at, "must be true or false\(got(text, at: at))")
+        case .integer, .float:
+            problem(at: at, "must be true or false, not a number\(got(text, at: at))")
+        }
+        return defaultValue
     }
 
-    /// A non-negative duration: `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds
-    /// (`1.5` allowed); `default` when absent or invalid.
+    /// A non-negative duration: `500ms`, `5s`, `2m`, `1h`, or a number of seconds (`1.5`
+    /// allowed), plain or quoted; `default` when absent or invalid.
     public func duration(_ key: String, default defaultValue: Duration) -> Duration {
-        guard let text = scalar(key, expected: "a duration") else { return defaultValue }
+        guard let node = value(key) else { return defaultValue }
+        let at = path(key)
+        let expected = "must be a duration such as 500ms, 5s, 2m or 1h"
+        guard case let .scalar(text, type) = node else {
+            problem(at: at, "\(expected), not \(node.kindDescription)")
+            return defaultValue
+        }
+        guard type != .boolean else {
+            problem(at: at, "\(expected), not a boolean\(got(text, at: at))")
+            return defaultValue
+        }
         guard let parsed = Self.parseDuration(text) else {
-            problem(at: path(key), "must be a duration such as 500ms, 5s, 2m or 1h\(got(text, at: path(key)))")
+            problem(at: at, "\(expected)\(got(text, at: at))")
             return defaultValue
         }
         return parsed
     }
 
     /// A list of strings, or a single string taken as a one-element list; `default` when
-    /// absent. Anything else is reported as "must be a list of strings".
+    /// absent or when any element is not a string (each is reported at its index).
     public func stringList(_ key: String, default defaultValue: [String]) -> [String] {
         guard let node = value(key) else { return defaultValue }
         switch node {
-        case let .scalar(text):
-            return [text]
+        case .scalar:
+            return text(of: node, at: path(key), expected: "a list of strings").map { [$0] } ?? defaultValue
         case let .sequence(elements):
-            var result: [String] = []
-            var valid = true
-            for (index, element) in elements.enumerated() {
-                if case let .scalar(text) = element {
-                    result.append(text)
-                } else {
-                    valid = false
-                    problem(at: ConfigKeyPath.index(path(key), index), "must be a string, not \(element.kindDescription)")
-                }
+            let texts = elements.enumerated().map { index, element in
+                text(of: element, at: ConfigKeyPath.index(path(key), index), expected: "a string")
             }
-            return valid ? result : defaultValue
+            let valid = texts.compactMap { $0 }
+            return valid.count == texts.count ? valid : defaultValue
         default:
             problem(at: path(key), "must be a list of strings")
             return defaultValue
@@ -91,14 +103,22 @@ extension ConfigReader {
     /// One of `allowed`; `default` when absent. Otherwise reports
     /// `must be one of initial, never (got 'always')`.
     public func choice(_ key: String, allowed: [String], default defaultValue: String) -> String {
-        guard let text = scalar(key, expected: "one of \(allowed.joined(separator: ", "))") else { return defaultValue }
+        guard let node = value(key) else { return defaultValue }
+        let at = path(key)
+        let expected = "must be one of \(allowed.joined(separator: ", "))"
+        guard case let .scalar(text, type) = node, type == .string || type == .expanded else {
+            var message = "\(expected), not \(node.kindDescription)"
+            if case let .scalar(text, _) = node { message += got(text, at: at) }
+            problem(at: at, message)
+            return defaultValue
+        }
         guard allowed.contains(text) else {
-            var message = "must be one of \(allowed.joined(separator: ", "))\(got(text, at: path(key)))"
-            if !origins.expandedPaths.contains(path(key)),
+            var message = "\(expected)\(got(text, at: at))"
+            if !origins.expandedPaths.contains(at),
                let suggestion = KeySuggestion.closest(to: text, among: allowed) {
                 message += "; did you mean '\(suggestion)'?"
             }
-            problem(at: path(key), message)
+            problem(at: at, message)
             return defaultValue
         }
         return text
@@ -110,14 +130,51 @@ extension ConfigReader {
         ConfigKeyPath.join(keyPath, key)
     }
 
-    /// The scalar under `key`; reports a list or mapping as "must be <expected>".
-    private func scalar(_ key: String, expected: String) -> String? {
+    /// The whole number under `key`, or nil when it is absent or not a whole number (reported).
+    func integer(_ key: String) -> Int? {
         guard let node = value(key) else { return nil }
-        guard case let .scalar(text) = node else {
-            problem(at: path(key), "must be \(expected), not \(node.kindDescription)")
+        let at = path(key)
+        guard case let .scalar(text, type) = node else {
+            problem(at: at, "must be an integer, not \(node.kindDescription)")
             return nil
         }
-        return text
+        let number = Int(text.trimmingCharacters(in: .whitespaces))
+        switch type {
+        case .integer, .expanded:
+            if let number { return number }
+            // YAML also reads 0x10, 0o17 and 1_000 as integers; one spelling is enough here.
+            problem(at: at, "must be an integer\(type == .integer ? " in decimal digits" : "")\(got(text, at: at))")
+        case .string where number != nil:
+            problem(at: at, "must be an integer, not a string; write \(text) without quotes")
+        case .boolean:
+            problem(at: at, "must be an integer, not a boolean\(got(text, at: at))")
+        case .string, .float:
+            problem(at: at, "must be an integer\(got(text, at: at))")
+        }
+        return nil
+    }
+
+    /// The text of a string scalar; anything else is reported as "must be <expected>, not ...".
+    /// A number or boolean comes with the fix, since quoting it is usually what was meant.
+    private func text(of node: ConfigNode, at path: String, expected: String) -> String? {
+        switch node {
+        case let .scalar(text, .string), let .scalar(text, .expanded):
+            return text
+        case let .scalar(text, _):
+            problem(at: path, "must be \(expected), not \(node.kindDescription); quote it (\"\(text)\") if you mean the text")
+        default:
+            problem(at: path, "must be \(expected), not \(node.kindDescription)")
+        }
+        return nil
+    }
+
+    /// YAML 1.1's boolean words, in any case (text from the environment may be `TRUE` or `True`).
+    static func parseBool(_ raw: String) -> Bool? {
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: return nil
+        }
     }
 
     static func parseDuration(_ raw: String) -> Duration? {

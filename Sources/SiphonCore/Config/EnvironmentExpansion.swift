@@ -33,7 +33,7 @@ enum EnvironmentExpansion {
         switch node {
         case .null:
             return .null
-        case let .scalar(text):
+        case let .scalar(text, type):
             guard text.contains("$") else { return node }
             let outcome = expandScalar(text, environment: environment)
             result.usedValues.formUnion(outcome.usedValues)
@@ -42,7 +42,7 @@ enum EnvironmentExpansion {
                 result.unresolvedPaths.insert(keyPath)
                 result.issues += outcome.messages.map { ConfigNodeIssue(keyPath: keyPath, message: $0) }
             }
-            return .scalar(outcome.text)
+            return .scalar(outcome.text, outcome.substituted ? .expanded : type)
         case let .sequence(elements):
             return .sequence(elements.enumerated().map { index, element in
                 expand(element, keyPath: ConfigKeyPath.index(keyPath, index), environment: environment, into: &result)

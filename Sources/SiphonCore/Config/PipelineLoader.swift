@@ -17,15 +17,14 @@ public enum PipelineLoader {
     /// problems, so the caller can still let the connectors validate their keys and report
     /// everything at once. Run nothing unless `problems.isEmpty` after the connectors are done.
     public static func load(paths: [String], environment: [String: String], problems: ConfigProblems) -> [PipelineFile] {
-        var loaded: [PipelineFile] = []
+        var loaded: [Loaded] = []
         var owners: [String: String] = [:]
         for file in pipelineFiles(in: paths, problems: problems) {
-            guard let (pipeline, nameIsExpanded) = loadFile(file, environment: environment, problems: problems) else {
-                continue
-            }
+            guard let one = loadFile(file, environment: environment, problems: problems) else { continue }
+            let pipeline = one.pipeline
             if isValidName(pipeline.name) {
                 if let owner = owners[pipeline.name] {
-                    let quoted = nameIsExpanded ? "this name" : "'\(pipeline.name)'"
+                    let quoted = one.nameIsExpanded ? "this name" : "'\(pipeline.name)'"
                     problems.add(ConfigProblem(
                         file: file, keyPath: "name",
                         message: "pipeline \(quoted) is already defined in \(owner); names must be unique"))
@@ -33,9 +32,50 @@ public enum PipelineLoader {
                     owners[pipeline.name] = file
                 }
             }
-            loaded.append(pipeline)
+            loaded.append(one)
         }
-        return loaded
+        reportSharedStateFolders(loaded, problems: problems)
+        return loaded.map(\.pipeline)
+    }
+
+    /// One file's pipeline and how its values came about, for messages across files.
+    struct Loaded {
+        var pipeline: PipelineFile
+        var nameIsExpanded: Bool
+        /// Whether `state.path` was set at all, and whether `${VAR}` made it.
+        var statePathIsSet: Bool
+        var statePathIsExpanded: Bool
+    }
+
+    /// Reports, in each file concerned, two pipelines whose state folders are one folder (by
+    /// ``PathIdentity``, so `./s`, `s/` and a path through a symbolic link all count) or one
+    /// inside the other. Either way they would share or nest checkpoints, schema history and
+    /// the lock: the second `run` finds the folder locked, by its own pid when both run in
+    /// one process. Pipelines with the same name are left out: that is reported already.
+    static func reportSharedStateFolders(_ loaded: [Loaded], problems: ConfigProblems) {
+        let folders = loaded.map { PathIdentity.resolve($0.pipeline.statePath) }
+        for (index, one) in loaded.enumerated() {
+            for (otherIndex, other) in loaded.enumerated() where otherIndex != index && other.pipeline.name != one.pipeline.name {
+                let relation: String, advice: String
+                switch PathIdentity.relation(of: folders[index], to: folders[otherIndex]) {
+                case .same?: (relation, advice) = ("is also", "each pipeline needs a folder of its own")
+                case .inside?: (relation, advice) = ("is inside", "give each pipeline a folder of its own, side by side")
+                case .holds?: (relation, advice) = ("holds", "give each pipeline a folder of its own, side by side")
+                case nil: continue
+                }
+                problems.add(ConfigProblem(
+                    file: one.pipeline.file, keyPath: "state.path",
+                    message: "\(describeStateFolder(one, resolved: folders[index])) \(relation) the state folder of pipeline '\(other.pipeline.name)' in \(other.pipeline.file); \(advice)"))
+            }
+        }
+    }
+
+    /// "the state folder './s' (/srv/s)", without the text when it came from the environment.
+    private static func describeStateFolder(_ one: Loaded, resolved: String) -> String {
+        if one.statePathIsExpanded { return "the state folder" }
+        let written = one.pipeline.statePath
+        let shown = written == resolved ? "'\(written)'" : "'\(written)' (\(resolved))"
+        return one.statePathIsSet ? "the state folder \(shown)" : "the default state folder \(shown)"
     }
 
     /// The files named by `paths`, in order: a file as given, a folder as its `*.yaml` and
@@ -46,8 +86,7 @@ public enum PipelineLoader {
         var result: [String] = []
         var seen: Set<String> = []
         func add(_ file: String) {
-            let identity = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
-            if seen.insert(identity).inserted { result.append(file) }
+            if seen.insert(PathIdentity.resolve(file)).inserted { result.append(file) }
         }
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -81,10 +120,8 @@ public enum PipelineLoader {
     }
 
     /// Reads, parses, expands and checks one file. Returns nil when the file cannot yield
-    /// source and sink readers; the second value tells whether `name` came from expansion.
-    static func loadFile(
-        _ file: String, environment: [String: String], problems: ConfigProblems
-    ) -> (PipelineFile, Bool)? {
+    /// source and sink readers.
+    static func loadFile(_ file: String, environment: [String: String], problems: ConfigProblems) -> Loaded? {
         func report(_ keyPath: String, _ message: String) {
             problems.add(ConfigProblem(file: file, keyPath: keyPath, message: message))
         }
@@ -127,11 +164,13 @@ public enum PipelineLoader {
         let (source, sourceType) = connector("source", in: top)
         let (sink, sinkType) = connector("sink", in: top)
         var statePath = ".siphon/\(name)"
+        var statePathIsSet = false
         if let state = top.child("state"), let path = state.string("path") {
             if path.trimmingCharacters(in: .whitespaces).isEmpty {
                 state.report("path", "must not be empty; leave state.path out to use .siphon/<name>")
             } else {
                 statePath = path
+                statePathIsSet = true
             }
         }
         let (retryDelay, maxRetryDelay) = retryDelays(top)
@@ -143,7 +182,9 @@ public enum PipelineLoader {
             sink: sink, sinkType: sinkType, statePath: statePath)
         pipeline.retryDelay = retryDelay
         pipeline.maxRetryDelay = maxRetryDelay
-        return (pipeline, origins.expandedPaths.contains("name"))
+        return Loaded(pipeline: pipeline, nameIsExpanded: origins.expandedPaths.contains("name"),
+                      statePathIsSet: statePathIsSet,
+                      statePathIsExpanded: origins.expandedPaths.contains("state.path") || (origins.expandedPaths.contains("name") && !statePathIsSet))
     }
 
     /// The smallest `retry_delay`: a failing sink or source is retried at
@@ -166,16 +207,13 @@ public enum PipelineLoader {
     }
 
     private static func checkVersion(_ top: ConfigReader) {
-        guard let node = top.value("version") else {
+        guard top.has("version") else {
             top.report("version", "required; write version: \(supportedVersion)")
             return
         }
-        guard case let .scalar(text) = node, let version = Int(text) else {
-            top.report("version", "must be an integer")
-            return
-        }
+        guard let version = top.integer("version") else { return }
         if version != supportedVersion {
-            top.report("version", "must be \(supportedVersion), the only version this siphon reads\(top.got(text, at: "version"))")
+            top.report("version", "must be \(supportedVersion), the only version this siphon reads\(top.got(String(version), at: "version"))")
         }
     }
 
