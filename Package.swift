@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
-        .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport"]),
+        .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",

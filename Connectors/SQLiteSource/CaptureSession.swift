@@ -58,6 +58,7 @@ final class CaptureSession {
 
     func run(resumingAfter position: Position?, output: EventQueue) async throws {
         lastSeq = Int64(bitPattern: position?.high ?? 0)
+        if snapshots.settle(resumingAfter: position) { try snapshots.save(state) }
         try await synchronize(resumeAfter: lastSeq, first: true)
         deleteChanges = try connection.prepare("""
             DELETE FROM \(CaptureInstaller.changelog) WHERE seq IN
@@ -185,6 +186,8 @@ final class CaptureSession {
         var transaction: (id: String, order: Int)?
         var created: [String] = []
         var reloaded = false
+        /// The latest event of a read that stopped before `end`.
+        var held = EventBatch(capacity: 0)
         while lastSeq < end {
             var batch = EventBatch(capacity: 256 * 1024)
             var through = lastSeq
@@ -232,8 +235,30 @@ final class CaptureSession {
                 snapshots = planned
                 created.removeAll()
             }
+            if through >= end {
+                // Writers are serialised and each commit is atomic, so the
+                // changelog up to `end` holds whole transactions: its last
+                // event ends one (`EventRecord.endsTransaction`).
+                held.append(batch)
+                batch = held
+                held = EventBatch(capacity: 0)
+                batch.markTransactionEnd()
+            } else {
+                // The read stopped inside a transaction: keep its latest event
+                // back, so that it can be marked once the end is read.
+                if !batch.isEmpty {
+                    let latest = batch.removeLastEvent()
+                    held.append(batch)
+                    batch = held
+                    held = latest
+                }
+            }
             if !batch.isEmpty { try await output.send(batch) }
             lastSeq = through
+        }
+        if !held.isEmpty {
+            held.markTransactionEnd()
+            try await output.send(held)
         }
     }
 
@@ -272,6 +297,7 @@ final class CaptureSession {
                     index += 1
                     renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
                                                    seq: end, now: now, to: &batch)
+                    batch.markTransactionEnd()  // a snapshot's rows stand alone
                     if batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)
@@ -286,6 +312,7 @@ final class CaptureSession {
             throw error
         }
         snapshots.inFlight = SnapshotPlan.InFlight(tables: tables, last: Position(high: UInt64(end), low: index))
+        try snapshots.save(state)
         try checkSnapshotDelivered()
     }
 

@@ -22,11 +22,11 @@ extension SQLiteSource: SourceConnector {
         SQLitePosition.describe(position)
     }
 
-    /// Removes Siphon's triggers and tables from the database (as `siphon
-    /// sqlite uninstall` does): the next start installs them again and
-    /// takes a new snapshot.
+    /// Removes Siphon's triggers and schema registry from the database and
+    /// empties its changelog: the next start installs them again and takes
+    /// a new snapshot, at positions after every event given out before.
     public static func resetToBeginning(_ configuration: SQLiteSourceConfiguration, context: ConnectorContext) async throws -> [String] {
-        let triggers = try uninstall(configuration: configuration, pipeline: context.pipeline)
-        return ["removed \(triggers) triggers and Siphon's tables from \(configuration.path)"]
+        let triggers = try resetKeepingPositions(configuration: configuration, pipeline: context.pipeline)
+        return ["removed \(triggers) triggers, the schema registry and the changelog's rows from \(configuration.path)"]
     }
 }

@@ -9,6 +9,19 @@ extension SQLiteSource {
     /// (`siphon sqlite uninstall`); returns how many triggers were dropped.
     /// The application's own tables and rows are untouched.
     public static func uninstall(configuration: SQLiteSourceConfiguration, pipeline: String) throws -> Int {
+        try withInstaller(configuration, pipeline: pipeline) { try $0.uninstall() }
+    }
+
+    /// `siphon offsets reset`: the next start captures every table afresh,
+    /// with positions after the old ones (`CaptureInstaller.resetKeepingPositions`).
+    static func resetKeepingPositions(configuration: SQLiteSourceConfiguration, pipeline: String) throws -> Int {
+        try withInstaller(configuration, pipeline: pipeline) { try $0.resetKeepingPositions() }
+    }
+
+    /// Runs `work` with an installer on the database, waiting out the
+    /// application's locks for up to about 10 s.
+    private static func withInstaller<T>(_ configuration: SQLiteSourceConfiguration, pipeline: String,
+                                         _ work: (CaptureInstaller) throws -> T) throws -> T {
         let connection: SQLiteConnection
         do {
             connection = try SQLiteConnection(path: configuration.path)
@@ -16,11 +29,11 @@ extension SQLiteSource {
             throw error.siphonError(path: configuration.path)
         }
         let installer = CaptureInstaller(connection: connection, patterns: TablePatterns(configuration.tables),
-                                         pipeline: pipeline, logger: .init(label: "siphon.sqlite.uninstall"))
+                                         pipeline: pipeline, logger: .init(label: "siphon.sqlite.maintenance"))
         var attempts = 0
         while true {
             do {
-                return try installer.uninstall()
+                return try work(installer)
             } catch let error as SQLiteError where error.isBusy && attempts < 1000 {
                 attempts += 1
                 pause(milliseconds: 10)

@@ -52,8 +52,9 @@ struct Offsets: AsyncParsableCommand {
             discussion: """
                 The pipeline must be stopped. The sink's data is left as it is: the new snapshot is \
                 written after what the sink already holds. PostgreSQL: the replication slot is dropped \
-                (the publication is kept); SQLite: Siphon's triggers and tables are removed from the \
-                database, to be installed again on the next run. Nothing is done without --yes.
+                (the publication is kept); SQLite: Siphon's triggers and schema registry are removed and \
+                its changelog emptied (positions go on counting), to be installed again on the next run. \
+                Nothing is done without --yes.
                 """)
 
         @OptionGroup var config: ConfigOptions

@@ -140,6 +140,40 @@ struct CaptureInstaller {
         }
     }
 
+    /// `offsets reset`: removes the triggers, the schema registry and the
+    /// owner, and empties the changelog down to one origin row at its
+    /// highest `seq`, so that the next start captures every table afresh (new
+    /// snapshots, schema versions from 1) while positions go on after the
+    /// old ones: an event id is never given out twice. Returns how many
+    /// triggers were dropped.
+    func resetKeepingPositions() throws -> Int {
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let triggers = try installedTriggers()
+            for name in triggers.keys.sorted() {
+                try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
+            }
+            let exists = try connection.integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '\(Self.changelog)'")
+            if exists > 0 {
+                let highest = try connection.integer("SELECT coalesce(max(seq), -1) FROM \(Self.changelog)")
+                try connection.execute("DELETE FROM \(Self.changelog)")
+                if highest >= 0 {
+                    let origin = try connection.prepare("INSERT INTO \(Self.changelog) (seq, tbl, op, ver, ts) VALUES (?1, '', 'o', 0, 0)")
+                    origin.bind(1, highest)
+                    try origin.run()
+                }
+            }
+            for table in [Self.schemaTable, Self.metaTable] {
+                try connection.execute("DROP TABLE IF EXISTS \(SQL.identifier(table))")
+            }
+            try connection.execute("COMMIT")
+            return triggers.count
+        } catch {
+            connection.rollbackQuietly()
+            throw error
+        }
+    }
+
     // MARK: Objects
 
     /// How many `v` columns the changelog has.
