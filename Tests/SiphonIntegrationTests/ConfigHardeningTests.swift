@@ -7,11 +7,22 @@ import XCTest
 final class ConfigHardeningTests: XCTestCase {
     /// Runs `siphon validate` on `yaml`. A hang counts as a failure: the child is killed and
     /// the call throws after `timeout`, which is far above the milliseconds a refusal takes.
-    private func validate(_ yaml: String, timeout: Duration = .seconds(30)) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// `siphon validate` on `yaml`, run in a folder that holds `app.db`, an
+    /// SQLite database in WAL mode (validate checks that the source exists).
+    private func validate(_ yaml: String, timeout: Duration = .seconds(30),
+                          environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let folder = try TemporaryDirectory()
+        try createDatabase(in: folder)
         let path = folder.path + "/pipeline.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        return try SiphonProcess.run(["validate", "--config", path], timeout: timeout)
+        return try SiphonProcess.run(["validate", "--config", path], environment: environment,
+                                     currentDirectory: folder.path, timeout: timeout)
+    }
+
+    private func createDatabase(in folder: TemporaryDirectory) throws {
+        let result = try SiphonProcess.run(executable: "/usr/bin/sqlite3",
+                                           arguments: [folder.appending("app.db"), "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY);"])
+        guard result.status == 0 else { throw TestSupportError("sqlite3: \(result.stderr)") }
     }
 
     private func lines(_ text: String) -> [Substring] {
@@ -109,10 +120,8 @@ final class ConfigHardeningTests: XCTestCase {
     }
 
     func testValuesFromTheEnvironmentAreParsedFromTheirText() throws {
-        let folder = try TemporaryDirectory()
-        let path = folder.path + "/pipeline.yaml"
-        try sqlitePipeline("batch_size: ${N}\nenable_wal: ${WAL}\ntables: [\"${T}\"]").write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try SiphonProcess.run(["validate", "--config", path], environment: ["N": "500", "WAL": "true", "T": "42"])
+        let result = try validate(sqlitePipeline("batch_size: ${N}\nenable_wal: ${WAL}\ntables: [\"${T}\"]"),
+                                  environment: ["N": "500", "WAL": "true", "T": "42"])
         XCTAssertEqual(result.status, 0, result.stderr)
     }
 
@@ -121,6 +130,7 @@ final class ConfigHardeningTests: XCTestCase {
     /// One folder named two ways (relative, and absolute through a symbolic link) by two files.
     func testTwoFilesWithOneStateFolderAreBothReported() throws {
         let folder = try TemporaryDirectory()
+        try createDatabase(in: folder)
         try FileManager.default.createDirectory(atPath: folder.appending("shared"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: folder.appending("link"), withDestinationPath: folder.appending("shared"))
         func write(_ name: String, state: String) throws -> String {

@@ -16,7 +16,13 @@ final class ConfigValidationTests: XCTestCase {
         let folder = root.appendingPathComponent("Config").path
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
         XCTAssertFalse(files.isEmpty)
-        let result = try SiphonProcess.run(["validate", "--config", folder], environment: ["PGPASSWORD": "example"])
+        // Validate checks that an SQLite source's database exists: run where the example's ./shop.db does.
+        let work = try TemporaryDirectory()
+        let created = try SiphonProcess.run(executable: "/usr/bin/sqlite3",
+                                            arguments: [work.appending("shop.db"), "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY);"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let result = try SiphonProcess.run(["validate", "--config", folder], environment: ["PGPASSWORD": "example"],
+                                           currentDirectory: work.path)
         XCTAssertEqual(result.status, 0, result.stderr)
         for file in files { XCTAssertTrue(result.stdout.contains(file), result.stdout) }
     }
