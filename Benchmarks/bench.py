@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -689,6 +690,9 @@ def parse_args():
 
 def main():
     args = parse_args()
+    # SIGTERM unwinds like an error, so the finally blocks stop the consumer
+    # and drop the slots.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.datetime.now(datetime.timezone.utc)
     bench = Bench(args)
     results = {"started": started.isoformat(timespec="seconds"), "command": args.command,

@@ -60,6 +60,10 @@ def properties(args):
         "publication.autocreate.mode": "disabled",
         "table.include.list": args.tables,
         "tombstones.on.delete": "false",
+        # A benchmark run fails rather than retry (Debezium's default retries
+        # without end, which would keep an orphaned JVM alive after the
+        # harness's server is gone).
+        "errors.max.retries": "0",
         "key.converter.schemas.enable": "false",
         "value.converter.schemas.enable": "false",
     }
@@ -149,6 +153,13 @@ def main():
     parser.add_argument("--out", help="the JSON Lines file")
     parser.add_argument("--offsets", help="Debezium's offset file")
     args = parser.parse_args()
+
+    # If the harness dies, so do we (and the JVM), rather than run on.
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
     start_jvm(args)
     if args.version:
