@@ -57,6 +57,7 @@ class Bench:
         self.args = args
         self.pgbin = args.pgbin
         self.siphon = args.siphon
+        self.siphon_baseline = args.siphon_baseline
         self.minimal_consumer = args.minimal_consumer
         self.debezium_python = args.debezium_python
         self.debezium_jvm = args.debezium_jvm
@@ -645,6 +646,8 @@ def run_snapshot(bench, args):
 def parse_args():
     parser = argparse.ArgumentParser(description="Siphon benchmark harness (use Scripts/bench.sh)")
     parser.add_argument("--siphon", required=True, help="the siphon binary")
+    parser.add_argument("--siphon-baseline", default=None,
+                        help="a second siphon binary (another commit's build), run next to --siphon in every mode")
     parser.add_argument("--minimal-consumer", default=None,
                         help="the built minimal_consumer.c (latency mode's reference; left out without it)")
     parser.add_argument("--debezium-python", default=None,

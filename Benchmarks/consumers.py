@@ -153,11 +153,14 @@ class Siphon:
     exact = True
     stop_signal = signal.SIGTERM
 
-    def __init__(self, name="siphon", label="Siphon postgres > file", snapshot="never", tables=("public.*",)):
+    def __init__(self, name="siphon", label="Siphon postgres > file", snapshot="never", tables=("public.*",),
+                 baseline=False):
         self.name = name
         self.label = label
         self.snapshot = snapshot
         self.tables = tables
+        # The baseline binary (--siphon-baseline), to compare two builds in one run.
+        self.baseline = baseline
 
     def command(self, bench, slot, out):
         folder = os.path.dirname(out)
@@ -180,10 +183,17 @@ sink:
 state:
   path: {os.path.join(folder, slot + '.state')}
 """)
-        return [bench.siphon, "run", "--config", config]
+        return [bench.siphon_baseline if self.baseline else bench.siphon, "run", "--config", config]
 
     def count(self, path):
         return count_ops(path)
+
+
+def siphon_baseline():
+    """Siphon built from another commit (`--siphon-baseline`), next to the
+    one under test: interleaved in the same run, so the ratio of the two is
+    what a change did, not what the machine did between runs."""
+    return Siphon(name="siphon_base", label="Siphon postgres > file (baseline build)", baseline=True)
 
 
 class Debezium:
@@ -240,7 +250,8 @@ DEBEZIUM_WORKLOADS = ("w1",)
 
 
 def _drain_all():
-    return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), Debezium()]
+    return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), siphon_baseline(),
+            Debezium()]
 
 
 def drain_names():
@@ -253,11 +264,13 @@ def drain_consumers(bench, workload, names=None):
     its virtual environment was set up (bench.sh passes its Python)."""
     if names:
         return [c for c in _drain_all() if c.name in names]
-    return [c for c in _drain_all() if not isinstance(c, Debezium)
-            or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS)]
+    return [c for c in _drain_all() if (not isinstance(c, Debezium)
+            or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS))
+            and (not getattr(c, "baseline", False) or bench.siphon_baseline)]
 
 
 def latency_consumers(bench, names=None):
     reference = [MinimalC()] if bench.minimal_consumer else []
-    chosen = [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon()]
+    baseline = [siphon_baseline()] if bench.siphon_baseline else []
+    chosen = [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon(), *baseline]
     return [c for c in chosen if not names or c.name in names]

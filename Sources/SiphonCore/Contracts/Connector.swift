@@ -49,7 +49,7 @@ public struct ResourceClaim: Sendable, Equatable {
 /// A source connector, as the registry sees it: `type:` names, reading and
 /// checking its configuration, building the source, and the commands that
 /// act on it offline.
-public protocol SourceConnector {
+public protocol SourceConnector: SendableMetatype {
     associatedtype Configuration: Sendable
     /// The `source.type` value, and other accepted spellings.
     static var type: String { get }
@@ -76,7 +76,7 @@ extension SourceConnector {
 }
 
 /// A sink connector, as the registry sees it.
-public protocol SinkConnector {
+public protocol SinkConnector: SendableMetatype {
     associatedtype Configuration: Sendable
     /// The `sink.type` value.
     static var type: String { get }
