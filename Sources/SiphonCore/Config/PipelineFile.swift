@@ -23,6 +23,8 @@ public struct PipelineFile: Sendable {
     /// transient failure; it doubles up to `max_retry_delay`.
     public var retryDelay: Duration = .milliseconds(500)
     public var maxRetryDelay: Duration = .seconds(30)
+    /// `events:`: how the pipeline's events are written.
+    public var events = EventOptions()
 
     public init(
         file: String, name: String, source: ConfigReader, sourceType: String,

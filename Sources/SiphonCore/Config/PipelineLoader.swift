@@ -174,6 +174,7 @@ public enum PipelineLoader {
             }
         }
         let (retryDelay, maxRetryDelay) = retryDelays(top)
+        let events = eventOptions(top)
         top.finish()
 
         guard let source, let sink else { return nil }
@@ -182,9 +183,22 @@ public enum PipelineLoader {
             sink: sink, sinkType: sinkType, statePath: statePath)
         pipeline.retryDelay = retryDelay
         pipeline.maxRetryDelay = maxRetryDelay
+        pipeline.events = events
         return Loaded(pipeline: pipeline, nameIsExpanded: origins.expandedPaths.contains("name"),
                       statePathIsSet: statePathIsSet,
                       statePathIsExpanded: origins.expandedPaths.contains("state.path") || (origins.expandedPaths.contains("name") && !statePathIsSet))
+    }
+
+    /// The `events:` mapping: how events are written (docs/EVENTS.md).
+    static func eventOptions(_ top: ConfigReader) -> EventOptions {
+        guard let events = top.child("events") else { return EventOptions() }
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ fallback: T) -> T where T.RawValue == String {
+            let text = events.choice(key, allowed: T.allCases.map(\.rawValue), default: fallback.rawValue)
+            return T(rawValue: text) ?? fallback
+        }
+        return EventOptions(envelope: choice("format", EventOptions.Envelope.debezium),
+                            json: choice("json", EventOptions.JSONValues.string),
+                            unchangedToast: choice("unchanged_toast", EventOptions.UnchangedToast.placeholder))
     }
 
     /// The smallest `retry_delay`: a failing sink or source is retried at

@@ -8,11 +8,14 @@ public struct ConnectorContext: Sendable {
     /// that must not create it.
     public var state: StateDirectory
     public var logger: Logger
+    /// How events are written (`events:`); sources render them.
+    public var events: EventOptions
 
-    public init(pipeline: String, state: StateDirectory, logger: Logger) {
+    public init(pipeline: String, state: StateDirectory, logger: Logger, events: EventOptions = EventOptions()) {
         self.pipeline = pipeline
         self.state = state
         self.logger = logger
+        self.events = events
     }
 }
 

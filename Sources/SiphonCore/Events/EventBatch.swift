@@ -6,10 +6,11 @@ public enum Operation: String, Sendable {
     /// A row read by a snapshot.
     case read = "r"
     case truncate = "t"
-    /// A table's columns changed; see docs/EVENTS.md.
+    /// A table's columns changed: a schema-change event, which has no `op`
+    /// in its JSON (docs/EVENTS.md); sinks route it apart.
     case schemaChange = "schema"
     /// A message written into the log by the application (pg_logical_emit_message).
-    case message = "message"
+    case message = "m"
 }
 
 /// A captured table, as `schema.table` (SQLite tables use schema `main`).

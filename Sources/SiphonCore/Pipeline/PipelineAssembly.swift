@@ -20,7 +20,8 @@ public struct PipelineDefinition: Sendable {
     public func context(logger: Logger) -> ConnectorContext {
         var logger = logger
         logger[metadataKey: "pipeline"] = .string(file.name)
-        return ConnectorContext(pipeline: file.name, state: StateDirectory(readingAt: file.statePath), logger: logger)
+        return ConnectorContext(pipeline: file.name, state: StateDirectory(readingAt: file.statePath), logger: logger,
+                                events: file.events)
     }
 }
 
