@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
-            dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"]
+            dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -11,7 +11,8 @@ extension PostgresSource: SourceConnector {
     }
 
     public static func makeSource(_ configuration: PostgresSourceConfiguration, context: ConnectorContext) -> any Source {
-        PostgresSource(configuration: configuration, pipeline: context.pipeline, state: context.state, logger: context.logger)
+        PostgresSource(configuration: configuration, pipeline: context.pipeline, state: context.state, logger: context.logger,
+                       events: context.events)
     }
 
     public static func describe(_ position: Position) -> String {

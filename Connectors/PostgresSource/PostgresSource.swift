@@ -14,8 +14,13 @@ public final class PostgresSource: Source {
     private let logger: Logger
     private let acknowledged = AcknowledgedPosition()
 
-    public init(configuration: PostgresSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger) {
+    /// How events are written (`events:`).
+    let events: EventOptions
+
+    public init(configuration: PostgresSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger,
+                events: EventOptions = EventOptions()) {
         self.configuration = configuration
+        self.events = events
         self.pipeline = pipeline
         self.state = state
         var logger = logger

@@ -12,6 +12,7 @@ extension PostgresSourceConfiguration {
         let statusInterval = reader.duration("status_interval", default: .seconds(10))
         let streaming = reader.bool("streaming", default: true)
         let binary = reader.bool("binary", default: true)
+        let messages = reader.bool("messages", default: true)
         let retryDelay = reader.duration("retry_delay", default: .milliseconds(500))
         let maxRetryDelay = reader.duration("max_retry_delay", default: .seconds(30))
         reader.finish()
@@ -60,6 +61,7 @@ extension PostgresSourceConfiguration {
         self.init(url: url, slot: slot, publication: publication, tables: tables,
                   snapshot: SnapshotMode(rawValue: snapshot) ?? .initial, statusInterval: statusInterval,
                   streaming: streaming, binary: binary, retryDelay: retryDelay, maxRetryDelay: maxRetryDelay)
+        self.messages = messages
     }
 
     /// The shortest pause `retry_delay` may ask for between reconnects.

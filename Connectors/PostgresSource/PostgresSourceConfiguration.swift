@@ -27,6 +27,9 @@ public struct PostgresSourceConfiguration: Sendable {
     /// decoder; otherwise, or if the stream brings one that has not, values
     /// stream as text. On by default.
     public var binary: Bool
+    /// Capture logical decoding messages (`pg_logical_emit_message`) as
+    /// `op: "m"` events (`source.messages`, PostgreSQL 14+).
+    public var messages: Bool = true
     /// Pause before the first reconnect; doubles up to `maxRetryDelay`. At
     /// least 10ms when read from a pipeline file.
     public var retryDelay: Duration

@@ -142,26 +142,24 @@ extension ReplicationSession {
         var index: UInt64 = 0
         var rowsRead = 0
         var line: [UInt8] = []  // the CopyData message, its storage reused for every row
-        for captured in tables.sorted(by: { $0.name.description < $1.name.description }) {
+        let ordered = tables.sorted(by: { $0.name.description < $1.name.description })
+        for (tableIndex, captured) in ordered.enumerated() {
             let table = captured.name
-            decoder.nowMillis = Clock.unixMillis()
+            let (firstTable, lastTable) = (tableIndex == 0, tableIndex == ordered.count - 1)
+            decoder.nowMicros = Clock.unixMicros()
             var columns = try await catalog.columns(of: table, types: decoder.types)
             try await catalog.resolveTypes(columns.map(\.typeOID), into: &decoder.types)
             for position in columns.indices {
                 columns[position].typeName = decoder.types.typeName(of: columns[position].typeOID) ?? columns[position].typeName
             }
-            var suffix = JSONBuffer(capacity: 96)
-            suffix.appendRaw("\"lsn\":\"")
-            suffix.appendRaw(consistentPoint.description.utf8)
-            suffix.appendRaw("\",\"txId\":null,\"ts_ms\":")
-            suffix.appendInt(decoder.nowMillis)
-            suffix.appendRaw(",\"snapshot\":true}")
-            // The `source` object of every event of this table.
-            let source = RelationInfo.sourcePrefix(table: table, pipeline: pipeline, database: decoder.database) + suffix.bytes
+            // The `source` object of every event of this table, around its snapshot marker.
+            let source = SnapshotSource(table: table, pipeline: pipeline, database: decoder.database,
+                                        consistentPoint: consistentPoint, readMicros: decoder.nowMicros)
             let before = batch.count
-            let version = try decoder.noteSchema(table, columns: columns, into: &batch,
-                                                 snapshotSource: source,
-                                                 snapshotPosition: Position(high: high, low: index))
+            let version = try decoder.noteSchema(table, columns: columns, into: &batch, snapshot: .init(
+                position: Position(high: high, low: index),
+                source: source.beforeMarker + Array(SnapshotMarker.row.rawValue.utf8) + source.afterMarker,
+                sourceMillis: source.millis))
             if batch.count > before {
                 index += 1
                 batch.markTransactionEnd()  // a snapshot's events stand alone
@@ -181,6 +179,10 @@ extension ReplicationSession {
                 "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),
             ])
             var headerRead = false
+            /// The table's latest row: its marker (relative to its line) can
+            /// still change once the next row, or the end, shows whether it was
+            /// the table's last. It stays the batch's last event meanwhile.
+            var latest: (marker: Range<Int>, firstInTable: Bool)?
             copying: while true {
                 switch try side.readCopyData(into: &line) {
                 case .data:
@@ -195,37 +197,56 @@ extension ReplicationSession {
                         }
                         if CopyBinaryParser.isEnd(row) { continue copying }  // the copy is done next
                     }
-                    try decoder.snapshotRow(row, format: format, relation: relation, position: Position(high: high, low: index),
-                                            source: source, into: &batch)
+                    let firstInTable = latest == nil
+                    // Debezium's precedence: last of the snapshot, first of the snapshot, last of a table, first of one.
+                    let marker: SnapshotMarker = firstInTable ? (firstTable ? .first : .firstInTable) : .row
+                    let range = try decoder.snapshotRow(row, format: format, relation: relation,
+                                                        position: Position(high: high, low: index), source: source,
+                                                        marker: marker, into: &batch)
                     batch.markTransactionEnd()
+                    let lineStart = batch.events[batch.count - 1].line.lowerBound
+                    latest = ((range.lowerBound - lineStart)..<(range.upperBound - lineStart), firstInTable)
                     index += 1
                     rowsRead += 1
                     if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
-                        try await sendSnapshotBatch(output)
+                        try await sendSnapshotBatch(output, holdingLatest: true)
                     }
                 case .wouldBlock:
-                    try await sendSnapshotBatch(output)
+                    try await sendSnapshotBatch(output, holdingLatest: latest != nil)
                     await side.waitForData(timeout: .milliseconds(100))
                     try Task.checkCancellation()
                 case .done:
                     break copying
                 }
             }
+            if let latest {
+                // The table's last row.
+                let final: SnapshotMarker = lastTable ? .last
+                    : (latest.firstInTable && firstTable ? .first : .lastInTable)
+                let lineStart = batch.events[batch.count - 1].line.lowerBound
+                batch.replaceInLastEvent((latest.marker.lowerBound + lineStart)..<(latest.marker.upperBound + lineStart),
+                                         with: Array(final.rawValue.utf8))
+            }
         }
         try await side.query("COMMIT")
-        try await sendSnapshotBatch(output)
+        try await sendSnapshotBatch(output, holdingLatest: false)
         return rowsRead
     }
 
-    private func sendSnapshotBatch(_ output: EventQueue) async throws {
+    /// Hands the batch over; `holdingLatest` keeps its last event (a row
+    /// whose snapshot marker may still change) back, in the next batch.
+    private func sendSnapshotBatch(_ output: EventQueue, holdingLatest: Bool) async throws {
         guard !batch.isEmpty else { return }
         var full = batch
+        let held = holdingLatest ? full.removeLastEvent() : nil
+        guard !full.isEmpty else { return }
         // An interrupted snapshot is taken again from the start (see
         // `prepareSlot`): a checkpoint in its middle could not be resumed
         // from, so the pipeline skips the fsyncs it would cost.
         full.resumable = false
         // Full size at once: a snapshot fills every batch (a row may overshoot batchBytes a little).
         batch = EventBatch(capacity: Self.batchBytes + 256 * 1024, events: Self.batchEvents)
+        if let held { batch.append(held) }
         try await output.send(full)
     }
 }

@@ -73,7 +73,7 @@ final class ReplicationSession {
         let emitted = [resume, snapshotHandedOver?.lastPosition].compactMap { $0 }.max()
         let history = try SchemaHistory(directory: state, resumingAfter: emitted)
         var decoder = ChangeDecoder(pipeline: pipeline, database: side.databaseName, filter: filter,
-                                    history: history, lastPosition: emitted)
+                                    history: history, lastPosition: emitted, options: source.events)
         tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: resume)
 
         let replication = try await PostgresConnection.connect(target, replication: true)
@@ -86,7 +86,7 @@ final class ReplicationSession {
         var options = [("proto_version", "\(protocolVersion)"),
                        ("publication_names", ReplicationCommand.publicationNames([configuration.publication]))]
         if protocolVersion >= 2 {
-            options.append(("messages", "true"))
+            if configuration.messages { options.append(("messages", "true")) }
             if configuration.streaming { options.append(("streaming", "on")) }
         }
         binaryValues = try await chooseBinaryValues(catalog: catalog, captured: captured,
@@ -122,13 +122,15 @@ final class ReplicationSession {
                 pacing.readSocket()
                 // The events' processing time (`ts_ms`) is when their bytes
                 // were read: a clock read per read, not per message.
-                decoder.nowMillis = Clock.unixMillis()
+                decoder.nowMicros = Clock.unixMicros()
             }
             switch read {
             case .data:
                 switch try ReplicationMessage.decode(message[...]) {
                 case .xLogData(let data):
                     if data.walStart > receivedLSN { receivedLSN = data.walStart }
+                    // `source.lsn`: the LSN of the change this message carries.
+                    decoder.changeLSN = data.walStart
                     let message = try PgOutputMessage.decode(data.data, inStreamBlock: streamXid != nil)
                     if try !handleNow(message, raw: data.data, decoder: &decoder) {
                         try await handle(message, raw: data.data, replication: replication, catalog: catalog,
@@ -263,7 +265,7 @@ final class ReplicationSession {
                 streamXid = nil
                 try spills.endBlock()
             } else {
-                try spills.append(raw)
+                try spills.append(raw, lsn: decoder.changeLSN)
             }
             return true
         }
@@ -314,7 +316,7 @@ final class ReplicationSession {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions
                 var replayed = 0
-                try await offPipelineThread { try await spill.replay { raw in
+                try await offPipelineThread { try await spill.replay { lsn, raw in
                     // The stream is not read meanwhile, and a large transaction
                     // replays for longer than the walsender waits for a word.
                     replayed += 1
@@ -324,6 +326,7 @@ final class ReplicationSession {
                     }
                     let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
                     if let xid = change.streamXid, aborted.contains(xid) { return }
+                    decoder.changeLSN = lsn
                     if try !self.applyRowChange(change, decoder: &decoder) {
                         try await self.apply(change, catalog: catalog, decoder: &decoder)
                     }
@@ -350,7 +353,9 @@ final class ReplicationSession {
                 throw BinaryModeFallback(table: TableName(schema: relation.namespace, name: relation.name), column: column,
                                          reason: "has type \(type), whose binary form Siphon does not decode")
             }
-            try decoder.relation(relation, into: &batch)
+            let table = TableName(schema: relation.namespace, name: relation.name)
+            let details = decoder.filter.matches(table) ? try await catalog.columnDetails(of: table) : [:]
+            try decoder.relation(relation, details: details, into: &batch)
         case .insert, .update, .delete: _ = try applyRowChange(message, decoder: &decoder)
         case .truncate(let truncate): try decoder.truncate(truncate, into: &batch)
         case .message(let logical): decoder.logicalMessage(logical, into: &batch)

@@ -45,9 +45,12 @@ final class ChangeDecoderTests: XCTestCase {
         try decoder.delete(Delete(xid: nil, relationID: 16384, oldKey: tuple(["1", nil]), oldTuple: nil), into: &batch)
         let completed = decoder.commit(commitLSN: LSN(0x500), endLSN: LSN(0x540))
         let events = try objects(batch)
-        XCTAssertEqual(events.map { $0["op"] as? String }, ["schema", "c", "d"])
+        XCTAssertEqual(events.map { $0["op"] as? String }, [nil, "c", "d"], "a schema change has no op")
+        XCTAssertNotNil(events[0]["tableChanges"])
         XCTAssertEqual(events.map { $0["id"] as? String }, (0..<3).map { Position(high: 0x500, low: UInt64($0)).description })
-        XCTAssertEqual((events[2]["before"] as? [String: Any])?.keys.sorted(), ["id"], "a key-only old tuple carries key columns")
+        let before = events[2]["before"] as? [String: Any]
+        XCTAssertEqual(before?.keys.sorted(), ["id", "name"], "Debezium's shape: every column")
+        XCTAssertTrue(before?["name"] is NSNull, "a key-only old tuple has only its key's values")
         XCTAssertEqual(completed, .init(commitLSN: LSN(0x500), endLSN: LSN(0x540), lastPosition: Position(high: 0x500, low: 2)))
     }
 
@@ -80,8 +83,8 @@ final class ChangeDecoderTests: XCTestCase {
         let a = TableName(schema: "public", name: "a"), z = TableName(schema: "public", name: "z")
         var first = try decoder()
         var lost = EventBatch()
-        _ = try first.noteSchema(a, columns: [column], into: &lost, snapshotSource: [], snapshotPosition: Position(high: 0x0FF, low: 0))
-        _ = try first.noteSchema(z, columns: [column], into: &lost, snapshotSource: [], snapshotPosition: Position(high: 0x0FF, low: 9))
+        _ = try first.noteSchema(a, columns: [column], into: &lost, snapshot: .init(position: Position(high: 0x0FF, low: 0), source: [], sourceMillis: 0))
+        _ = try first.noteSchema(z, columns: [column], into: &lost, snapshot: .init(position: Position(high: 0x0FF, low: 9), source: [], sourceMillis: 0))
         // The sink holds a's schema event and a row after it, not z's event.
         let held = Position(high: 0x0FF, low: 5)
         var again = try decoder(resume: held)
@@ -89,12 +92,10 @@ final class ChangeDecoderTests: XCTestCase {
         XCTAssertEqual(try SchemaHistory(directory: StateDirectory(path: folder), resumingAfter: held).versions(z).count, 0,
                        "forgotten on disk too")
         var retaken = EventBatch()
-        XCTAssertEqual(try again.noteSchema(a, columns: [column], into: &retaken, snapshotSource: Array("{}".utf8),
-                                            snapshotPosition: Position(high: 0x1FF, low: 0)), 1)
+        XCTAssertEqual(try again.noteSchema(a, columns: [column], into: &retaken, snapshot: .init(position: Position(high: 0x1FF, low: 0), source: Array("{}".utf8), sourceMillis: 0)), 1)
         XCTAssertEqual(retaken.count, 0, "a's version 1 is in the sink already")
-        XCTAssertEqual(try again.noteSchema(z, columns: [column], into: &retaken, snapshotSource: Array("{}".utf8),
-                                            snapshotPosition: Position(high: 0x1FF, low: 1)), 1)
-        XCTAssertEqual(try objects(retaken).map { $0["op"] as? String }, ["schema"], "z's version 1 is announced")
+        XCTAssertEqual(try again.noteSchema(z, columns: [column], into: &retaken, snapshot: .init(position: Position(high: 0x1FF, low: 1), source: Array("{}".utf8), sourceMillis: 0)), 1)
+        XCTAssertEqual(try objects(retaken).map { $0["schema_version"] as? Int }, [1], "z's version 1 is announced")
     }
 
     func testUnchangedToastAndTableFilter() throws {
@@ -111,7 +112,8 @@ final class ChangeDecoderTests: XCTestCase {
         try decoder.insert(Insert(xid: nil, relationID: 99, newTuple: tuple(["5"])), into: &batch)
         let events = try objects(batch)
         XCTAssertEqual(events.count, 2, "audit.t is not captured")
-        XCTAssertNil((events[1]["after"] as? [String: Any])?["body"])
+        XCTAssertEqual((events[1]["after"] as? [String: Any])?["body"] as? String, "__debezium_unavailable_value",
+                       "Debezium's placeholder for a value PostgreSQL did not send")
         XCTAssertEqual(events[1]["unchanged"] as? [String], ["body"])
     }
 

@@ -60,7 +60,7 @@ final class SpillFileTests: XCTestCase {
 
     private func replayed(_ file: SpillFile?) async throws -> [[UInt8]] {
         var messages: [[UInt8]] = []
-        try await XCTUnwrap(file).replay { messages.append(Array($0)) }
+        try await XCTUnwrap(file).replay { _, message in messages.append(Array(message)) }
         return messages
     }
 
@@ -73,7 +73,7 @@ final class SpillFileTests: XCTestCase {
         for round in 0..<3 {
             for xid in 1...transactions {
                 try spills.startBlock(xid: xid)
-                for index in 0..<5 { try spills.append(Array("\(xid):\(round):\(index)".utf8)[...]) }
+                for index in 0..<5 { try spills.append(Array("\(xid):\(round):\(index)".utf8)[...], lsn: LSN(1)) }
                 try spills.endBlock()
                 XCTAssertLessThanOrEqual(spills.openCount, SpillFiles.maxOpen)
             }
@@ -81,9 +81,9 @@ final class SpillFileTests: XCTestCase {
         // A message larger than the shared buffer, between two small ones.
         let large = [UInt8](repeating: 7, count: SpillFiles.bufferSize + 10)
         try spills.startBlock(xid: 1)
-        try spills.append(Array("before".utf8)[...])
-        try spills.append(large[...])
-        try spills.append(Array("after".utf8)[...])
+        try spills.append(Array("before".utf8)[...], lsn: LSN(1))
+        try spills.append(large[...], lsn: LSN(1))
+        try spills.append(Array("after".utf8)[...], lsn: LSN(1))
         try spills.endBlock()
         try spills.abort(xid: 2, subtransaction: 99)
         try spills.abort(xid: 3, subtransaction: 3)

@@ -7,15 +7,39 @@ import SiphonCore
 /// transaction decoded again after a restart yields the same ids. Relation
 /// messages update the relation cache and, when a captured table's columns
 /// changed, produce a schema-change event inside the transaction.
+///
+/// Events are event format 2 (docs/EVENTS.md): Debezium's JSON for the same
+/// change, value for value. Their `source` objects are written in three
+/// pre-rendered parts (see `SourceBlock`): per table, per transaction and
+/// per change (the change's own LSN).
 struct ChangeDecoder {
     struct Transaction {
         var xid: UInt32
         var commitLSN: LSN
-        var commitMillis: Int64
+        var commitMicros: Int64
         var nextIndex: UInt64 = 0
+        /// Debezium's `transaction.id`: `<xid>:<commit LSN>`.
+        var id: String
         var xidText: String
-        /// `"lsn":"...","txId":...,"ts_ms":...,"snapshot":false}`
-        var sourceSuffix: [UInt8]
+        /// The transaction's part of `source` (`SourceBlock.transactionPart`).
+        var sourcePart: [UInt8]
+        /// Events so far per table (`transaction.data_collection_order`);
+        /// a transaction touches few tables, so a list beats a dictionary.
+        var tableCounts: [(relation: UInt32, count: Int)] = []
+
+        /// Counts one more event of `relation` and returns its
+        /// (total_order, data_collection_order).
+        mutating func order(of relation: UInt32) -> EventTransaction {
+            nextIndex += 1
+            var collection = 1
+            if let index = tableCounts.firstIndex(where: { $0.relation == relation }) {
+                tableCounts[index].count += 1
+                collection = tableCounts[index].count
+            } else {
+                tableCounts.append((relation, 1))
+            }
+            return EventTransaction(id: id, totalOrder: Int(nextIndex), dataCollectionOrder: collection)
+        }
     }
 
     /// A transaction whose events have all been handed out.
@@ -30,24 +54,38 @@ struct ChangeDecoder {
     let database: String
     let filter: TableFilter
     let history: SchemaHistory
+    let envelope: EventEnvelope
     var types = TypeRegistry()
     private(set) var relations: [UInt32: RelationInfo] = [:]
-    private(set) var transaction: Transaction?
-    private(set) var lastPosition: Position?
-    /// Wall-clock time stamped on events; the caller refreshes it per read.
-    var nowMillis: Int64 = Clock.unixMillis()
+    var transaction: Transaction?
+    var lastPosition: Position?
+    /// The end LSN of the last commit seen in this session (Debezium's
+    /// `source.sequence` starts with it; nil before the first).
+    private(set) var lastCommitEnd: LSN?
+    /// Wall-clock time stamped on events (the top-level `ts_*`), in
+    /// microseconds; the caller refreshes it per read.
+    var nowMicros: Int64 = Clock.unixMicros()
+    /// The LSN of the change being decoded (`source.lsn`): the caller sets
+    /// it from each XLogData header.
+    var changeLSN = LSN.zero
     /// Where the current snapshot row's key members sit in the batch (reused per row).
-    private var snapshotKeyMembers: [Range<Int>] = []
+    var snapshotKeyMembers: [Range<Int>] = []
 
-    init(pipeline: String, database: String, filter: TableFilter, history: SchemaHistory, lastPosition: Position?) {
+    init(pipeline: String, database: String, filter: TableFilter, history: SchemaHistory, lastPosition: Position?,
+         options: EventOptions = EventOptions()) {
         self.pipeline = pipeline
         self.database = database
         self.filter = filter
         self.history = history
         self.lastPosition = lastPosition
+        envelope = EventEnvelope(options: options, connector: "postgresql", pipeline: pipeline)
     }
 
     var inTransaction: Bool { transaction != nil }
+
+    var unavailable: RelationInfo.Unavailable {
+        envelope.options.unchangedToast == .placeholder ? .placeholder : .omit
+    }
 
     /// When values arrive in binary form: the first column of a captured
     /// relation whose type has no `BinaryFormat` (call after its types are
@@ -64,26 +102,26 @@ struct ChangeDecoder {
     }
 
     mutating func begin(finalLSN: LSN, xid: UInt32, commitTime: Int64) {
-        // Once per transaction, so no String formatting: with single-row
-        // transactions, LSN.description and String(xid) cost half as much
-        // as rendering the row.
-        var suffix = JSONBuffer(capacity: 96)
-        suffix.appendRaw("\"lsn\":\"")
-        finalLSN.appendText(to: &suffix)
-        suffix.appendRaw("\",\"txId\":")
-        let xidStart = suffix.count
-        suffix.appendInt(xid)
-        let xidText = String(decoding: suffix.bytes[xidStart...], as: UTF8.self)
-        let commitMillis = PostgresTime.unixMillis(fromPostgresMicros: commitTime)
-        suffix.appendRaw(",\"ts_ms\":")
-        suffix.appendInt(commitMillis)
-        suffix.appendRaw(",\"snapshot\":false}")
-        transaction = Transaction(xid: xid, commitLSN: finalLSN, commitMillis: commitMillis,
-                                  xidText: xidText, sourceSuffix: suffix.bytes)
+        // Once per transaction, so no String formatting beyond the two ids:
+        // with single-row transactions, formatting costs as much as the row.
+        let commitMicros = PostgresTime.unixMicros(fromPostgresMicros: commitTime)
+        var xidDigits = JSONBuffer(capacity: 12)
+        xidDigits.appendInt(xid)
+        let xidText = String(decoding: xidDigits.bytes, as: UTF8.self)
+        var id = JSONBuffer(capacity: 32)
+        id.appendRaw(xidDigits.bytes)
+        id.appendByte(UInt8(ascii: ":"))
+        id.appendInt(finalLSN.rawValue)
+        transaction = Transaction(
+            xid: xid, commitLSN: finalLSN, commitMicros: commitMicros,
+            id: String(decoding: id.bytes, as: UTF8.self), xidText: xidText,
+            sourcePart: SourceBlock.transactionPart(commitMicros: commitMicros, snapshot: .none, xid: xidDigits.bytes,
+                                                    previousCommitEnd: lastCommitEnd))
     }
 
     mutating func commit(commitLSN: LSN, endLSN: LSN) -> Completed {
         transaction = nil
+        lastCommitEnd = endLSN
         return Completed(commitLSN: commitLSN, endLSN: endLSN, lastPosition: lastPosition)
     }
 
@@ -92,11 +130,19 @@ struct ChangeDecoder {
 
     // MARK: Relations
 
-    mutating func relation(_ message: Relation, into batch: inout EventBatch) throws {
+    /// Takes a Relation message. `details` are the table's columns as the
+    /// catalog describes them (`Catalog.columnDetails`): the event key
+    /// (primary key, else replica identity index), the exact type,
+    /// nullability and defaults, none of which pgoutput sends.
+    mutating func relation(_ message: Relation, details: [String: ColumnSchema] = [:], into batch: inout EventBatch) throws {
         let table = TableName(schema: message.namespace, name: message.name)
         let columns = message.columns.map { column in
-            ColumnSchema(name: column.name, typeOID: column.typeOID, typeModifier: column.typeModifier,
-                         typeName: types.typeName(of: column.typeOID) ?? String(column.typeOID), isKey: column.isKey)
+            let known = details[column.name]
+            return ColumnSchema(name: column.name, typeOID: column.typeOID, typeModifier: column.typeModifier,
+                                typeName: types.typeName(of: column.typeOID) ?? String(column.typeOID),
+                                isKey: known?.isKey ?? column.isKey,
+                                typeExpression: known?.typeExpression, optional: known?.optional ?? true,
+                                defaultExpression: known?.defaultExpression)
         }
         let captured = filter.matches(table)
         var version = history.latest(table)?.version ?? 0
@@ -117,8 +163,8 @@ struct ChangeDecoder {
     /// same position (so the indices of the events after it do not shift),
     /// and nothing new is recorded behind the history's end.
     mutating func noteSchema(_ table: TableName, columns: [ColumnSchema], into batch: inout EventBatch,
-                             snapshotSource: [UInt8]? = nil, snapshotPosition: Position? = nil) throws -> Int {
-        let position = snapshotPosition
+                             snapshot: SnapshotSchema? = nil) throws -> Int {
+        let position = snapshot?.position
             ?? transaction.map { Position(high: $0.commitLSN.rawValue, low: $0.nextIndex) }
         guard let position else {
             throw SiphonError(.sourceFatal, "pgoutput protocol: Relation message for \(table) outside a transaction")
@@ -127,7 +173,7 @@ struct ChangeDecoder {
         let effective = versions.last { $0.position < position }
         if let replayed = versions.first(where: { $0.position == position }) {
             // The transaction that introduced this version, decoded again: same event, same position.
-            emitSchemaEvent(table, version: replayed, previous: effective, into: &batch, snapshotSource: snapshotSource)
+            emitSchemaEvent(table, version: replayed, previous: effective, into: &batch, snapshot: snapshot)
             return replayed.version
         }
         if let effective, effective.columns.count == columns.count,
@@ -140,212 +186,55 @@ struct ChangeDecoder {
             return effective?.version ?? versions[0].version
         }
         let recorded = try history.record(table, columns: columns, position: position)
-        emitSchemaEvent(table, version: recorded, previous: effective, into: &batch, snapshotSource: snapshotSource)
+        emitSchemaEvent(table, version: recorded, previous: effective, into: &batch, snapshot: snapshot)
         return recorded.version
     }
 
+    /// Where a snapshot's schema event goes, and its `source`.
+    struct SnapshotSchema {
+        var position: Position
+        var source: [UInt8]
+        var sourceMillis: Int64
+    }
+
     private mutating func emitSchemaEvent(_ table: TableName, version: SchemaVersion, previous: SchemaVersion?,
-                                          into batch: inout EventBatch, snapshotSource: [UInt8]?) {
-        var transactionInfo: (id: String, order: Int)?
-        var source = JSONBuffer(capacity: 160)
-        if let snapshotSource {
-            source.appendRaw(snapshotSource)
+                                          into batch: inout EventBatch, snapshot: SnapshotSchema?) {
+        var source = JSONBuffer(capacity: 256)
+        var sourceMillis = nowMicros / 1000
+        var transactionID: String?
+        // A Relation message carries no LSN of its own: the transaction's commit LSN stands in.
+        let lsn = changeLSN == .zero ? (transaction?.commitLSN ?? changeLSN) : changeLSN
+        if let snapshot {
+            source.appendRaw(snapshot.source)
+            sourceMillis = snapshot.sourceMillis
         } else if var transaction {
             transaction.nextIndex += 1
-            transactionInfo = (transaction.xidText, Int(transaction.nextIndex))
             self.transaction = transaction
-            appendSourcePrefix(table: table, to: &source)
-            source.appendRaw(transaction.sourceSuffix)
+            source.appendRaw(RelationInfo.sourcePrefix(table: table, pipeline: pipeline, database: database))
+            source.appendRaw(transaction.sourcePart)
+            SourceBlock.appendChangeTail(lsn: lsn, to: &source)
+            sourceMillis = transaction.commitMicros / 1000
+            transactionID = transaction.xidText
         }
         let columns = version.columns
         batch.appendSchemaEvent(
-            position: version.position, table: table, source: { $0.appendRaw(source.bytes) },
-            version: version.version, previousVersion: previous?.version,
-            columns: { SchemaHistory.appendColumns(columns, to: &$0) },
+            position: version.position, table: table, envelope: envelope, source: { $0.appendRaw(source.bytes) },
+            timestampMicros: nowMicros, database: database, ddl: nil, version: version.version,
+            previousVersion: previous?.version,
+            tableChange: { SchemaEventWriter.appendTableChange(table, columns: columns, created: previous == nil, to: &$0) },
             changes: { SchemaHistory.appendChanges(from: previous?.columns ?? [], to: columns, json: &$0) },
-            transaction: transactionInfo, timestampMillis: nowMillis)
+            facts: {
+                CloudEventFacts(sourceMillis: sourceMillis, snapshot: snapshot == nil ? .none : .row, database: database,
+                                schema: table.schema, table: table.name, transactionID: transactionID,
+                                lsn: String(lsn.rawValue))
+            })
         lastPosition = version.position
     }
 
-    private func appendSourcePrefix(table: TableName, to json: inout JSONBuffer) {
-        json.appendRaw("{\"version\":\"siphon-")
-        json.appendRaw(SiphonVersion.current.utf8)
-        json.appendRaw("\",\"connector\":\"postgresql\",\"name\":")
-        json.appendString(pipeline)
-        json.appendRaw(",\"db\":")
-        json.appendString(database)
-        json.appendRaw(",\"schema\":")
-        json.appendString(table.schema)
-        json.appendRaw(",\"table\":")
-        json.appendString(table.name)
-        json.appendByte(UInt8(ascii: ","))
-    }
-
-    // MARK: Row changes
-
-    mutating func insert(_ message: Insert, into batch: inout EventBatch) throws {
-        guard let relation = try capturedRelation(message.relationID) else { return }
-        try appendRow(.create, relation: relation, before: nil, beforeKeysOnly: false, after: message.newTuple,
-                      key: message.newTuple, into: &batch)
-    }
-
-    mutating func update(_ message: Update, into batch: inout EventBatch) throws {
-        guard let relation = try capturedRelation(message.relationID) else { return }
-        let before = message.oldTuple ?? message.oldKey
-        try appendRow(.update, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
-                      after: message.newTuple, key: message.newTuple, into: &batch)
-    }
-
-    mutating func delete(_ message: Delete, into batch: inout EventBatch) throws {
-        guard let relation = try capturedRelation(message.relationID) else { return }
-        let before = message.oldTuple ?? message.oldKey
-        try appendRow(.delete, relation: relation, before: before, beforeKeysOnly: message.oldTuple == nil,
-                      after: nil, key: before, into: &batch)
-    }
-
-    mutating func truncate(_ message: Truncate, into batch: inout EventBatch) throws {
-        for id in message.relationIDs {
-            guard let relation = try capturedRelation(id) else { continue }
-            try appendRow(.truncate, relation: relation, before: nil, beforeKeysOnly: false, after: nil, key: nil, into: &batch)
-        }
-    }
-
-    mutating func logicalMessage(_ message: LogicalMessage, into batch: inout EventBatch) {
-        let position: Position
-        var transactionInfo: (id: String, order: Int)?
-        var source = JSONBuffer(capacity: 128)
-        source.appendRaw("{\"version\":\"siphon-")
-        source.appendRaw(SiphonVersion.current.utf8)
-        source.appendRaw("\",\"connector\":\"postgresql\",\"name\":")
-        source.appendString(pipeline)
-        source.appendRaw(",\"db\":")
-        source.appendString(database)
-        source.appendByte(UInt8(ascii: ","))
-        if message.isTransactional, var transaction {
-            position = Position(high: transaction.commitLSN.rawValue, low: transaction.nextIndex)
-            transaction.nextIndex += 1
-            transactionInfo = (transaction.xidText, Int(transaction.nextIndex))
-            source.appendRaw(transaction.sourceSuffix)
-            self.transaction = transaction
-        } else {
-            position = Position(high: message.lsn.rawValue, low: 0)
-            source.appendRaw("\"lsn\":\"")
-            source.appendRaw(message.lsn.description.utf8)
-            source.appendRaw("\",\"txId\":null,\"ts_ms\":")
-            source.appendInt(nowMillis)
-            source.appendRaw(",\"snapshot\":false}")
-        }
-        if let lastPosition, position <= lastPosition { return }
-        batch.appendMessageEvent(position: position, source: { $0.appendRaw(source.bytes) }, prefix: message.prefix,
-                                 content: Array(message.content), transactional: message.isTransactional,
-                                 transaction: transactionInfo, timestampMillis: nowMillis)
-        lastPosition = position
-    }
-
-    /// The two forms of `COPY ... TO STDOUT` the snapshot reads.
-    enum CopyFormat {
-        /// One line per row (without its newline), tab-separated, backslash escapes.
-        case text
-        /// One row per message, length-prefixed values in binary send format (`CopyBinaryParser`).
-        case binary
-    }
-
-    /// Appends the `r` event of one row of `COPY ... TO STDOUT`. Values are
-    /// rendered as they are parsed, with no tuple in between, and the key
-    /// object is copied from the key columns' members already written into
-    /// `after`; `source` is the table's whole `source` object. Throws when
-    /// the row is malformed or a binary value does not decode; the event is
-    /// then in `batch`, which the caller must discard.
-    mutating func snapshotRow(_ row: ArraySlice<UInt8>, format: CopyFormat, relation: borrowing RelationInfo, position: Position,
-                              source: [UInt8], into batch: inout EventBatch) throws {
-        snapshotKeyMembers.removeAll(keepingCapacity: true)
-        var failure: (any Error)?
-        var undecodable: String?
-        batch.appendRowEvent(
-            position: position, op: .read, table: relation.table,
-            source: { $0.appendRaw(source) },
-            schemaVersion: relation.schemaVersion, transaction: nil, timestampMillis: nowMillis
-        ) { image, json in
-            switch image {
-            case .before:
-                return false
-            case .after:
-                do {
-                    undecodable = try relation.appendCopyRow(row, binary: format == .binary, to: &json,
-                                                             keyMembers: &snapshotKeyMembers)
-                } catch {
-                    failure = error
-                }
-                return true
-            case .key:
-                guard !snapshotKeyMembers.isEmpty, snapshotKeyMembers.count == relation.keyIndices.count else { return false }
-                json.appendByte(UInt8(ascii: "{"))
-                for (order, member) in snapshotKeyMembers.enumerated() {
-                    if order > 0 { json.appendByte(UInt8(ascii: ",")) }
-                    json.appendCopy(of: member)
-                }
-                json.appendByte(UInt8(ascii: "}"))
-                return true
-            }
-        }
-        if let failure {
-            throw SiphonError(.sourceFatal, "snapshot of \(relation.table): a row of binary COPY data is malformed (\(failure)); set source.binary: false to read it in text form")
-        }
-        if let undecodable {
-            throw SiphonError(.sourceFatal, "snapshot of \(relation.table): column \(undecodable) has a binary value Siphon could not decode; set source.binary: false to read it in text form")
-        }
-        lastPosition = position
-    }
-
-    private func capturedRelation(_ id: UInt32) throws -> RelationInfo? {
+    func capturedRelation(_ id: UInt32) throws -> RelationInfo? {
         guard let relation = relations[id] else {
             throw SiphonError(.sourceFatal, "pgoutput protocol: change for relation \(id) before its Relation message")
         }
         return relation.captured ? relation : nil
-    }
-
-    /// Throws `BinaryModeFallback` when a value in binary form cannot be
-    /// decoded; the event is then already in `batch`, which the caller must
-    /// discard (the session ends).
-    private mutating func appendRow(_ op: Operation, relation: RelationInfo, before: TupleData?, beforeKeysOnly: Bool,
-                                    after: TupleData?, key: TupleData?, into batch: inout EventBatch) throws {
-        guard var transaction else { return }
-        let position = Position(high: transaction.commitLSN.rawValue, low: transaction.nextIndex)
-        transaction.nextIndex += 1
-        self.transaction = transaction
-        var unchanged: [String] = []
-        var ignored: [String] = []
-        var undecodable: String?
-        let keyTuple = key.flatMap { relation.hasKeyValues($0) ? $0 : nil }
-        batch.appendRowEvent(
-            position: position, op: op, table: relation.table,
-            source: { json in
-                json.appendRaw(relation.sourcePrefix)
-                json.appendRaw(transaction.sourceSuffix)
-            },
-            schemaVersion: relation.schemaVersion,
-            transaction: (transaction.xidText, Int(transaction.nextIndex)),
-            timestampMillis: nowMillis,
-            unchangedColumns: { unchanged }
-        ) { image, json in
-            switch image {
-            case .before:
-                guard let before else { return false }
-                relation.appendObject(before, keysOnly: beforeKeysOnly, to: &json, unchanged: &ignored, undecodable: &undecodable)
-            case .after:
-                guard let after else { return false }
-                relation.appendObject(after, keysOnly: false, to: &json, unchanged: &unchanged, undecodable: &undecodable)
-            case .key:
-                guard let keyTuple else { return false }
-                relation.appendObject(keyTuple, keysOnly: true, to: &json, unchanged: &ignored, undecodable: &undecodable)
-            }
-            return true
-        }
-        if let undecodable {
-            let type = relation.columns.first { $0.schema.name == undecodable }?.schema.typeName ?? "?"
-            throw BinaryModeFallback(table: relation.table, column: undecodable,
-                                     reason: "sent a value of type \(type) in binary form that Siphon could not decode")
-        }
-        lastPosition = position
     }
 }

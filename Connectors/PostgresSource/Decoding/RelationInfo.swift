@@ -59,9 +59,9 @@ final class RelationInfo: Sendable {
     /// start of the `source` object of the table's events.
     static func sourcePrefix(table: TableName, pipeline: String, database: String) -> [UInt8] {
         var prefix = JSONBuffer(capacity: 128)
-        prefix.appendRaw("{\"version\":\"siphon-")
-        prefix.appendRaw(SiphonVersion.current.utf8)
-        prefix.appendRaw("\",\"connector\":\"postgresql\",\"name\":")
+        prefix.appendRaw("{\"version\":")
+        prefix.appendString(SiphonVersion.sourceVersion)
+        prefix.appendRaw(",\"connector\":\"postgresql\",\"name\":")
         prefix.appendString(pipeline)
         prefix.appendRaw(",\"db\":")
         prefix.appendString(database)
@@ -75,46 +75,90 @@ final class RelationInfo: Sendable {
 
     var schemaColumns: [ColumnSchema] { columns.map(\.schema) }
 
-    /// Writes `{"col":value,...}` for a tuple; columns PostgreSQL did not
-    /// send (unchanged TOAST) are left out and added to `unchanged`.
-    /// With `keysOnly`, only key columns are written.
+    /// How a value PostgreSQL did not send (unchanged TOAST) is written.
+    enum Unavailable {
+        /// Debezium's placeholder string.
+        case placeholder
+        /// Left out of the object.
+        case omit
+    }
+
+    /// Writes `{"col":value,...}` for a tuple, every column of the relation
+    /// (columns the tuple lacks, such as the non-key columns of a key-only
+    /// old tuple, as null). A value PostgreSQL did not send (unchanged TOAST)
+    /// is taken from `fallback` (the old row under REPLICA IDENTITY FULL)
+    /// when that has it; otherwise it is written as `unavailable` says and
+    /// named in `unchanged`. With `keysOnly`, only key columns are written.
     ///
     /// A value in binary form that cannot be decoded (a type without a
     /// `BinaryFormat`, or bytes without the format's shape) is written as
     /// null and its column named in `undecodable`: the caller must then
     /// discard the output (binary values have no faithful fallback).
-    func appendObject(_ tuple: TupleData, keysOnly: Bool, to json: inout JSONBuffer, unchanged: inout [String],
-                      undecodable: inout String?) {
+    func appendObject(_ tuple: TupleData, keysOnly: Bool, fallback: TupleData? = nil, unavailable: Unavailable,
+                      to json: inout JSONBuffer, unchanged: inout [String], undecodable: inout String?) {
         // Columns are read in place (`columns[index].kind`), never copied out
         // whole: a copy of `Column` retains its strings and arrays, per value.
         json.appendByte(UInt8(ascii: "{"))
         let message = tuple.message.span
         memberKeys.withUnsafeBufferPointer { keys in
             var first = true
-            for index in 0..<min(tuple.count, columns.count) {
+            for index in 0..<columns.count {
                 if keysOnly && !isKeyColumn[index] { continue }
                 let key = UnsafeBufferPointer(rebasing: keys[memberKeyRanges[index]])
-                let value = tuple.values[index]
+                let value = index < tuple.count ? tuple.values[index] : TupleData.Value(kind: .null, range: 0..<0)
+                if value.kind == .unchangedToast {
+                    if let fallback, index < fallback.count, fallback.values[index].kind != .unchangedToast {
+                        // Rare (REPLICA IDENTITY FULL, unchanged TOAST): the old row's value.
+                        if !first { json.appendByte(UInt8(ascii: ",")) }
+                        first = false
+                        let old = fallback.values[index]
+                        if old.kind == .binary {
+                            if !appendMember(index, key: key, binary: fallback.message.span.extracting(old.range), to: &json),
+                               undecodable == nil {
+                                undecodable = columns[index].schema.name
+                            }
+                        } else {
+                            appendMember(index, key: key, text: old.kind == .null ? nil : fallback.bytes(of: old), to: &json)
+                        }
+                        continue
+                    } else {
+                        unchanged.append(columns[index].schema.name)
+                        guard case .placeholder = unavailable else { continue }
+                        if !first { json.appendByte(UInt8(ascii: ",")) }
+                        first = false
+                        json.appendRaw(key)
+                        json.appendString(EventOptions.unavailableValuePlaceholder)
+                        continue
+                    }
+                }
+                if !first { json.appendByte(UInt8(ascii: ",")) }
+                first = false
                 switch value.kind {
-                case .unchangedToast:
-                    unchanged.append(columns[index].schema.name)
-                    continue
-                case .null:
-                    if !first { json.appendByte(UInt8(ascii: ",")) }
+                case .null, .unchangedToast:
                     appendMember(index, key: key, text: nil, to: &json)
                 case .text:
-                    if !first { json.appendByte(UInt8(ascii: ",")) }
                     appendMember(index, key: key, text: tuple.bytes(of: value), to: &json)
                 case .binary:
-                    if !first { json.appendByte(UInt8(ascii: ",")) }
-                    if !appendMember(index, key: key, binary: message.extracting(value.range), to: &json), undecodable == nil {
+                    if !appendMember(index, key: key, binary: message.extracting(value.range), to: &json),
+                       undecodable == nil {
                         undecodable = columns[index].schema.name
                     }
                 }
-                first = false
             }
         }
         json.appendByte(UInt8(ascii: "}"))
+    }
+
+    /// Whether the key columns' values differ between two tuples (a primary
+    /// key changed by an UPDATE under REPLICA IDENTITY FULL).
+    func keyValuesDiffer(_ old: TupleData, _ new: TupleData) -> Bool {
+        for index in keyIndices {
+            guard index < old.count, index < new.count else { return true }
+            let before = old.values[index], after = new.values[index]
+            if before.kind == .unchangedToast || after.kind == .unchangedToast { continue }
+            if before.kind != after.kind || !old.bytes(of: before).elementsEqual(new.bytes(of: after)) { return true }
+        }
+        return false
     }
 
     /// Writes `{"col":value,...}` for one row of `COPY ... TO STDOUT` and

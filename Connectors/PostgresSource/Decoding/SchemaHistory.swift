@@ -7,11 +7,19 @@ struct ColumnSchema: Equatable, Sendable {
     var typeOID: UInt32
     var typeModifier: Int32
     var typeName: String
-    /// Part of the replica identity (the key PostgreSQL sends for updates and deletes).
+    /// Part of the event's key: the primary key, or the replica identity
+    /// index of a table without one (none: no key).
     var isKey: Bool
+    /// The type as `format_type` writes it (`character varying(20)`,
+    /// `numeric(10,2)`, `integer[]`), from the catalog; nil when unknown.
+    var typeExpression: String? = nil
+    /// Whether the column may be NULL (from the catalog; true when unknown).
+    var optional: Bool = true
+    /// The column's DEFAULT expression as PostgreSQL prints it, if any.
+    var defaultExpression: String? = nil
 
     /// Two columns are the same schema when name, type and key flag agree;
-    /// the type's display name is informative only.
+    /// the type's display name, nullability and default are informative only.
     func sameDefinition(as other: ColumnSchema) -> Bool {
         name == other.name && typeOID == other.typeOID && typeModifier == other.typeModifier && isKey == other.isKey
     }
@@ -57,7 +65,10 @@ final class SchemaHistory: @unchecked Sendable {
                     guard let name = column["name"] as? String, let oid = column["typeOid"] as? Int else { return nil }
                     return ColumnSchema(name: name, typeOID: UInt32(oid), typeModifier: Int32(column["typmod"] as? Int ?? -1),
                                         typeName: column["type"] as? String ?? String(oid),
-                                        isKey: column["key"] as? Bool ?? false)
+                                        isKey: column["key"] as? Bool ?? false,
+                                        typeExpression: column["typeExpression"] as? String,
+                                        optional: column["optional"] as? Bool ?? true,
+                                        defaultExpression: column["default"] as? String)
                 }))
             }
             if !kept.isEmpty { tables[table] = kept }
@@ -119,7 +130,7 @@ final class SchemaHistory: @unchecked Sendable {
         try directory.write(Self.fileName, json.bytes)
     }
 
-    /// The column list as it appears in schema events and in the history file.
+    /// The column list as kept in the history file.
     static func appendColumns(_ columns: [ColumnSchema], to json: inout JSONBuffer) {
         json.appendByte(UInt8(ascii: "["))
         for (index, column) in columns.enumerated() {
@@ -134,6 +145,16 @@ final class SchemaHistory: @unchecked Sendable {
             json.appendInt(column.typeModifier)
             json.appendRaw(",\"key\":")
             json.appendBool(column.isKey)
+            json.appendRaw(",\"optional\":")
+            json.appendBool(column.optional)
+            if let expression = column.typeExpression {
+                json.appendRaw(",\"typeExpression\":")
+                json.appendString(expression)
+            }
+            if let value = column.defaultExpression {
+                json.appendRaw(",\"default\":")
+                json.appendString(value)
+            }
             json.appendByte(UInt8(ascii: "}"))
         }
         json.appendByte(UInt8(ascii: "]"))
@@ -148,7 +169,7 @@ final class SchemaHistory: @unchecked Sendable {
         let retyped = new.compactMap { column -> (String, String, String)? in
             guard let before = oldByName[column.name],
                   before.typeOID != column.typeOID || before.typeModifier != column.typeModifier else { return nil }
-            return (column.name, before.typeName, column.typeName)
+            return (column.name, before.typeExpression ?? before.typeName, column.typeExpression ?? column.typeName)
         }
         let rekeyed = new.filter { column in oldByName[column.name].map { $0.isKey != column.isKey } ?? false }.map(\.name)
         json.appendRaw("{\"added\":")

@@ -11,6 +11,11 @@ enum PostgresTime {
         return millis + epochOffsetMillis
     }
 
+    /// Microseconds since the Unix epoch.
+    static func unixMicros(fromPostgresMicros micros: Int64) -> Int64 {
+        micros &+ epochOffsetMillis * 1000
+    }
+
     /// Saturates at `Int64.min` / `Int64.max` instead of overflowing.
     static func postgresMicros(fromUnixMillis millis: Int64) -> Int64 {
         let (shifted, o1) = millis.subtractingReportingOverflow(epochOffsetMillis)

@@ -49,14 +49,10 @@ struct Catalog {
     /// generated columns, key = the replica identity's columns.
     func columns(of table: TableName, types: TypeRegistry) async throws -> [ColumnSchema] {
         let rows = try await connection.query("""
-            SELECT a.attname, a.atttypid, a.atttypmod,
-                   CASE c.relreplident
-                     WHEN 'f' THEN true
-                     WHEN 'n' THEN false
-                     WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND a.attnum = ANY(i.indkey))
-                     ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
-                   END
+            SELECT a.attname, a.atttypid, a.atttypmod, \(Self.keyColumnExpression),
+                   format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE n.nspname = $1 AND c.relname = $2
               AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
             ORDER BY a.attnum
@@ -64,8 +60,28 @@ struct Catalog {
         return rows.compactMap { row in
             guard let name = row[0], let oid = row[1].flatMap({ UInt32($0) }) else { return nil }
             return ColumnSchema(name: name, typeOID: oid, typeModifier: row[2].flatMap { Int32($0) } ?? -1,
-                                typeName: types.typeName(of: oid) ?? String(oid), isKey: row[3] == "t")
+                                typeName: types.typeName(of: oid) ?? String(oid), isKey: row[3] == "t",
+                                typeExpression: row[4], optional: row[5] != "f", defaultExpression: row[6])
         }
+    }
+
+    /// Whether column `a` of relation `c` is part of the event key: the
+    /// primary key, or when there is none, the replica identity index
+    /// (Debezium's message key; a REPLICA IDENTITY FULL table is keyed by
+    /// its primary key, not by every column).
+    static let keyColumnExpression = """
+        CASE WHEN EXISTS (SELECT 1 FROM pg_index p WHERE p.indrelid = c.oid AND p.indisprimary)
+             THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+             ELSE EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND a.attnum = ANY(i.indkey))
+        END
+        """
+
+    /// What a Relation message does not say about a table's columns: the
+    /// event key, the type as `format_type` writes it, nullability and
+    /// defaults, by column name (from the catalog as it is now).
+    func columnDetails(of table: TableName) async throws -> [String: ColumnSchema] {
+        let columns = try await columns(of: table, types: TypeRegistry())
+        return Dictionary(columns.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Looks up types the registry does not know (enums, domains, arrays of

@@ -77,27 +77,35 @@ final class SpillFile {
         abortedSubtransactions.insert(subxid)
     }
 
-    /// Reads the messages back in order, calling `body` with each; the
-    /// file is parked first. One buffer for the whole file, grown only for
-    /// a message larger than it.
-    func replay(_ body: (ArraySlice<UInt8>) async throws -> Void) async throws {
+    /// Bytes before each message: its length (UInt32) and its change's LSN
+    /// (UInt64), little-endian.
+    static let recordHeader = 12
+
+    /// Reads the messages back in order, calling `body` with each and the
+    /// LSN it was sent at; the file is parked first. One buffer for the
+    /// whole file, grown only for a message larger than it.
+    func replay(_ body: (LSN, ArraySlice<UInt8>) async throws -> Void) async throws {
         park()
         let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard reader >= 0 else { throw failure("read") }
         defer { close(reader) }
+        let header = Self.recordHeader
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var start = 0
         var end = 0
         while true {
-            if end - start >= 4 {
-                let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
-                if end - start - 4 >= length {
-                    try await body(buffer[(start + 4)..<(start + 4 + length)])
-                    start += 4 + length
+            if end - start >= header {
+                let (length, lsn) = buffer.withUnsafeBytes { raw in
+                    (Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start, as: UInt32.self))),
+                     UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4, as: UInt64.self)))
+                }
+                if end - start - header >= length {
+                    try await body(LSN(lsn), buffer[(start + header)..<(start + header + length)])
+                    start += header + length
                     continue
                 }
-                if 4 + length > buffer.count {
-                    buffer.append(contentsOf: repeatElement(0, count: 4 + length - buffer.count))
+                if header + length > buffer.count {
+                    buffer.append(contentsOf: repeatElement(0, count: header + length - buffer.count))
                 }
             }
             if start > 0 {

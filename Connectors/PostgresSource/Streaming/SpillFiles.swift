@@ -63,19 +63,24 @@ struct SpillFiles {
         current = file
     }
 
-    /// Adds a message to the block being received (dropped outside a block).
-    mutating func append(_ message: ArraySlice<UInt8>) throws {
+    /// Adds a message, and the LSN of the change it carries, to the block
+    /// being received (dropped outside a block).
+    mutating func append(_ message: ArraySlice<UInt8>, lsn: LSN) throws {
         guard let current else { return }
-        if buffer.count + 4 + message.count > Self.bufferSize { try flush(to: current) }
+        let header = SpillFile.recordHeader
+        if buffer.count + header + message.count > Self.bufferSize { try flush(to: current) }
         var length = UInt32(message.count).littleEndian
-        if 4 + message.count > Self.bufferSize {
+        var position = lsn.rawValue.littleEndian
+        if header + message.count > Self.bufferSize {
             // Larger than the buffer: written as it is, not copied into it.
             try withUnsafeBytes(of: &length) { try current.write($0) }
+            try withUnsafeBytes(of: &position) { try current.write($0) }
             try message.withUnsafeBytes { try current.write($0) }
             return
         }
         if buffer.capacity == 0 { buffer.reserveCapacity(Self.bufferSize) }
         withUnsafeBytes(of: &length) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: &position) { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: message)
     }
 
