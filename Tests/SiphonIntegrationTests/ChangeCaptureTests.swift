@@ -27,24 +27,29 @@ final class ChangeCaptureTests: PostgresTestCase {
             XCTAssertEqual(row[path: "source.connector"] as? String, "postgresql")
             XCTAssertEqual(row[path: "source.db"] as? String, pipeline.database)
             XCTAssertEqual(row[path: "source.schema"] as? String, "public")
-            XCTAssertEqual(row[path: "source.snapshot"] as? Bool, false)
-            XCTAssertEqual(row[path: "schema.version"] as? Int, 1)
-            XCTAssertNotNil(row[path: "source.lsn"] as? String)
+            XCTAssertEqual(row[path: "source.snapshot"] as? String, "false")
+            XCTAssertEqual(row["schema_version"] as? Int, 1)
+            XCTAssertNotNil(row[path: "source.lsn"] as? Int)
             XCTAssertNotNil(row["ts_ms"] as? Int)
         }
         // The two inserts share a transaction; the update and delete share the next one.
         XCTAssertEqual(rows[0][path: "transaction.id"] as? String, rows[1][path: "transaction.id"] as? String)
         XCTAssertEqual(rows[2][path: "transaction.id"] as? String, rows[3][path: "transaction.id"] as? String)
         XCTAssertNotEqual(rows[0][path: "transaction.id"] as? String, rows[2][path: "transaction.id"] as? String)
-        XCTAssertEqual(rows[2][path: "source.txId"] as? Int, Int(rows[2][path: "transaction.id"] as? String ?? ""))
+        XCTAssertEqual(rows[2][path: "source.txId"] as? Int,
+                       Int((rows[2][path: "transaction.id"] as? String ?? "").split(separator: ":").first ?? ""),
+                       "Debezium's transaction id: <txId>:<LSN>")
+        XCTAssertEqual(rows[3][path: "transaction.total_order"] as? Int, 2)
+        XCTAssertTrue(rows[3][path: "before.item"] is NSNull, "a delete's before: the key, every other column null")
         // Ids are unique and increase in file order.
         let ids = try pipeline.events().compactMap { $0["id"] as? String }
         XCTAssertEqual(ids, ids.sorted())
         XCTAssertEqual(Set(ids).count, ids.count)
         // The table's first schema event comes before its first row.
         let all = try pipeline.events()
-        XCTAssertEqual(all.first?["op"] as? String, "schema")
-        XCTAssertEqual(all.first?[path: "schema.version"] as? Int, 1)
+        XCTAssertNotNil(all.first?["tableChanges"], "a schema change (it has no op)")
+        XCTAssertNil(all.first?["op"])
+        XCTAssertEqual(all.first?["schema_version"] as? Int, 1)
     }
 
     func testEveryTypeFamily() throws {
@@ -117,20 +122,28 @@ final class ChangeCaptureTests: PostgresTestCase {
         try pipeline.sql("UPDATE items SET note = 'changed' WHERE id = 1")
         let rows = try pipeline.waitForRowEvents(3, process: process)
         try pipeline.stop(process)
-        XCTAssertEqual(rows.map { $0[path: "schema.version"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(rows.map { $0["schema_version"] as? Int }, [1, 2, 3])
         XCTAssertEqual(rows[1][path: "after.note"] as? String, "hello")
         XCTAssertNil(rows[2][path: "after.qty"])
-        let schemaEvents = try pipeline.events().filter { $0["op"] as? String == "schema" }
-        XCTAssertEqual(schemaEvents.map { $0[path: "schema.version"] as? Int }, [1, 2, 3])
-        XCTAssertEqual(schemaEvents[1][path: "schema.previous"] as? Int, 1)
-        XCTAssertEqual(schemaEvents[1][path: "schema.changes.added"] as? [String], ["note"])
-        XCTAssertEqual(schemaEvents[2][path: "schema.changes.dropped"] as? [String], ["qty"])
-        let retyped = try XCTUnwrap(schemaEvents[2][path: "schema.changes.retyped"] as? [[String: Any]])
+        let schemaEvents = try pipeline.events().filter { $0["tableChanges"] != nil }
+        XCTAssertEqual(schemaEvents.map { $0["schema_version"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(schemaEvents[1]["previous_version"] as? Int, 1)
+        XCTAssertEqual(schemaEvents[1][path: "changes.added"] as? [String], ["note"])
+        XCTAssertEqual(schemaEvents[2][path: "changes.dropped"] as? [String], ["qty"])
+        let retyped = try XCTUnwrap(schemaEvents[2][path: "changes.retyped"] as? [[String: Any]])
         XCTAssertEqual(retyped.first?["name"] as? String, "name")
         XCTAssertEqual(retyped.first?["from"] as? String, "text")
-        XCTAssertEqual(retyped.first?["to"] as? String, "varchar")
-        let columns = try XCTUnwrap(schemaEvents[2][path: "schema.columns"] as? [[String: Any]])
+        XCTAssertEqual(retyped.first?["to"] as? String, "character varying(40)")
+        let change = try XCTUnwrap((schemaEvents[2]["tableChanges"] as? [[String: Any]])?.first)
+        XCTAssertEqual(change["type"] as? String, "ALTER")
+        XCTAssertEqual(change["id"] as? String, "\"public\".\"items\"")
+        XCTAssertEqual(change[path: "table.primaryKeyColumnNames"] as? [String], ["id"])
+        let columns = try XCTUnwrap(change[path: "table.columns"] as? [[String: Any]])
         XCTAssertEqual(columns.map { $0["name"] as? String }, ["id", "name", "note"])
+        XCTAssertEqual(columns.map { $0["position"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(columns.map { $0["optional"] as? Bool }, [false, true, true])
+        XCTAssertEqual(columns[1]["typeExpression"] as? String, "character varying(40)")
+        XCTAssertEqual(columns[1]["length"] as? Int, 40)
 
         // A restart knows the versions: no new schema event, rows keep version 3.
         let again = try pipeline.start()
@@ -138,10 +151,11 @@ final class ChangeCaptureTests: PostgresTestCase {
         try pipeline.sql("INSERT INTO items VALUES (3, 'c', 'x')")
         let more = try pipeline.waitForRowEvents(4, process: again)
         try pipeline.stop(again)
-        XCTAssertEqual(more.last?[path: "schema.version"] as? Int, 3)
-        XCTAssertEqual(try pipeline.events().filter { $0["op"] as? String == "schema" }.count, 3)
+        XCTAssertEqual(more.last?["schema_version"] as? Int, 3)
+        XCTAssertEqual(try pipeline.events().filter { $0["tableChanges"] != nil }.count, 3)
     }
 
+    /// Debezium's placeholder by default; `events.unchanged_toast: omit` leaves it out. Named in `unchanged` either way.
     func testUnchangedToastIsLeftOutAndNamed() throws {
         let pipeline = try PipelineHarness(server: server, snapshot: "never",
                                            setup: "CREATE TABLE docs (id int PRIMARY KEY, title text, body text)")
@@ -154,8 +168,21 @@ final class ChangeCaptureTests: PostgresTestCase {
         XCTAssertEqual((rows[0][path: "after.body"] as? String)?.count, 400 * 32)
         let after = try XCTUnwrap(rows[1]["after"] as? [String: Any])
         XCTAssertEqual(after["title"] as? String, "new title")
-        XCTAssertNil(after["body"], "an unchanged TOAST value is never emitted as a fake value")
+        XCTAssertEqual(after["body"] as? String, "__debezium_unavailable_value", "Debezium's placeholder, never a fake value")
         XCTAssertEqual(rows[1]["unchanged"] as? [String], ["body"])
+
+        let omitting = try PipelineHarness(server: server, snapshot: "never")
+        try omitting.writeConfig(tables: ["public.docs"], snapshot: "never",
+                                 url: "host=127.0.0.1 port=\(server.port) dbname=\(pipeline.database) user=postgres password=${TEST_PGPASSWORD}")
+        let config = try String(contentsOfFile: omitting.configPath, encoding: .utf8)
+        try (config + "events:\n  unchanged_toast: omit\n").write(toFile: omitting.configPath, atomically: true, encoding: .utf8)
+        let second = try omitting.start()
+        try second.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        try pipeline.sql("UPDATE docs SET title = 'newer' WHERE id = 1")
+        let omitted = try omitting.waitForRowEvents(1, process: second)
+        try omitting.stop(second)
+        XCTAssertNil((omitted[0]["after"] as? [String: Any])?["body"], "left out")
+        XCTAssertEqual(omitted[0]["unchanged"] as? [String], ["body"])
     }
 
     func testSnapshotThenStreamWithoutGapOrOverlap() throws {
@@ -178,7 +205,13 @@ final class ChangeCaptureTests: PostgresTestCase {
         let keys = rows.compactMap { $0[path: "key.id"] as? Int }
         XCTAssertEqual(keys.count, 3000)
         XCTAssertEqual(Set(keys), Set(1...3000), "no gap and no overlap between snapshot and stream")
-        XCTAssertTrue(rows.prefix(2000).allSatisfy { $0["op"] as? String == "r" && $0[path: "source.snapshot"] as? Bool == true })
+        XCTAssertTrue(rows.prefix(2000).allSatisfy { $0["op"] as? String == "r" })
+        // Debezium's snapshot markers: only accounts has rows (nokey is not captured), so it is the first and last table.
+        let markers = rows.filter { $0["op"] as? String == "r" }.compactMap { $0[path: "source.snapshot"] as? String }
+        XCTAssertGreaterThanOrEqual(markers.count, 2000)
+        XCTAssertEqual(markers.first, "first")
+        XCTAssertEqual(markers.last, "last")
+        XCTAssertEqual(Set(markers.dropFirst().dropLast()), ["true"])
         XCTAssertEqual(final.last?["op"] as? String, "u")
         // A table without a key is not added to the publication, with a warning naming it.
         XCTAssertTrue(process.stderrText.contains("public.nokey"), process.stderrText)

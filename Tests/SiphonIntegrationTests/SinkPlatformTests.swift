@@ -230,7 +230,7 @@ final class PostgresResumeAuthorityTests: PostgresTestCase {
         try pipeline.sql("ALTER TABLE t ADD COLUMN w int; INSERT INTO t VALUES (2, 'b', 2)")
         _ = try pipeline.waitForRowEvents(2, process: first)
         try pipeline.stop(first)
-        let versions = try pipeline.events().filter { $0["op"] as? String == "schema" }.compactMap { $0[path: "schema.version"] as? Int }
+        let versions = try pipeline.events().filter { $0["tableChanges"] != nil }.compactMap { $0["schema_version"] as? Int }
         XCTAssertEqual(versions, [1, 2])
 
         try FileManager.default.removeItem(atPath: pipeline.statePath)

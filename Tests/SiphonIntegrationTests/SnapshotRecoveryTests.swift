@@ -124,8 +124,8 @@ final class SnapshotRecoveryTests: PostgresTestCase {
         var announced: Set<String> = []
         for event in try pipeline.events() {
             let table = event[path: "source.table"] as? String ?? ""
-            let version = event[path: "schema.version"] as? Int ?? 0
-            if event["op"] as? String == "schema" {
+            let version = event["schema_version"] as? Int ?? 0
+            if event["tableChanges"] != nil {
                 announced.insert("\(table) v\(version)")
             } else {
                 XCTAssertTrue(announced.contains("\(table) v\(version)"), "\(table) row \(event["id"] ?? "") carries version \(version), never announced")
