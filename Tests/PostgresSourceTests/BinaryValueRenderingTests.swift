@@ -190,22 +190,38 @@ final class BinaryValueRenderingTests: XCTestCase {
             (.float4, "47c35000", "100000"),
             (.numeric, "0002000000000004007b1194", "\"123.4500\""),
             (.numeric, "0000000000000000", "\"0\""),
-            (.numeric, "00000000c0000000", "\"NaN\""),
-            (.numeric, "00000000d0000000", "\"Infinity\""),
-            (.numeric, "00000000f0000000", "\"-Infinity\""),
+            (.numeric, "00000000c0000000", "\"NAN\""),
+            (.numeric, "00000000d0000000", "\"POSITIVE_INFINITY\""),
+            (.numeric, "00000000f0000000", "\"NEGATIVE_INFINITY\""),
+            (.money, "00000000000004d2", "\"12.34\""),
+            (.money, "fffffffffffffdda", "\"-5.50\""),
+            (.money, "0000000000000000", "\"0.00\""),
+            (.money, "ffffffffffffffff", "\"-0.01\""),
+            (.money, "8000000000000000", "\"-92233720368547758.08\""),
+            (.money, "7fffffffffffffff", "\"92233720368547758.07\""),
             (.numeric, "0001fffa4000001503e8", "\"-0.000000000000000000001\""),
             (.bool, "01", "true"),
             (.uuid, "a0eebc999c0b4ef8bb6d6bb9bd380a11", "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\""),
-            (.jsonb, "017b7d", "{}"),
+            (.jsonb, "017b7d", "\"{}\""),
+            (.json, "6e756c6c", "\"null\""),
             (.bytea, "", "\"\""),
-            (.date, "7fffffff", "\"infinity\""),
-            (.timestampWithZone, "0002b5843bfc5140", "\"2024-02-29T13:45:00.123456Z\""),
-            (.timeWithZone, "0000000b866e0f00ffffe3e0", "\"13:45:00+02:00\""),
-            (.interval, "00000000000000000000000000000000", "\"PT0S\""),
-            // The longest texts of their types (they are built in a fixed-size ShortText), from the server's output.
-            (.interval, "80000000000000018000000080000001", "\"P-178956970Y-7M-2147483648DT-2562047788H-54.775807S\""),
-            (.timestampWithZone, "7fffff5bb3b29fff", "\"294276-12-31T23:59:59.999999Z\""),
-            (.timestampWithZone, "fd0f7fbdaf17e001", "\"4713-01-01 00:00:00.000001+00 BC\""),
+            (.date, "7fffffff", "\"-5877611-06-21Z\""),
+            (.date, "fff49d7b", "\"-0043-03-15Z\""),
+            (.timestamp, "7fffffffffffffff", "\"+294247-01-10T04:00:25.2Z\""),
+            (.timestampWithZone(fractionDigits: 6), "0002b5843bfc5140", "\"2024-02-29T13:45:00.123456Z\""),
+            (.timestampWithZone(fractionDigits: 6), "0000000000000000", "\"2000-01-01T00:00:00.000000Z\""),
+            (.timestampWithZone(fractionDigits: 3), "0002b5843bfc5140", "\"2024-02-29T13:45:00.123Z\""),
+            (.timestampWithZone(fractionDigits: 1), "0000000000000000", "\"2000-01-01T00:00:00.0Z\""),
+            (.timestampWithZone(fractionDigits: 0), "0002b5843bfc5140", "\"2024-02-29T13:45:00.123456Z\""),
+            (.timestampWithZone(fractionDigits: 0), "0000000000000000", "\"2000-01-01T00:00:00Z\""),
+            (.timeWithZone, "0000000b866e0f00ffffe3e0", "\"11:45:00Z\""),
+            (.interval, "00000000000000000000000000000000", "\"P0Y0M0DT0H0M0S\""),
+            (.interval, "7fffffffffffffff7fffffff7fffffff", "\"infinity\""),
+            // The longest texts of their types (they are built in a fixed-size ShortText).
+            (.interval, "80000000000000018000000080000001", "\"P-178956970Y-7M-2147483648DT-2562047788H0M-54.775807S\""),
+            (.timestampWithZone(fractionDigits: 6), "7fffff5bb3b29fff", "\"+294276-12-31T23:59:59.999999Z\""),
+            (.timestampWithZone(fractionDigits: 6), "fd0f7fbdaf17e001", "\"-4712-01-01T00:00:00.000001Z\""),
+            (.money, "8000000000000000", "\"-92233720368547758.08\""),
             (.int8, "7fffffffffffffff", "9223372036854775807"),
             (.numeric, "00130010400000070009270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f270f2706",
              "\"-" + String(repeating: "9", count: 65) + ".9999999\""),
@@ -224,7 +240,8 @@ final class BinaryValueRenderingTests: XCTestCase {
             (.int4, "000000"), (.int8, "00"), (.float8, "0000"), (.bool, ""), (.uuid, "00"),
             (.numeric, "0001"), (.numeric, "000100000000000027"), (.numeric, "0001000000000000ffff"),
             (.numeric, "0000000012340000"), (.jsonb, ""), (.jsonb, "027b7d"), (.date, "00"),
-            (.time, "ffffffffffffffff"), (.timeWithZone, "00000000000000000000"), (.interval, "00"),
+            (.time, "ffffffffffffffff"), (.timeWithZone, "00000000000000000000"), (.interval, "00"), (.money, "00000000"),
+            (.time, "000000141dd76001"), (.timeWithZone, "0000000000000000ffff1f00"), (.date, "7ffffffe"),
             (.array(.int4), "00000001"), (.array(.int4), "000000010000000000000017"),
             (.array(.int4), "00000001000000000000001700000001000000010000000800000001"),  // element longer than what is left
             (.array(.int4), "000000010000000000000017000000010000000100000002abcd"),      // element of the wrong size
@@ -235,7 +252,8 @@ final class BinaryValueRenderingTests: XCTestCase {
             var json = JSONBuffer()
             json.appendRaw("[")
             let value = try bytes(hex)
-            XCTAssertFalse(ValueRenderer.appendJSON(binary: value.span, format: format, to: &json), "\(format) \(hex)")
+            XCTAssertFalse(ValueRenderer.appendJSON(binary: value.span, format: format, options: ValueOptions(), to: &json),
+                           "\(format) \(hex)")
             XCTAssertEqual(json.bytes, Array("[".utf8), "\(format) \(hex): partial output left behind")
         }
     }
@@ -265,7 +283,10 @@ final class BinaryValueRenderingTests: XCTestCase {
         var types = TypeRegistry()
         XCTAssertEqual(types.binaryFormat(of: 23), .int4)
         XCTAssertEqual(types.binaryFormat(of: 1007), .array(.int4))
-        XCTAssertEqual(types.binaryFormat(of: 1185), .array(.timestampWithZone))
+        XCTAssertEqual(types.binaryFormat(of: 1185), .array(.timestampWithZone(fractionDigits: 6)))
+        XCTAssertEqual(types.binaryFormat(of: 1185, typeModifier: 2), .array(.timestampWithZone(fractionDigits: 2)))
+        XCTAssertEqual(types.binaryFormat(of: 790), .money)
+        XCTAssertEqual(types.binaryFormat(of: 791), .array(.money))
         XCTAssertEqual(types.binaryFormat(of: 1043), .text)
         XCTAssertEqual(types.binaryFormat(of: 3802), .jsonb)
         XCTAssertNil(types.binaryFormat(of: 869), "inet has no binary decoder")
@@ -323,13 +344,13 @@ final class BinaryValueRenderingTests: XCTestCase {
 
     private func render(text: String, kind: ValueKind) -> String {
         var json = JSONBuffer()
-        ValueRenderer.appendJSON(text: Array(text.utf8)[...], kind: kind, to: &json)
+        ValueRenderer.appendJSON(text: Array(text.utf8)[...], kind: kind, options: ValueOptions(), to: &json)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
     private func render(binary: [UInt8], format: BinaryFormat) -> String? {
         var json = JSONBuffer()
-        guard ValueRenderer.appendJSON(binary: binary.span, format: format, to: &json) else { return nil }
+        guard ValueRenderer.appendJSON(binary: binary.span, format: format, options: ValueOptions(), to: &json) else { return nil }
         return String(decoding: json.bytes, as: UTF8.self)
     }
 

@@ -87,7 +87,11 @@ final class CopyTextTests: XCTestCase {
         json.appendRaw("[")
         for (index, field) in fields.enumerated() {
             if index > 0 { json.appendRaw(",") }
-            if let field { ValueRenderer.appendJSON(text: field, kind: kinds[index], to: &json) } else { json.appendNull() }
+            if let field {
+                ValueRenderer.appendJSON(text: field, kind: kinds[index], options: ValueOptions(), to: &json)
+            } else {
+                json.appendNull()
+            }
         }
         json.appendRaw("]")
         XCTAssertEqual(String(decoding: json.bytes, as: UTF8.self), "[7,[\"a\\\\b\",null],\"Cgs=\",null]")

@@ -21,6 +21,8 @@ final class RelationInfo: Sendable {
     let schemaVersion: Int
     /// Whether the table matches the pipeline's `tables` patterns.
     let captured: Bool
+    /// How every value of the table is written (json as a string or embedded).
+    let valueOptions: ValueOptions
     /// `{"version":...,"connector":"postgresql",...,"table":"t",` shared by every event of this table.
     let sourcePrefix: [UInt8]
     /// Where the key columns are in `columns`.
@@ -34,13 +36,17 @@ final class RelationInfo: Sendable {
     private let memberKeyRanges: [Range<Int>]
 
     init(id: UInt32, table: TableName, columns: [ColumnSchema], types: TypeRegistry,
-         schemaVersion: Int, captured: Bool, pipeline: String, database: String) {
+         schemaVersion: Int, captured: Bool, pipeline: String, database: String,
+         valueOptions: ValueOptions = ValueOptions()) {
         self.id = id
         self.table = table
         self.schemaVersion = schemaVersion
         self.captured = captured
+        self.valueOptions = valueOptions
+        // The type modifier carries a timestamptz(p) column's precision, which its values are written with.
         self.columns = columns.map { column in
-            Column(schema: column, kind: types.kind(of: column.typeOID), binary: types.binaryFormat(of: column.typeOID))
+            Column(schema: column, kind: types.kind(of: column.typeOID, typeModifier: column.typeModifier),
+                   binary: types.binaryFormat(of: column.typeOID, typeModifier: column.typeModifier))
         }
         keyIndices = columns.indices.filter { columns[$0].isKey }
         isKeyColumn = columns.map(\.isKey)
@@ -215,7 +221,7 @@ final class RelationInfo: Sendable {
                               to json: inout JSONBuffer) {
         json.appendRaw(key)
         if let text {
-            ValueRenderer.appendJSON(text: text, kind: columns[index].kind, to: &json)
+            ValueRenderer.appendJSON(text: text, kind: columns[index].kind, options: valueOptions, to: &json)
         } else {
             json.appendNull()
         }
@@ -232,7 +238,8 @@ final class RelationInfo: Sendable {
             json.appendNull()
             return true
         }
-        if let format = columns[index].binary, ValueRenderer.appendJSON(binary: binary, format: format, to: &json) {
+        if let format = columns[index].binary,
+           ValueRenderer.appendJSON(binary: binary, format: format, options: valueOptions, to: &json) {
             return true
         }
         json.appendNull()

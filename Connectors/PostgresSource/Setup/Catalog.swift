@@ -98,13 +98,14 @@ struct Catalog {
         guard !unknown.isEmpty else { return }
         let list = unknown.map(String.init).joined(separator: ",")
         let rows = try await connection.query("""
-            SELECT t.oid, t.typname, t.typtype, t.typelem, t.typbasetype, t.typcategory
+            SELECT t.oid, t.typname, t.typtype, t.typelem, t.typbasetype, t.typcategory, t.typtypmod
             FROM pg_type t WHERE t.oid IN (\(list))
             """)
         let found: [UserType] = rows.compactMap { row in
             guard let oid = row[0].flatMap({ UInt32($0) }), let name = row[1] else { return nil }
             return UserType(oid: oid, name: name, typeType: row[2] ?? "", element: row[3].flatMap { UInt32($0) } ?? 0,
-                            base: row[4].flatMap { UInt32($0) } ?? 0, isArray: row[5] == "A")
+                            base: row[4].flatMap { UInt32($0) } ?? 0, isArray: row[5] == "A",
+                            typeModifier: row[6].flatMap { Int32($0) } ?? -1)
         }
         // Domains nest only a few levels in practice; the cap guards against a catalog that never ends.
         let outside = found.map(\.dependency).filter { $0 != 0 && types.typeName(of: $0) == nil && !unknown.contains($0) }
@@ -135,6 +136,8 @@ struct Catalog {
         var element: UInt32
         var base: UInt32
         var isArray: Bool
+        /// typtypmod: a domain's type modifier (`CREATE DOMAIN d AS timestamptz(3)`), -1 for none.
+        var typeModifier: Int32
 
         /// The type whose rendering this one takes (a domain's base, an array's element), or 0.
         var dependency: UInt32 {
@@ -143,7 +146,8 @@ struct Catalog {
 
         func rendering(with types: TypeRegistry) -> (ValueKind, BinaryFormat?) {
             if typeType == "d", base != 0 {
-                return (types.kind(of: base), types.binaryFormat(of: base))
+                return (types.kind(of: base, typeModifier: typeModifier),
+                        types.binaryFormat(of: base, typeModifier: typeModifier))
             }
             if isArray, element != 0 {
                 return (.array(types.kind(of: element)), types.binaryFormat(of: element).map { .array($0) })

@@ -20,9 +20,9 @@ extension TypeRegistry {
     /// arrays follow). Every other type keeps a session in text mode.
     private static let binaryFormats: [UInt32: BinaryFormat] = [
         16: .bool, 17: .bytea, 19: .text, 20: .int8, 21: .int2, 23: .int4, 25: .text, 26: .oid,
-        114: .json, 700: .float4, 701: .float8, 1042: .text, 1043: .text, 1082: .date, 1083: .time,
-        1114: .timestamp, 1184: .timestampWithZone, 1186: .interval, 1266: .timeWithZone,
-        1700: .numeric, 2950: .uuid, 3802: .jsonb,
+        114: .json, 700: .float4, 701: .float8, 790: .money, 1042: .text, 1043: .text, 1082: .date,
+        1083: .time, 1114: .timestamp, 1184: .timestampWithZone(fractionDigits: 6), 1186: .interval,
+        1266: .timeWithZone, 1700: .numeric, 2950: .uuid, 3802: .jsonb,
     ]
 
     /// (oid, array oid, name, kind). Types without a JSON counterpart are `.text`.
@@ -58,7 +58,7 @@ extension TypeRegistry {
         (700, 1021, "float4", .float),
         (701, 1022, "float8", .float),
         (718, 719, "circle", .text),
-        (790, 791, "money", .text),
+        (790, 791, "money", .money),
         (829, 1040, "macaddr", .text),
         (869, 1041, "inet", .text),
         (650, 651, "cidr", .text),
@@ -69,7 +69,7 @@ extension TypeRegistry {
         (1082, 1182, "date", .date),
         (1083, 1183, "time", .time),
         (1114, 1115, "timestamp", .timestamp),
-        (1184, 1185, "timestamptz", .timestampWithZone),
+        (1184, 1185, "timestamptz", .timestampWithZone(fractionDigits: 6)),
         (1186, 1187, "interval", .interval),
         (1266, 1270, "timetz", .timeWithZone),
         (1560, 1561, "bit", .text),

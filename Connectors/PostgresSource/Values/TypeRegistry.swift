@@ -30,6 +30,18 @@ struct TypeRegistry: Sendable {
         entry(for: oid)?.binary
     }
 
+    /// How values of a column of type `oid` with type modifier
+    /// `typeModifier` (pg_attribute.atttypmod, -1 for none) are rendered:
+    /// `kind(of:)` with the column's precision applied (timestamptz(p)).
+    func kind(of oid: UInt32, typeModifier: Int32) -> ValueKind {
+        kind(of: oid).applying(typeModifier: typeModifier)
+    }
+
+    /// `binaryFormat(of:)` for a column with type modifier `typeModifier`.
+    func binaryFormat(of oid: UInt32, typeModifier: Int32) -> BinaryFormat? {
+        binaryFormat(of: oid)?.applying(typeModifier: typeModifier)
+    }
+
     /// The pg_type name (`int4`, `_int4` for its array), or nil when the OID
     /// is neither built in nor registered, which is how callers tell that a
     /// type still needs a catalog lookup.

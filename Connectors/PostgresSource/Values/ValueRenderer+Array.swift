@@ -11,9 +11,9 @@ extension ValueRenderer {
     ///
     /// Only the ',' delimiter is understood: types whose arrays use another
     /// (box uses ';') must be given `.text`.
-    static func appendArray(_ text: ArraySlice<UInt8>, element: ValueKind, to json: inout JSONBuffer) {
+    static func appendArray(_ text: ArraySlice<UInt8>, element: ValueKind, options: ValueOptions, to json: inout JSONBuffer) {
         let mark = json.bytes.count
-        if !appendArrayLiteral(text, element: element, to: &json) {
+        if !appendArrayLiteral(text, element: element, options: options, to: &json) {
             // Written straight into the buffer for speed; on failure undo the partial output.
             json.bytes.removeSubrange(mark...)
             json.appendString(utf8: text)
@@ -22,7 +22,8 @@ extension ValueRenderer {
 
     /// Writes the JSON array; returns false, leaving partial output, if the
     /// literal is malformed.
-    private static func appendArrayLiteral(_ text: ArraySlice<UInt8>, element: ValueKind, to json: inout JSONBuffer) -> Bool {
+    private static func appendArrayLiteral(_ text: ArraySlice<UInt8>, element: ValueKind, options: ValueOptions,
+                                           to json: inout JSONBuffer) -> Bool {
         var index = text.startIndex
         let end = text.endIndex
         skipWhitespace(text, &index)
@@ -75,7 +76,9 @@ extension ValueRenderer {
                 if depth == 0 { break }
                 continue
             }
-            guard appendElement(text, at: &index, element: element, scratch: &scratch, to: &json) else { return false }
+            guard appendElement(text, at: &index, element: element, options: options, scratch: &scratch, to: &json) else {
+                return false
+            }
             afterItem = true
         }
         skipWhitespace(text, &index)
@@ -83,7 +86,7 @@ extension ValueRenderer {
     }
 
     /// Reads one quoted or unquoted element at `index` and writes its JSON.
-    private static func appendElement(_ text: ArraySlice<UInt8>, at index: inout Int, element: ValueKind,
+    private static func appendElement(_ text: ArraySlice<UInt8>, at index: inout Int, element: ValueKind, options: ValueOptions,
                                       scratch: inout [UInt8], to json: inout JSONBuffer) -> Bool {
         let end = text.endIndex
         if text[index] == UInt8(ascii: "\"") {
@@ -92,7 +95,7 @@ extension ValueRenderer {
             while index < end && text[index] != UInt8(ascii: "\"") && text[index] != UInt8(ascii: "\\") { index += 1 }
             guard index < end else { return false }
             if text[index] == UInt8(ascii: "\"") {
-                appendJSON(text: text[start..<index], kind: element, to: &json)
+                appendJSON(text: text[start..<index], kind: element, options: options, to: &json)
                 index += 1
                 return true
             }
@@ -103,7 +106,7 @@ extension ValueRenderer {
                 let byte = text[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
-                    appendJSON(text: scratch[...], kind: element, to: &json)
+                    appendJSON(text: scratch[...], kind: element, options: options, to: &json)
                     return true
                 }
                 if byte == UInt8(ascii: "\\") {
@@ -136,7 +139,7 @@ extension ValueRenderer {
         guard index < end, significantEnd > start else { return false }
         let raw = text[start..<significantEnd]
         if !hasEscape {
-            if isNullLiteral(raw) { json.appendNull() } else { appendJSON(text: raw, kind: element, to: &json) }
+            if isNullLiteral(raw) { json.appendNull() } else { appendJSON(text: raw, kind: element, options: options, to: &json) }
             return true
         }
         scratch.removeAll(keepingCapacity: true)
@@ -146,7 +149,7 @@ extension ValueRenderer {
             scratch.append(raw[position])
             position += 1
         }
-        appendJSON(text: scratch[...], kind: element, to: &json)
+        appendJSON(text: scratch[...], kind: element, options: options, to: &json)
         return true
     }
 

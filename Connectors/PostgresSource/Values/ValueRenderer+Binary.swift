@@ -4,11 +4,11 @@ import SiphonCore
 
 /// Values sent by pgoutput in their types' binary send format
 /// (`binary 'true'`), rendered as exactly the JSON that the text path
-/// writes for the same value under the source's session settings. Each
-/// format reproduces the server's output function (int8out, float8out with
-/// extra_float_digits=3, numeric_out, timestamptz_out with DateStyle=ISO
-/// and TimeZone=UTC, interval_out with IntervalStyle=iso_8601, array_out...)
-/// and the text renderer's rules on top of it.
+/// writes for the same value under the source's session settings. Numbers
+/// reproduce the server's output function (int8out, float8out with
+/// extra_float_digits=3, numeric_out, array_out...) and the text
+/// renderer's rules on top of it; dates, times and intervals share their
+/// writers with the text path (ValueRenderer+Temporal).
 ///
 /// Unlike text, a binary value cannot fall back to "the text as a string":
 /// bytes that do not have the format's shape make `appendJSON(binary:)`
@@ -21,15 +21,17 @@ extension ValueRenderer {
     /// Values come as spans, not slices: a row's values are parsed in place
     /// and a span costs no reference counting, which a slice of an array
     /// does for every value (a quarter of a snapshot's CPU time).
-    static func appendJSON(binary bytes: Span<UInt8>, format: BinaryFormat, to json: inout JSONBuffer) -> Bool {
+    static func appendJSON(binary bytes: Span<UInt8>, format: BinaryFormat, options: ValueOptions,
+                           to json: inout JSONBuffer) -> Bool {
         let mark = json.bytes.count
-        if appendBinary(bytes, format: format, to: &json) { return true }
+        if appendBinary(bytes, format: format, options: options, to: &json) { return true }
         json.bytes.removeSubrange(mark...)
         return false
     }
 
     /// Writes the value; returns false (possibly after partial output) when malformed.
-    private static func appendBinary(_ bytes: Span<UInt8>, format: BinaryFormat, to json: inout JSONBuffer) -> Bool {
+    private static func appendBinary(_ bytes: Span<UInt8>, format: BinaryFormat, options: ValueOptions,
+                                     to json: inout JSONBuffer) -> Bool {
         switch format {
         case .int2:
             guard bytes.count == 2 else { return false }
@@ -51,6 +53,9 @@ extension ValueRenderer {
             appendFloat8(Double(bitPattern: bigEndian(bytes, as: UInt64.self)), to: &json)
         case .numeric:
             return appendBinaryNumeric(bytes, to: &json)
+        case .money:
+            guard bytes.count == 8 else { return false }
+            appendMoney(cents: Int64(bitPattern: bigEndian(bytes, as: UInt64.self)), to: &json)
         case .bool:
             guard bytes.count == 1 else { return false }
             json.appendBool(bytes[0] != 0)
@@ -59,11 +64,12 @@ extension ValueRenderer {
         case .bytea:
             json.appendBase64(bytes)
         case .json:
-            appendEmbeddedJSON(bytes, to: &json)
+            if options.jsonAsString { json.appendString(utf8: bytes) } else { appendEmbeddedJSON(bytes, to: &json) }
         case .jsonb:
             // jsonb_send: version 1, then jsonb_out's text.
             guard !bytes.isEmpty, bytes[0] == 1 else { return false }
-            appendEmbeddedJSON(bytes.extracting(droppingFirst: 1), to: &json)
+            let text = bytes.extracting(droppingFirst: 1)
+            if options.jsonAsString { json.appendString(utf8: text) } else { appendEmbeddedJSON(text, to: &json) }
         case .uuid:
             guard bytes.count == 16 else { return false }
             appendUUID(bytes, to: &json)
@@ -74,13 +80,13 @@ extension ValueRenderer {
         case .timeWithZone:
             return appendBinaryTimeWithZone(bytes, to: &json)
         case .timestamp:
-            return appendBinaryTimestamp(bytes, withZone: false, to: &json)
-        case .timestampWithZone:
-            return appendBinaryTimestamp(bytes, withZone: true, to: &json)
+            return appendBinaryTimestamp(bytes, fractionDigits: nil, to: &json)
+        case .timestampWithZone(let fractionDigits):
+            return appendBinaryTimestamp(bytes, fractionDigits: fractionDigits, to: &json)
         case .interval:
             return appendBinaryInterval(bytes, to: &json)
         case .array(let element):
-            return appendBinaryArray(bytes, element: element, to: &json)
+            return appendBinaryArray(bytes, element: element, options: options, to: &json)
         }
         return true
     }
@@ -144,7 +150,8 @@ extension ValueRenderer {
     /// element as an Int32 length (-1: NULL) and its bytes, in row-major order.
     /// Written like the text path renders array_out's text: nested JSON
     /// arrays, lower bounds dropped, `[]` for an empty array.
-    private static func appendBinaryArray(_ bytes: Span<UInt8>, element: BinaryFormat, to json: inout JSONBuffer) -> Bool {
+    private static func appendBinaryArray(_ bytes: Span<UInt8>, element: BinaryFormat, options: ValueOptions,
+                                          to json: inout JSONBuffer) -> Bool {
         guard let dimensionCount = bigEndian(bytes, at: 0, as: Int32.self),
               let flags = bigEndian(bytes, at: 4, as: Int32.self),
               dimensionCount >= 0, dimensionCount <= 6, flags == 0 || flags == 1,
@@ -164,20 +171,21 @@ extension ValueRenderer {
             return bytes.count == 12
         }
         var index = 12 + lengths.count * 8
-        guard appendDimension(0, lengths: lengths, bytes: bytes, index: &index, element: element, to: &json) else {
+        guard appendDimension(0, lengths: lengths, bytes: bytes, index: &index, element: element, options: options,
+                              to: &json) else {
             return false
         }
         return index == bytes.count
     }
 
     private static func appendDimension(_ dimension: Int, lengths: [Int], bytes: Span<UInt8>, index: inout Int,
-                                        element: BinaryFormat, to json: inout JSONBuffer) -> Bool {
+                                        element: BinaryFormat, options: ValueOptions, to json: inout JSONBuffer) -> Bool {
         json.appendByte(UInt8(ascii: "["))
         for position in 0..<lengths[dimension] {
             if position > 0 { json.appendByte(UInt8(ascii: ",")) }
             if dimension + 1 < lengths.count {
                 guard appendDimension(dimension + 1, lengths: lengths, bytes: bytes, index: &index,
-                                      element: element, to: &json) else { return false }
+                                      element: element, options: options, to: &json) else { return false }
                 continue
             }
             guard let length = bigEndian(bytes, at: index, as: Int32.self) else { return false }
@@ -187,7 +195,8 @@ extension ValueRenderer {
                 continue
             }
             guard length >= 0, index + Int(length) <= bytes.count else { return false }
-            guard appendBinary(bytes.extracting(index..<(index + Int(length))), format: element, to: &json) else { return false }
+            guard appendBinary(bytes.extracting(index..<(index + Int(length))), format: element, options: options,
+                               to: &json) else { return false }
             index += Int(length)
         }
         json.appendByte(UInt8(ascii: "]"))

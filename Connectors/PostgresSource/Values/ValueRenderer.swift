@@ -4,14 +4,20 @@ import SiphonCore
 
 /// Renders one PostgreSQL value, given in its text output form, as JSON.
 ///
+/// The JSON is what Debezium 3.6 writes for the value with
+/// `decimal.handling.mode=string`, `time.precision.mode=isostring` and
+/// `interval.handling.mode=string` (event format 2; see `ValueKind` for each
+/// type's form and `ValueOptions` for what can be chosen).
+///
 /// Expects the forms the source's session settings produce: DateStyle=ISO,
 /// TimeZone=UTC, IntervalStyle=iso_8601, bytea_output=hex,
-/// extra_float_digits=3. Whatever the input, the output is one complete,
-/// valid JSON value: text that does not have the expected shape falls back
-/// to a JSON string of the text (bytea: base64 of the text). Never traps.
+/// extra_float_digits=3, lc_monetary=C. Whatever the input, the output is
+/// one complete, valid JSON value: text that does not have the expected
+/// shape falls back to a JSON string of the text (bytea: base64 of the
+/// text). Never traps.
 enum ValueRenderer {
     /// Appends the JSON for one non-null value given in PostgreSQL text form.
-    static func appendJSON(text: ArraySlice<UInt8>, kind: ValueKind, to json: inout JSONBuffer) {
+    static func appendJSON(text: ArraySlice<UInt8>, kind: ValueKind, options: ValueOptions, to json: inout JSONBuffer) {
         switch kind {
         case .integer:
             if isJSONNumber(text, integerOnly: true) { json.appendRaw(text) } else { json.appendString(utf8: text) }
@@ -19,22 +25,32 @@ enum ValueRenderer {
             // float4/float8 print as JSON-compatible numbers; NaN, Infinity
             // and -Infinity are not numbers and fall back to strings.
             if isJSONNumber(text, integerOnly: false) { json.appendRaw(text) } else { json.appendString(utf8: text) }
+        case .numeric:
+            appendNumeric(text: text, to: &json)
+        case .money:
+            if !appendMoney(text: text, to: &json) { json.appendString(utf8: text) }
         case .bool:
             appendBool(text, to: &json)
         case .json:
-            appendEmbeddedJSON(text, to: &json)
+            if options.jsonAsString { json.appendString(utf8: text) } else { appendEmbeddedJSON(text, to: &json) }
         case .bytea:
             appendBytea(text, to: &json)
-        case .timestamp:
-            appendTimestamp(text, withZone: false, to: &json)
-        case .timestampWithZone:
-            appendTimestamp(text, withZone: true, to: &json)
+        case .date:
+            if !appendDate(text: text, to: &json) { json.appendString(utf8: text) }
+        case .time:
+            if !appendTime(text: text, to: &json) { json.appendString(utf8: text) }
         case .timeWithZone:
-            appendTimeWithZone(text, to: &json)
-        case .numeric, .date, .time, .interval, .text:
+            if !appendTimeWithZone(text: text, to: &json) { json.appendString(utf8: text) }
+        case .timestamp:
+            if !appendTimestamp(text: text, fractionDigits: nil, to: &json) { json.appendString(utf8: text) }
+        case .timestampWithZone(let fractionDigits):
+            if !appendTimestamp(text: text, fractionDigits: fractionDigits, to: &json) { json.appendString(utf8: text) }
+        case .interval:
+            if !appendInterval(text: text, to: &json) { json.appendString(utf8: text) }
+        case .text:
             json.appendString(utf8: text)
         case .array(let element):
-            appendArray(text, element: element, to: &json)
+            appendArray(text, element: element, options: options, to: &json)
         }
     }
 
@@ -80,9 +96,10 @@ enum ValueRenderer {
         }
     }
 
-    /// json and jsonb output is already valid JSON (the server validated it
-    /// on input), so it is copied without a parse. Only an empty or blank
-    /// text, which would break the document, is written as a string.
+    /// json and jsonb embedded as JSON (`ValueOptions.jsonAsString` false):
+    /// the output is already valid JSON (the server validated it on input),
+    /// so it is copied without a parse. Only an empty or blank text, which
+    /// would break the document, is written as a string.
     static func appendEmbeddedJSON(_ text: ArraySlice<UInt8>, to json: inout JSONBuffer) {
         appendEmbeddedJSON(text.span, to: &json)
     }

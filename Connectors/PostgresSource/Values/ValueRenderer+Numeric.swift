@@ -2,8 +2,30 @@
 import SiphonCore
 #endif
 
+/// numeric, in text and binary form: a JSON string of the exact decimal as
+/// numeric_out prints it, which is what Debezium writes with
+/// `decimal.handling.mode=string` (BigDecimal.toPlainString of that text),
+/// and NaN and the infinities by the names Debezium gives them.
 extension ValueRenderer {
     // MARK: numeric
+
+    /// Debezium 3.6.3 writes numeric 'NaN' as "NAN" and PostgreSQL 14's
+    /// 'Infinity' and '-Infinity' by its SpecialValueDecimal names.
+    private static let numericNaNJSON: StaticString = "\"NAN\""
+    private static let numericPositiveInfinityJSON: StaticString = "\"POSITIVE_INFINITY\""
+    private static let numericNegativeInfinityJSON: StaticString = "\"NEGATIVE_INFINITY\""
+
+    /// numeric_out's text: the digits as a string, `NaN`, `Infinity` and
+    /// `-Infinity` by Debezium's names. The text is copied without a check,
+    /// as before: the server only prints decimals.
+    static func appendNumeric(text: ArraySlice<UInt8>, to json: inout JSONBuffer) {
+        if let first = text.first, !isDigit(first) {
+            if text.elementsEqual("NaN".utf8) { json.appendRaw(numericNaNJSON); return }
+            if text.elementsEqual("Infinity".utf8) { json.appendRaw(numericPositiveInfinityJSON); return }
+            if text.elementsEqual("-Infinity".utf8) { json.appendRaw(numericNegativeInfinityJSON); return }
+        }
+        json.appendString(utf8: text)
+    }
 
     private static let numericPositive: UInt16 = 0x0000
     private static let numericNegative: UInt16 = 0x4000
@@ -15,7 +37,7 @@ extension ValueRenderer {
     /// digit, in base-10000 places), UInt16 sign, Int16 dscale (decimal
     /// digits after the point), then ndigits base-10000 digits. Written as
     /// numeric_out prints it (get_str_from_var), as a JSON string like the
-    /// text path: `"-123.4500"`, `"0.001"`, `"NaN"`, `"Infinity"` (PostgreSQL 14+).
+    /// text path: `"-123.4500"`, `"0.001"`, `"NAN"`, `"POSITIVE_INFINITY"` (PostgreSQL 14+).
     static func appendBinaryNumeric(_ bytes: Span<UInt8>, to json: inout JSONBuffer) -> Bool {
         guard let digitCount = bigEndian(bytes, at: 0, as: Int16.self),
               let weight = bigEndian(bytes, at: 2, as: Int16.self),
@@ -24,9 +46,9 @@ extension ValueRenderer {
               digitCount >= 0, displayScale >= 0, bytes.count == 8 + Int(digitCount) * 2
         else { return false }
         switch sign {
-        case numericNaN: json.appendRaw("\"NaN\""); return true
-        case numericPositiveInfinity: json.appendRaw("\"Infinity\""); return true
-        case numericNegativeInfinity: json.appendRaw("\"-Infinity\""); return true
+        case numericNaN: json.appendRaw(numericNaNJSON); return true
+        case numericPositiveInfinity: json.appendRaw(numericPositiveInfinityJSON); return true
+        case numericNegativeInfinity: json.appendRaw(numericNegativeInfinityJSON); return true
         case numericPositive, numericNegative: break
         default: return false
         }
