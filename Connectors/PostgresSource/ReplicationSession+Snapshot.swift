@@ -165,7 +165,8 @@ extension ReplicationSession {
                 batch.markTransactionEnd()  // a snapshot's events stand alone
             }
             let relation = RelationInfo(id: 0, table: table, columns: columns, types: decoder.types, schemaVersion: version,
-                                        captured: true, pipeline: pipeline, database: decoder.database)
+                                        captured: true, pipeline: pipeline, database: decoder.database,
+                                        valueOptions: decoder.valueOptions)
             let columnList = try columns.map { try side.identifier($0.name) }.joined(separator: ", ")
             // Binary COPY spares the server the text conversion of every value
             // (as pgoutput's binary mode does) and needs no unescaping; text

@@ -87,6 +87,11 @@ struct ChangeDecoder {
         envelope.options.unchangedToast == .placeholder ? .placeholder : .omit
     }
 
+    /// How values are written, from the pipeline's `events.json`.
+    var valueOptions: ValueOptions {
+        ValueOptions(jsonAsString: envelope.options.json == .string)
+    }
+
     /// When values arrive in binary form: the first column of a captured
     /// relation whose type has no `BinaryFormat` (call after its types are
     /// resolved), as (column, type name); nil when every column decodes.
@@ -151,7 +156,8 @@ struct ChangeDecoder {
         }
         relations[message.relationID] = RelationInfo(
             id: message.relationID, table: table, columns: columns, types: types,
-            schemaVersion: version, captured: captured, pipeline: pipeline, database: database)
+            schemaVersion: version, captured: captured, pipeline: pipeline, database: database,
+            valueOptions: valueOptions)
     }
 
     /// Compares `columns` with the table's latest version; records and emits
