@@ -4,7 +4,8 @@ import SiphonCore
 /// The file sink's own position: the `id` of the file's last complete line.
 ///
 /// Lines are events Siphon wrote, so each begins with `{"id":"<32 hex
-/// digits>"` and names its pipeline in `source.name`. A line cut short by
+/// digits>"` and names its pipeline in `source.name` (`iodebeziumname` in
+/// a CloudEvent). A line cut short by
 /// a crash (no trailing newline) is not an event: `recover` cuts it off.
 enum FileSinkPosition {
     struct Recovered {
@@ -57,11 +58,12 @@ enum FileSinkPosition {
         return Position(String(decoding: digits, as: UTF8.self))
     }
 
-    /// The event's `source.name`, the pipeline that wrote it.
+    /// The pipeline that wrote the event: `source.name`, or in a CloudEvent
+    /// its `iodebeziumname` attribute.
     static func pipelineName(ofLine line: ArraySlice<UInt8>) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-              let source = object["source"] as? [String: Any] else { return nil }
-        return source["name"] as? String
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
+        if let source = object["source"] as? [String: Any] { return source["name"] as? String }
+        return object["iodebeziumname"] as? String
     }
 
     private static func truncate(fd: Int32, path: String, to length: Int, from size: Int, position: Position?,

@@ -124,6 +124,21 @@ public struct EventBatch: Sendable {
         return moved
     }
 
+    /// Replaces the bytes at `range`, which must lie inside the last event's
+    /// JSON, with `replacement` (a source correcting a value it could only
+    /// know later, such as the snapshot marker of a table's last row).
+    public mutating func replaceInLastEvent(_ range: Range<Int>, with replacement: [UInt8]) {
+        guard var last = events.popLast() else { return }
+        precondition(last.line.contains(range.lowerBound) && range.upperBound <= last.line.upperBound)
+        buffer.bytes.replaceSubrange(range, with: replacement)
+        let shift = replacement.count - range.count
+        last.line = last.line.lowerBound..<(last.line.upperBound + shift)
+        if let key = last.key, key.lowerBound >= range.upperBound {
+            last.key = (key.lowerBound + shift)..<(key.upperBound + shift)
+        }
+        events.append(last)
+    }
+
     /// Appends the events of `other`, which must all come after this batch's.
     public mutating func append(_ other: EventBatch) {
         let offset = buffer.count

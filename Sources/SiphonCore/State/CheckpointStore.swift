@@ -96,6 +96,13 @@ public struct ResetMarker: Sendable, Equatable {
 }
 
 public enum Clock {
+    /// Wall-clock time in microseconds since 1970.
+    public static func unixMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+    }
+
     /// Wall-clock time in milliseconds since 1970.
     public static func unixMillis() -> Int64 {
         var spec = timespec()
