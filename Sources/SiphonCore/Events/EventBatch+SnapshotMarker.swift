@@ -9,33 +9,22 @@ extension EventBatch {
     /// its quotes) in `buffer`, inside the last event's `source`; the
     /// return value is where it is now, for a second change (the last row of
     /// a table that turns out to end the snapshot). In the CloudEvents
-    /// envelope the `iodebeziumsnapshot` attribute changes with it. The rest
-    /// of the event moves; other events are untouched.
+    /// envelope the `iodebeziumsnapshot` attribute, which `replaceInLastEvent`
+    /// alone would leave as it was, changes with it.
     @discardableResult
     public mutating func changeSnapshotMarkerOfLastEvent(to marker: SnapshotMarker, sourceMarker: Range<Int>) -> Range<Int> {
-        guard var record = events.last else { preconditionFailure("no event to change") }
-        precondition(record.line.lowerBound < sourceMarker.lowerBound && sourceMarker.upperBound < record.line.upperBound,
-                     "the snapshot marker is not inside the last event")
+        guard let line = events.last?.line else { preconditionFailure("no event to change") }
         let text = Array(marker.rawValue.utf8)
-        var moved = 0
-        if let attribute = cloudEventsMarker(in: record.line, before: sourceMarker.lowerBound) {
-            moved += replace(attribute, with: text)
+        var source = sourceMarker
+        if let attribute = cloudEventsMarker(in: line, before: sourceMarker.lowerBound) {
+            replaceInLastEvent(attribute, with: text)
+            let moved = text.count - attribute.count
+            source = (source.lowerBound + moved)..<(source.upperBound + moved)
         }
-        let source = (sourceMarker.lowerBound + moved)..<(sourceMarker.upperBound + moved)
         precondition(SnapshotMarker(rawValue: String(decoding: buffer.bytes[source], as: UTF8.self)) != nil,
                      "sourceMarker does not hold a snapshot marker")
-        moved += replace(source, with: text)
-        record.line = record.line.lowerBound..<(record.line.upperBound + moved)
-        // The key follows `source` in both envelopes.
-        record.key = record.key.map { ($0.lowerBound + moved)..<($0.upperBound + moved) }
-        events[events.count - 1] = record
+        replaceInLastEvent(source, with: text)
         return source.lowerBound..<(source.lowerBound + text.count)
-    }
-
-    /// Replaces `range` of the buffer; returns the change in length.
-    private mutating func replace(_ range: Range<Int>, with text: [UInt8]) -> Int {
-        buffer.bytes.replaceSubrange(range, with: text)
-        return text.count - range.count
     }
 
     /// The value of the CloudEvents `iodebeziumsnapshot` attribute of the
