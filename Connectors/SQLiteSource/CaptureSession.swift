@@ -23,8 +23,11 @@ final class CaptureSession {
     private let watcher: CommitWatcher?
     private var snapshots: SnapshotPlan
 
-    /// The highest changelog sequence emitted.
+    /// The highest changelog sequence whose events were all emitted.
     private var lastSeq: Int64 = 0
+    /// The highest sequence the pipeline has seen (its resume position's):
+    /// a changelog created again starts after it, so no position is reused.
+    private var resumeFloor: Int64 = 0
     private var schemaVersion: Int64 = -1
     private var dataVersion: Int64 = -1
     private var cleanedThrough: Int64 = -1
@@ -42,7 +45,7 @@ final class CaptureSession {
     private var deleteChanges: SQLiteStatement!
 
     init(configuration: SQLiteSourceConfiguration, connection: SQLiteConnection, pipeline: String,
-         state: StateDirectory, logger: Logger, source: SQLiteSource) throws {
+         envelope: EventEnvelope, state: StateDirectory, logger: Logger, source: SQLiteSource) throws {
         self.configuration = configuration
         self.connection = connection
         self.state = state
@@ -51,15 +54,17 @@ final class CaptureSession {
         installer = CaptureInstaller(connection: connection, patterns: TablePatterns(configuration.tables),
                                      pipeline: pipeline, logger: logger)
         let file = configuration.path.split(separator: "/").last.map(String.init) ?? configuration.path
-        renderer = ChangeRenderer(pipeline: pipeline, database: file, registry: SchemaRegistry())
+        renderer = ChangeRenderer(envelope: envelope, pipeline: pipeline, database: file, registry: SchemaRegistry())
         watcher = CommitWatcher(path: configuration.path)
         snapshots = try SnapshotPlan.load(state)
     }
 
     func run(resumingAfter position: Position?, output: EventQueue) async throws {
-        lastSeq = Int64(bitPattern: position?.high ?? 0)
+        // After the first half of a key change, its changelog row is read again.
+        lastSeq = position.map(SQLitePosition.complete(through:)) ?? 0
+        resumeFloor = Int64(bitPattern: position?.high ?? 0)
         if snapshots.settle(resumingAfter: position) { try snapshots.save(state) }
-        try await synchronize(resumeAfter: lastSeq, first: true)
+        try await synchronize(first: true)
         deleteChanges = try connection.prepare("""
             DELETE FROM \(CaptureInstaller.changelog) WHERE seq IN
               (SELECT seq FROM \(CaptureInstaller.changelog) WHERE seq <= ?1 ORDER BY seq LIMIT ?2)
@@ -74,7 +79,7 @@ final class CaptureSession {
             try Task.checkCancellation()
             do {
                 if try schemaChanged() {
-                    try await synchronize(resumeAfter: lastSeq, first: false)
+                    try await synchronize(first: false)
                 }
                 let before = lastSeq
                 try await readAvailable(output: output)
@@ -112,14 +117,14 @@ final class CaptureSession {
     /// synchronised with. Read after COMMIT, the version could already
     /// include DDL another connection committed in between; the session would
     /// take it as seen, and a table created then would never get triggers.
-    private func synchronize(resumeAfter: Int64, first: Bool) async throws {
+    private func synchronize(first: Bool) async throws {
         var result = CaptureInstaller.SyncResult()
         var registry = SchemaRegistry()
         var version: Int64 = -1
         while true {
             do {
                 try connection.execute("BEGIN IMMEDIATE")
-                result = try installer.sync(resumeAfter: resumeAfter)
+                result = try installer.sync(resumeAfter: max(lastSeq, resumeFloor))
                 if !result.repaired.isEmpty {
                     // A marker row, so the repair snapshot gets positions of its own.
                     try connection.execute("INSERT INTO \(CaptureInstaller.changelog) (tbl, op, ver, ts) VALUES ('', 'o', 0, 0)")
@@ -183,7 +188,7 @@ final class CaptureSession {
     private func readAvailable(output: EventQueue, through limit: Int64? = nil) async throws {
         let end = try limit ?? connection.integer("SELECT coalesce(max(seq), 0) FROM \(CaptureInstaller.changelog)")
         guard end > lastSeq else { return }
-        var transaction: (id: String, order: Int)?
+        renderer.endTransaction()
         var created: [String] = []
         var reloaded = false
         /// The latest event of a read that stopped before `end`.
@@ -191,24 +196,20 @@ final class CaptureSession {
         while lastSeq < end {
             var batch = EventBatch(capacity: 256 * 1024)
             var through = lastSeq
-            let now = Clock.unixMillis()
+            let now = Clock.unixMicros()
+            // Rows read again after a reload must not count twice in the transaction.
+            let order = renderer.order
             readChanges.bind(1, lastSeq)
             readChanges.bind(2, end)
             readChanges.bind(3, Int64(configuration.batchSize))
             do {
                 while try readChanges.step() {
                     through = readChanges.int64(0)
-                    let op = readChanges.bytes(2).first
-                    let isChange = op != UInt8(ascii: "s") && op != UInt8(ascii: "o")
-                    if isChange {
-                        if transaction == nil { transaction = (String(through), 0) }
-                        transaction!.order += 1
-                    }
-                    if op == UInt8(ascii: "s"), configuration.snapshot == .initial,
+                    if readChanges.bytes(2).first == UInt8(ascii: "s"), configuration.snapshot == .initial,
                        Self.contains(readChanges.bytes(5), "\"table_created\":true") {
                         created.append(readChanges.string(1) ?? "")
                     }
-                    _ = try renderer.appendChange(readChanges, to: &batch, transaction: isChange ? transaction : nil, now: now)
+                    _ = try renderer.appendChange(readChanges, to: &batch, now: now)
                     if batch.byteCount >= Self.batchBytes { break }
                 }
                 readChanges.reset()
@@ -218,6 +219,8 @@ final class CaptureSession {
                     throw SiphonError(.sourceFatal, "changelog row \(error.seq) of table \(error.table) names schema version \(error.version), which \(CaptureInstaller.schemaTable) does not have")
                 }
                 reloaded = true
+                renderer.order = order
+                created.removeAll()
                 renderer.registry = try SchemaRegistry.load(connection)
                 try prepareRead()
                 continue
@@ -277,41 +280,71 @@ final class CaptureSession {
 
     /// Reads the tables waiting for a snapshot in one read transaction,
     /// together with the changelog's end `s`: first the changes up to `s`,
-    /// then each table's rows at positions `(s, 1...)`.
+    /// then each table's rows at positions `(s, 2...)`, marked as Debezium
+    /// marks them (`SnapshotMarking`).
     private func snapshotIfNeeded(output: EventQueue) async throws {
         guard snapshots.inFlight == nil, !snapshots.pending.isEmpty else { return }
         let tables = snapshots.pending.sorted()
         try connection.execute("BEGIN")
-        var index: UInt64 = 0
+        var marking = SnapshotMarking()
         var end: Int64 = 0
         do {
             end = try connection.integer("SELECT coalesce(max(seq), 0) FROM \(CaptureInstaller.changelog)")
             try await readAvailable(output: output, through: end)
             let existing = Set(try installer.userTables())
+            var batch = EventBatch(capacity: 256 * 1024)
+            var now = Clock.unixMicros()
+            /// Where the batch's last event has its marker: whether that row
+            /// ends its table, or the snapshot, is settled by the next read.
+            var latestMarker: Range<Int>?
             for table in tables where existing.contains(table) {
                 guard let schema = renderer.registry.latest(table), !schema.columns.isEmpty else { continue }
                 let rows = try connection.prepare(CaptureInstaller.snapshotSQL(schema))
-                var batch = EventBatch(capacity: 256 * 1024)
-                let now = Clock.unixMillis()
-                while try rows.step() {
-                    index += 1
-                    renderer.appendSnapshotRow(rows, schema: schema, position: Position(high: UInt64(end), low: index),
-                                                   seq: end, now: now, to: &batch)
+                var more = try rows.step()
+                while more {
+                    let marker = marking.nextRow()
+                    latestMarker = renderer.appendSnapshotRow(
+                        rows, schema: schema, position: SQLitePosition.snapshotRow(at: end, index: UInt64(marking.rows)),
+                        seq: end, now: now, snapshot: marker, to: &batch)
                     batch.markTransactionEnd()  // a snapshot's rows stand alone
-                    if batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
+                    more = try rows.step()
+                    // Handed over only when another row follows, so that a
+                    // batch never leaves with a row whose marker may change.
+                    if more, batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)
+                        latestMarker = nil
+                        now = Clock.unixMicros()
                     }
                 }
-                if !batch.isEmpty { try await output.send(batch) }
+                if let marker = marking.tableEnded(), let range = latestMarker {
+                    latestMarker = batch.changeSnapshotMarkerOfLastEvent(to: marker, sourceMarker: range)
+                }
+                // Full at a table's end (many small tables): everything but the
+                // last row, which the next table (or the end) settles, leaves.
+                if batch.count > 1, batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes,
+                   let range = latestMarker {
+                    let lineStart = batch.events[batch.count - 1].line.lowerBound
+                    let held = batch.removeLastEvent()
+                    try await output.send(batch)
+                    batch = EventBatch(capacity: 256 * 1024)
+                    batch.append(held)
+                    latestMarker = (range.lowerBound - lineStart)..<(range.upperBound - lineStart)
+                    now = Clock.unixMicros()
+                }
                 logger.info("snapshot of \(table) read", metadata: ["at_seq": "\(end)"])
             }
+            if let marker = marking.snapshotEnded(), let range = latestMarker {
+                batch.changeSnapshotMarkerOfLastEvent(to: marker, sourceMarker: range)
+            }
+            if !batch.isEmpty { try await output.send(batch) }
             try connection.execute("COMMIT")
         } catch {
             connection.rollbackQuietly()
             throw error
         }
-        snapshots.inFlight = SnapshotPlan.InFlight(tables: tables, last: Position(high: UInt64(end), low: index))
+        let last = marking.rows == 0 ? Position(high: UInt64(end), low: 0) : SQLitePosition.snapshotRow(at: end, index: UInt64(marking.rows))
+        snapshots.inFlight = SnapshotPlan.InFlight(tables: tables, last: last)
         try snapshots.save(state)
         try checkSnapshotDelivered()
     }
@@ -336,7 +369,7 @@ final class CaptureSession {
     /// Returns true when acknowledged rows remain.
     private func cleanup(idle: Bool) throws -> Bool {
         guard let acknowledged = source.acknowledgedPosition() else { return false }
-        let through = Int64(bitPattern: acknowledged.high)
+        let through = SQLitePosition.complete(through: acknowledged)
         guard through > cleanedThrough else { return false }
         if !idle && through - max(cleanedThrough, 0) < Int64(configuration.cleanupBatch) { return false }
         for _ in 0..<4 {

@@ -15,7 +15,8 @@ extension SQLiteSource: SourceConnector {
     }
 
     public static func makeSource(_ configuration: SQLiteSourceConfiguration, context: ConnectorContext) -> any Source {
-        SQLiteSource(configuration: configuration, pipeline: context.pipeline, state: context.state, logger: context.logger)
+        SQLiteSource(configuration: configuration, pipeline: context.pipeline, events: context.events, state: context.state,
+                     logger: context.logger)
     }
 
     public static func describe(_ position: Position) -> String {

@@ -14,13 +14,17 @@ import SiphonCore
 public final class SQLiteSource: Source {
     private let configuration: SQLiteSourceConfiguration
     private let pipeline: String
+    /// How events are written (`events:`), fixed for the pipeline.
+    private let envelope: EventEnvelope
     private let state: StateDirectory
     private let logger: Logger
     private let acknowledged = AcknowledgedPosition()
 
-    public init(configuration: SQLiteSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger) {
+    public init(configuration: SQLiteSourceConfiguration, pipeline: String, events: EventOptions, state: StateDirectory,
+                logger: Logger) {
         self.configuration = configuration
         self.pipeline = pipeline
+        envelope = EventEnvelope(options: events, connector: "sqlite", pipeline: pipeline)
         self.state = state
         var logger = logger
         logger[metadataKey: "source"] = "sqlite"
@@ -49,7 +53,7 @@ public final class SQLiteSource: Source {
         try await reconnector.run(logger: logger, classify: { Self.classify($0, path: configuration.path) }) {
             let connection = try Self.open(configuration, logger: logger)
             let session = try CaptureSession(configuration: configuration, connection: connection, pipeline: pipeline,
-                                             state: state, logger: logger, source: self)
+                                             envelope: envelope, state: state, logger: logger, source: self)
             try await session.run(resumingAfter: acknowledgedPosition(), output: output)
         }
     }

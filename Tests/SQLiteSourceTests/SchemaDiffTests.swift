@@ -26,6 +26,33 @@ final class SchemaDiffTests: XCTestCase {
         XCTAssertEqual(original.keyColumns, [1, 0])
         let rowid = schema([("body", "TEXT", 0)], rowid: true)
         XCTAssertEqual(TableSchema(table: "t", version: 1, columnsJSON: rowid.columnsJSON), rowid)
+        var detailed = original
+        detailed.columns[0].details = .init(notNull: true, defaultValue: "'a \"b\"'", autoIncrement: false)
+        detailed.columns[1].details = .init(notNull: true, defaultValue: nil, autoIncrement: true)
+        detailed.columns[2].details = .init(notNull: false, defaultValue: nil, autoIncrement: false)
+        XCTAssertEqual(TableSchema(table: "t", version: 1, columnsJSON: detailed.columnsJSON), detailed)
+        XCTAssertTrue(detailed.sameShape(as: original), "a version without details is not different for lacking them")
+        var otherDefault = detailed
+        otherDefault.columns[0].details?.defaultValue = "'c'"
+        XCTAssertFalse(otherDefault.sameShape(as: detailed))
+    }
+
+    /// Debezium's `typeName`, `length`, `scale` and `jdbcType` from SQLite's declared types.
+    func testDeclaredTypes() {
+        func parts(_ declared: String) -> [String] {
+            let type = DeclaredType(declared)
+            return [type.name, type.length.map(String.init) ?? "-", type.scale.map(String.init) ?? "-", String(type.jdbcType)]
+        }
+        XCTAssertEqual(parts("VARCHAR(20)"), ["VARCHAR", "20", "-", "12"])
+        XCTAssertEqual(parts("decimal( 10 , 2 )"), ["decimal", "10", "2", "2"])
+        XCTAssertEqual(parts("NUMERIC(+5,-1)"), ["NUMERIC", "5", "-1", "2"])
+        XCTAssertEqual(parts("UNSIGNED BIG INT"), ["UNSIGNED BIG INT", "-", "-", "-5"])
+        XCTAssertEqual(parts("CHARINT"), ["CHARINT", "-", "-", "-5"], "INT comes first in SQLite's affinity rules")
+        XCTAssertEqual(parts("DOUBLE PRECISION"), ["DOUBLE PRECISION", "-", "-", "8"])
+        XCTAssertEqual(parts("BLOB"), ["BLOB", "-", "-", "2004"])
+        XCTAssertEqual(parts(""), ["", "-", "-", "1111"])
+        XCTAssertEqual(parts("DATETIME"), ["DATETIME", "-", "-", "2"])
+        XCTAssertEqual(parts("VARCHAR(n)"), ["VARCHAR", "-", "-", "12"], "not numbers: no length")
     }
 
     func testTablePatterns() {

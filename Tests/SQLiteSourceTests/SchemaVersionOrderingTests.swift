@@ -27,7 +27,7 @@ final class SchemaVersionOrderingTests: XCTestCase {
         }
 
         let configuration = SQLiteSourceConfiguration(path: path, snapshot: .never, pollInterval: .milliseconds(20))
-        let source = SQLiteSource(configuration: configuration, pipeline: "p",
+        let source = SQLiteSource(configuration: configuration, pipeline: "p", events: EventOptions(),
                                   state: try StateDirectory(path: folder.path + "/state"), logger: Logger(label: "test"))
         let queue = EventQueue(capacity: 64)
         let stopped = DispatchSemaphore(value: 0)

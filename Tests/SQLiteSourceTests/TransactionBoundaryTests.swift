@@ -16,7 +16,7 @@ final class SQLiteTransactionBoundaryTests: XCTestCase {
         try sqlite(database, "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
         let configuration = SQLiteSourceConfiguration(path: database, snapshot: .never, batchSize: 100)
         let state = try StateDirectory(path: folder.appending("state"))
-        let source = SQLiteSource(configuration: configuration, pipeline: "bounds", state: state, logger: Logger(label: "test"))
+        let source = SQLiteSource(configuration: configuration, pipeline: "bounds", events: EventOptions(), state: state, logger: Logger(label: "test"))
         let destination = MemoryDestination()
         var options = PipelineOptions()
         options.flushInterval = .milliseconds(20)

@@ -125,6 +125,28 @@ final class ConfigHardeningTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
     }
 
+    /// The `events:` mapping (how events are written) is checked like every
+    /// other: each problem on its line, with the choices and a suggestion.
+    func testEventOptionsAreCheckedLikeEveryKey() throws {
+        let result = try validate(sqlitePipeline("") + """
+            events:
+              format: cloudevent
+              json: true
+              colour: blue
+
+            """)
+        XCTAssertEqual(result.status, 2, result.stderr)
+        for expected in [
+            "events.format: must be one of debezium, cloudevents (got 'cloudevent'); did you mean 'cloudevents'?",
+            "events.json: must be one of string, embed, not a boolean (got 'true')",
+            "events.colour: unknown key",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
+        }
+        XCTAssertEqual(lines(result.stderr).count, 3, result.stderr)
+        XCTAssertEqual(try validate(sqlitePipeline("") + "events: {format: cloudevents}\n").status, 0)
+    }
+
     // MARK: - Shared state folders
 
     /// One folder named two ways (relative, and absolute through a symbolic link) by two files.

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 import SiphonTestSupport
 import XCTest
 
@@ -17,10 +18,20 @@ final class SQLiteCaptureTests: XCTestCase {
         let process = try harness.start()
         let snapshot = try harness.waitForRowEvents(3, process: process)
         XCTAssertEqual(snapshot.map { $0["op"] as? String }, ["r", "r", "r"])
+        // Tables in name order, one row each: first, between, last.
+        XCTAssertEqual(snapshot.map { "\($0[path: "source.table"] ?? "") \($0[path: "source.snapshot"] ?? "")" },
+                       ["items first", "notes last_in_data_collection", "stock last"])
         let coffee = try XCTUnwrap(snapshot.first { $0[path: "source.table"] as? String == "items" })
         XCTAssertEqual(coffee[path: "after.data"] as? String, "AP8Q")
         XCTAssertEqual(coffee[path: "key.id"] as? Int, 1)
-        XCTAssertEqual(coffee[path: "source.snapshot"] as? Bool, true)
+        XCTAssertTrue(coffee["transaction"] is NSNull)
+        XCTAssertEqual(coffee[path: "source.connector"] as? String, "sqlite")
+        XCTAssertEqual(coffee[path: "source.name"] as? String, harness.name)
+        XCTAssertEqual(coffee[path: "source.db"] as? String, "app.db")
+        XCTAssertEqual(coffee[path: "source.schema"] as? String, "main")
+        XCTAssertEqual((coffee[path: "source.version"] as? String)?.hasPrefix("siphon-"), true)
+        XCTAssertEqual((coffee[path: "source.ts_us"] as? Int).map { $0 / 1000 }, coffee[path: "source.ts_ms"] as? Int)
+        XCTAssertEqual((coffee["ts_ns"] as? Int).map { $0 / 1_000_000 }, coffee["ts_ms"] as? Int)
         let note = try XCTUnwrap(snapshot.first { $0[path: "source.table"] as? String == "notes" })
         XCTAssertEqual(note[path: "key.rowid"] as? Int, 1, "a rowid table without a primary key is keyed by rowid")
         let stock = try XCTUnwrap(snapshot.first { $0[path: "source.table"] as? String == "stock" })
@@ -37,11 +48,12 @@ final class SQLiteCaptureTests: XCTestCase {
             INSERT INTO stock VALUES ('south', 8, 0.5);
             UPDATE stock SET level = 2 WHERE warehouse = 'north' AND sku = 7;
             DELETE FROM stock WHERE warehouse = 'south';
+            UPDATE stock SET sku = 9 WHERE warehouse = 'north';
             """)
-        let rows = try harness.waitForRowEvents(10, process: process)
+        let rows = try harness.waitForRowEvents(12, process: process)
         try harness.stop(process)
         let changes = Array(rows.dropFirst(3))
-        XCTAssertEqual(changes.map { $0["op"] as? String }, ["c", "c", "u", "d", "c", "u", "d"])
+        XCTAssertEqual(changes.map { $0["op"] as? String }, ["c", "c", "u", "d", "c", "u", "d", "d", "c"])
 
         let tea = changes[0]
         XCTAssertEqual(tea[path: "after.name"] as? String, "tea \"green\", ünïcode\nline")
@@ -61,28 +73,39 @@ final class SQLiteCaptureTests: XCTestCase {
         XCTAssertEqual(changes[3][path: "key.rowid"] as? Int, 1)
         XCTAssertEqual(changes[5]["key"] as? NSDictionary, ["warehouse": "north", "sku": 7])
         XCTAssertEqual(changes[5][path: "after.level"] as? Double, 2)
+        // A key change: the old key deleted (the whole old row), the new row created.
+        XCTAssertEqual(changes[7]["key"] as? NSDictionary, ["warehouse": "north", "sku": 7])
+        XCTAssertEqual(changes[7]["before"] as? NSDictionary, ["warehouse": "north", "sku": 7, "level": 2])
+        XCTAssertEqual(changes[8]["key"] as? NSDictionary, ["warehouse": "north", "sku": 9])
+        XCTAssertTrue(changes[8]["before"] is NSNull)
+        let halves = changes[7...8].compactMap { ($0["id"] as? String).flatMap { Position($0) } }
+        XCTAssertEqual(halves.map(\.low), [0, 1])
+        XCTAssertEqual(halves.map(\.high), [halves[0].high, halves[0].high], "one changelog row, two positions")
 
         // The four changes of the first transaction share its id, in order.
         let first = changes[0..<4].map { $0[path: "transaction.id"] as? String }
         XCTAssertEqual(Set(first).count, 1, "\(first)")
-        XCTAssertEqual(changes[0..<4].map { $0[path: "transaction.order"] as? Int }, [1, 2, 3, 4])
-        XCTAssertEqual(Set(rows.compactMap { $0[path: "schema.version"] as? Int }), [1])
+        XCTAssertEqual(changes[0..<4].map { $0[path: "transaction.total_order"] as? Int }, [1, 2, 3, 4])
+        XCTAssertEqual(changes[0..<4].map { $0[path: "transaction.data_collection_order"] as? Int }, [1, 2, 3, 1])
+        XCTAssertEqual(changes.map { $0[path: "source.snapshot"] as? String }, Array(repeating: "false", count: 9))
+        XCTAssertTrue(changes.allSatisfy { ($0[path: "source.seq"] as? Int).map(UInt64.init) == ($0["id"] as? String).flatMap { Position($0) }?.high })
+        XCTAssertEqual(Set(rows.compactMap { $0["schema_version"] as? Int }), [1])
         let ids = try harness.events().compactMap { $0["id"] as? String }
         XCTAssertEqual(ids, ids.sorted())
         XCTAssertEqual(Set(ids).count, ids.count)
     }
 
     func testSchemaChangesMidStreamAndRestart() throws {
-        let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INT);")
+        let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL DEFAULT 'none', b INT);")
         var process = try harness.start()
-        _ = try harness.waitForEvents("schema event of t", process: process) { $0.contains { $0["op"] as? String == "schema" } }
+        _ = try harness.waitForEvents("schema event of t", process: process) { $0.contains { $0["tableChanges"] != nil } }
         try harness.sql("INSERT INTO t VALUES (1, 'one', 1);")
         _ = try harness.waitForRowEvents(1, process: process)
 
         func schemaEvents(_ events: [[String: Any]]) -> [[String: Any]] {
-            events.filter { $0["op"] as? String == "schema" && $0[path: "source.table"] as? String == "t" }
+            events.filter { $0["tableChanges"] != nil && $0[path: "source.table"] as? String == "t" }
         }
-        try harness.sql("ALTER TABLE t ADD COLUMN c REAL;")
+        try harness.sql("ALTER TABLE t ADD COLUMN c REAL DEFAULT 1.5;")
         _ = try harness.waitForEvents("version 2", process: process) { schemaEvents($0).count == 2 }
         try harness.sql("INSERT INTO t VALUES (2, 'two', 2, 2.5);")
         try harness.sql("ALTER TABLE t RENAME COLUMN a TO title;")
@@ -105,26 +128,53 @@ final class SQLiteCaptureTests: XCTestCase {
         }
         try harness.sql("INSERT INTO late VALUES ('y', 2); DROP TABLE late;")
         events = try harness.waitForEvents("the drop of late", process: process) { events in
-            events.contains { $0[path: "schema.changes.table_dropped"] as? Bool == true }
+            events.contains { $0[path: "changes.table_dropped"] as? Bool == true }
         }
 
         let versions = schemaEvents(events)
-        XCTAssertEqual(versions.map { $0[path: "schema.version"] as? Int }, [1, 2, 3, 4])
-        XCTAssertEqual(versions.map { $0[path: "schema.previous"] as? Int }, [nil, 1, 2, 3])
-        XCTAssertEqual(versions[1][path: "schema.changes.added"] as? [String], ["c"])
-        XCTAssertEqual((versions[2][path: "schema.changes.renamed"] as? [[String: String]])?.first, ["from": "a", "to": "title"])
-        XCTAssertEqual(versions[3][path: "schema.changes.dropped"] as? [String], ["b"])
-        XCTAssertEqual((versions[3][path: "schema.columns"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["id", "title", "c"])
+        XCTAssertTrue(versions.allSatisfy { $0["op"] == nil && $0["before"] == nil }, "Debezium's schema-change shape has no op")
+        XCTAssertEqual(versions.map { $0["schema_version"] as? Int }, [1, 2, 3, 4])
+        XCTAssertEqual(versions.map { $0["previous_version"] as? Int }, [nil, 1, 2, 3])
+        XCTAssertEqual(versions[1][path: "changes.added"] as? [String], ["c"])
+        XCTAssertEqual((versions[2][path: "changes.renamed"] as? [[String: String]])?.first, ["from": "a", "to": "title"])
+        XCTAssertEqual(versions[3][path: "changes.dropped"] as? [String], ["b"])
+        func tableChange(_ event: [String: Any]) -> [String: Any] {
+            (event["tableChanges"] as? [[String: Any]])?.first ?? [:]
+        }
+        func columns(_ event: [String: Any]) -> [[String: Any]] {
+            tableChange(event)[path: "table.columns"] as? [[String: Any]] ?? []
+        }
+        XCTAssertEqual(versions.map { tableChange($0)["type"] as? String }, ["CREATE", "ALTER", "ALTER", "ALTER"])
+        XCTAssertEqual(tableChange(versions[0])["id"] as? String, #""main"."t""#)
+        XCTAssertEqual(versions.map { $0["databaseName"] as? String }, Array(repeating: "app.db", count: 4))
+        XCTAssertEqual(versions.map { $0["schemaName"] as? String }, Array(repeating: "main", count: 4))
+        XCTAssertEqual(columns(versions[3]).compactMap { $0["name"] as? String }, ["id", "title", "c"])
+        XCTAssertEqual(columns(versions[3]).compactMap { $0["position"] as? Int }, [1, 2, 3])
+        XCTAssertEqual(tableChange(versions[3])[path: "table.primaryKeyColumnNames"] as? [String], ["id"])
+        XCTAssertEqual(columns(versions[1]).map { $0["optional"] as? Bool }, [false, false, true, true])
+        XCTAssertEqual(columns(versions[1]).map { $0["defaultValueExpression"] as? String }, [nil, "'none'", nil, "1.5"])
+        XCTAssertEqual(columns(versions[1]).map { $0["autoIncremented"] as? Bool }, [true, false, false, false])
+        XCTAssertEqual(columns(versions[1]).map { $0["typeName"] as? String }, ["INTEGER", "TEXT", "INT", "REAL"])
+        XCTAssertEqual(versions[0]["ddl"] as? String, "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL DEFAULT 'none', b INT)")
+        XCTAssertEqual((versions[1]["ddl"] as? String)?.hasSuffix(", c REAL DEFAULT 1.5)"), true, "\(versions[1]["ddl"] ?? "nil")")
+        XCTAssertEqual((versions[2]["ddl"] as? String)?.contains("title TEXT NOT NULL"), true, "SQLite rewrites the statement on RENAME")
+        XCTAssertEqual((versions[3]["ddl"] as? String)?.contains(" b INT"), false)
+        // The drop describes the table as it was; SQLite keeps no statement for it.
+        let drop = try XCTUnwrap(events.first { $0[path: "changes.table_dropped"] as? Bool == true })
+        XCTAssertEqual(tableChange(drop)["type"] as? String, "DROP")
+        XCTAssertTrue(drop["ddl"] is NSNull)
+        XCTAssertEqual(columns(drop).compactMap { $0["name"] as? String }, ["k", "v"])
+        XCTAssertEqual(tableChange(drop)[path: "table.primaryKeyColumnNames"] as? [String], ["k"])
 
         func row(_ id: Int, _ op: String) -> [String: Any]? {
             events.first { $0[path: "source.table"] as? String == "t" && $0["op"] as? String == op && $0[path: "key.id"] as? Int == id }
         }
-        XCTAssertEqual(row(2, "c")?[path: "schema.version"] as? Int, 2)
+        XCTAssertEqual(row(2, "c")?["schema_version"] as? Int, 2)
         XCTAssertEqual(row(2, "c")?[path: "after.c"] as? Double, 2.5)
         XCTAssertEqual(row(1, "u")?[path: "after.title"] as? String, "uno")
-        XCTAssertEqual(row(1, "u")?[path: "schema.version"] as? Int, 3)
+        XCTAssertEqual(row(1, "u")?["schema_version"] as? Int, 3)
         let three = try XCTUnwrap(row(3, "c"))
-        XCTAssertEqual(three[path: "schema.version"] as? Int, 4)
+        XCTAssertEqual(three["schema_version"] as? Int, 4)
         XCTAssertEqual((three["after"] as? [String: Any]).map { Set($0.keys) }, ["id", "title", "c"])
         // Every event comes after the schema event of its version.
         let index = { (event: [String: Any]) in events.firstIndex { ($0["id"] as? String) == (event["id"] as? String) }! }
@@ -138,13 +188,15 @@ final class SQLiteCaptureTests: XCTestCase {
         events = try harness.waitForEvents("row 4", process: process) { $0.contains { $0[path: "key.id"] as? Int == 4 } }
         try harness.stop(process)
         XCTAssertEqual(events.count, before + 1, "only the new row after a restart")
-        XCTAssertEqual(events.last?[path: "schema.version"] as? Int, 4)
+        XCTAssertEqual(events.last?["schema_version"] as? Int, 4)
     }
 
     func testKillNineInALoopWhileAWriterRuns() throws {
         let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, v INT);", snapshot: "never")
         // The writer: many short sqlite3 processes, each one transaction of
-        // three inserts, an update of one of them and a delete of another.
+        // three inserts, an update of one of them, a delete of another and a
+        // change of the third's key (two events at one changelog row: a kill
+        // may fall between them).
         let rounds = 400
         let script = folderScript(harness, rounds: rounds)
         var process = try harness.start()
@@ -158,7 +210,7 @@ final class SQLiteCaptureTests: XCTestCase {
             process = try harness.start()
         }
         XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, writer.stderrText)
-        let expected = rounds * 5
+        let expected = rounds * 7
         _ = try harness.waitForRowEvents(expected, process: process, timeout: .seconds(60))
         // Acknowledged rows are cleaned up once the source is idle (the last
         // checkpoint, made as siphon stops, is cleaned up on the next start);
@@ -174,7 +226,9 @@ final class SQLiteCaptureTests: XCTestCase {
         let ids = events.compactMap { $0["id"] as? String }
         XCTAssertEqual(Set(ids).count, ids.count, "an event id is repeated in the file")
         XCTAssertEqual(ids, ids.sorted())
-        XCTAssertEqual(Set(events.filter { $0["op"] as? String == "c" }.compactMap { $0[path: "key.id"] as? Int }), Set(1...(rounds * 3)))
+        XCTAssertEqual(Set(events.filter { $0["op"] as? String == "c" }.compactMap { $0[path: "key.id"] as? Int }),
+                       Set(1...(rounds * 3)).union((1...rounds).map { $0 * 3 + 1_000_000 }))
+        XCTAssertEqual(events.filter { ($0["id"] as? String).flatMap { Position($0) }?.low == 1 }.count, rounds)
     }
 
     /// A snapshot killed half-way is read again on restart, at the same
@@ -218,11 +272,65 @@ final class SQLiteCaptureTests: XCTestCase {
             for i in $(seq 0 \(rounds - 1)); do
               a=$((i * 3 + 1)); b=$((a + 1)); c=$((a + 2))
               \(SQLiteHarness.shell) -cmd '.timeout 10000' '\(harness.databasePath)' \
-                "BEGIN; INSERT INTO t VALUES ($a, 0); INSERT INTO t VALUES ($b, 0); INSERT INTO t VALUES ($c, 0); UPDATE t SET v = 1 WHERE id = $a; DELETE FROM t WHERE id = $b; COMMIT;" >/dev/null
+                "BEGIN; INSERT INTO t VALUES ($a, 0); INSERT INTO t VALUES ($b, 0); INSERT INTO t VALUES ($c, 0); UPDATE t SET v = 1 WHERE id = $a; DELETE FROM t WHERE id = $b; UPDATE t SET id = $c + 1000000 WHERE id = $c; COMMIT;" >/dev/null
             done
             """
         try? script.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// `events: {format: cloudevents}`: each line is a CloudEvents structured
+    /// event with the id first (the file sink resumes by it), Debezium's
+    /// attributes, and the event as `data`.
+    func testCloudEventsEnvelope() throws {
+        let harness = try SQLiteHarness(setup: """
+            CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO t VALUES (1, 'a'), (2, 'b');
+            """, events: "format: cloudevents")
+        func data(_ events: [[String: Any]]) -> [[String: Any]] { events.compactMap { $0["data"] as? [String: Any] } }
+        func rows(_ events: [[String: Any]]) -> [[String: Any]] { data(events).filter { $0["op"] != nil } }
+        var process = try harness.start()
+        _ = try harness.waitForEvents("the snapshot", process: process) { rows($0).count == 2 }
+        try harness.sql("UPDATE t SET v = 'A' WHERE id = 1; UPDATE t SET id = 3 WHERE id = 2;")
+        _ = try harness.waitForEvents("the changes", process: process) { rows($0).count == 5 }
+        try harness.stop(process)
+        process = try harness.start()
+        try harness.sql("INSERT INTO t VALUES (4, 'd');")
+        let events = try harness.waitForEvents("after a restart", process: process) { rows($0).count == 6 }
+        try harness.stop(process)
+
+        let lines = try XCTUnwrap(String(data: try XCTUnwrap(FileManager.default.contents(atPath: harness.outputPath)), encoding: .utf8))
+            .split(separator: "\n")
+        XCTAssertEqual(lines.count, 7, "a schema event and six row events, none twice after the restart")
+        for (line, event) in zip(lines, events) {
+            XCTAssertTrue(line.hasPrefix("{\"id\":\""), String(line))
+            XCTAssertEqual(event["specversion"] as? String, "1.0")
+            XCTAssertEqual(event["source"] as? String, "/debezium/sqlite/\(harness.name)")
+            XCTAssertEqual(event["datacontenttype"] as? String, "application/json")
+            XCTAssertEqual(event["iodebeziumconnector"] as? String, "sqlite")
+            XCTAssertEqual(event["iodebeziumdb"] as? String, "app.db")
+            let time = try XCTUnwrap(event["time"] as? String)
+            XCTAssertNotNil(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#, options: .regularExpression), time)
+            let inner = try XCTUnwrap(event["data"] as? [String: Any])
+            XCTAssertEqual(event["iodebeziumsnapshot"] as? String, inner[path: "source.snapshot"] as? String)
+            XCTAssertEqual(event["iodebeziumtable"] as? String, "t")
+            XCTAssertNil(inner["id"], "the id is the CloudEvent's")
+            if inner["tableChanges"] != nil {
+                XCTAssertEqual(event["type"] as? String, "io.debezium.connector.sqlite.SchemaChangeEvent")
+            } else {
+                XCTAssertEqual(event["type"] as? String, "io.debezium.connector.sqlite.DataChangeEvent")
+                XCTAssertEqual(event["iodebeziumop"] as? String, inner["op"] as? String)
+                let key = try XCTUnwrap(inner["key"] as? [String: Any])
+                XCTAssertEqual(event["partitionkey"] as? String, "{\"id\":\(key["id"] ?? "")}")
+            }
+        }
+        let ids = events.compactMap { $0["id"] as? String }
+        XCTAssertEqual(ids, ids.sorted())
+        XCTAssertEqual(Set(ids).count, ids.count)
+        let changes = rows(events)
+        XCTAssertEqual(changes.map { $0["op"] as? String }, ["r", "r", "u", "d", "c", "c"])
+        XCTAssertEqual(changes.map { $0[path: "source.snapshot"] as? String }, ["first", "last", "false", "false", "false", "false"])
+        XCTAssertEqual(changes.map { $0[path: "key.id"] as? Int }, [1, 2, 1, 2, 3, 4])
     }
 
     func testUninstallLeavesTheDatabaseAsBefore() throws {

@@ -16,11 +16,15 @@ final class SQLiteHarness {
 
     private static let counter = LockedCounter()
 
+    /// The pipeline file's `events:` mapping, as YAML lines (`format: cloudevents`).
+    let eventOptions: String?
+
     /// Creates the database in WAL mode (unless `wal` is false) with `setup`.
     init(setup: String, tables: [String] = ["*"], snapshot: String = "initial", wal: Bool = true,
-         extraSource: String = "") throws {
+         extraSource: String = "", events: String? = nil) throws {
         folder = try TemporaryDirectory(prefix: "siphon-sqlite")
         name = "sq\(Self.counter.next())"
+        eventOptions = events
         try sql((wal ? "PRAGMA journal_mode=WAL;\n" : "") + setup)
         try writeConfig(tables: tables, snapshot: snapshot, extraSource: extraSource)
     }
@@ -29,6 +33,7 @@ final class SQLiteHarness {
         let yaml = """
             version: 1
             name: \(name)
+            \(eventOptions.map { "events:\n  " + $0.replacingOccurrences(of: "\n", with: "\n  ") } ?? "")
             source:
               type: sqlite
               path: \(path ?? databasePath)
@@ -79,6 +84,11 @@ final class SQLiteHarness {
             }
             return object
         }
+    }
+
+    /// Schema-change events: Debezium's shape, told apart by `tableChanges` (they have no `op`).
+    func schemaEvents() throws -> [[String: Any]] {
+        try events().filter { $0["tableChanges"] != nil }
     }
 
     func rowEvents() throws -> [[String: Any]] {

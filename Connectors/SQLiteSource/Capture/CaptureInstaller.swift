@@ -19,9 +19,12 @@ import SiphonCore
 ///   pipeline's position when the table is new; cleanup never deletes the
 ///   highest row, so `seq` never goes backwards (no AUTOINCREMENT, so no
 ///   `sqlite_sequence` table is left behind by `uninstall`).
-/// - `_siphon_schema(tbl, version, columns, dropped)`: every version of every
-///   captured table. It lives in the database, not in the state folder,
-///   because it must change in the same transaction as the triggers.
+/// - `_siphon_schema(tbl, version, columns, dropped, ddl)`: every version of
+///   every captured table, with the table's CREATE TABLE statement as
+///   SQLite kept it when the version was recorded (`ddl`: added by Siphon
+///   0.2; null in rows an older Siphon wrote, and for a dropped table). It
+///   lives in the database, not in the state folder, because it must change
+///   in the same transaction as the triggers.
 /// - `_siphon_meta`: which pipeline owns the capture.
 /// - Triggers `_siphon_<table>_c`, `_u`, `_d` (AFTER INSERT/UPDATE/DELETE).
 struct CaptureInstaller {
@@ -39,9 +42,10 @@ struct CaptureInstaller {
     struct SyncResult {
         /// Tables captured for the first time (or again after a drop).
         var created: [String] = []
-        /// Tables whose triggers were missing although their columns had not
-        /// changed: a table rebuilt by the application, say. Changes between
-        /// the rebuild and now were not recorded.
+        /// Tables still captured whose triggers were all missing: a table
+        /// rebuilt by the application (create new, copy, drop, rename), with
+        /// its columns changed or not. Changes between the rebuild and now
+        /// were not recorded.
         var repaired: [String] = []
         var schemaChanges = 0
     }
@@ -71,13 +75,14 @@ struct CaptureInstaller {
                 }
                 width = needed
             }
+            // Every trigger gone from a table still captured: the table was
+            // rebuilt (create new, copy, drop, rename), with the same columns
+            // or not, and changes since then were not recorded.
+            let rebuilt = latest.map { !$0.dropped } == true
+                && ["c", "u", "d"].allSatisfy { triggers[Self.triggerName(table, $0)] == nil }
+            if rebuilt { result.repaired.append(table) }
             if let latest, !latest.dropped, current.sameShape(as: latest.schema) {
-                let version = latest.schema.version
-                let expected = Self.triggerStatements(for: current, version: version)
-                if expected.map(\.name).allSatisfy({ triggers[$0] == nil }) {
-                    result.repaired.append(table)
-                }
-                try installTriggers(expected, existing: triggers)
+                try installTriggers(Self.triggerStatements(for: current, version: latest.schema.version), existing: triggers)
                 continue
             }
             let version = (latest?.schema.version ?? 0) + 1
@@ -92,7 +97,7 @@ struct CaptureInstaller {
                 diff.keyChanged = false
                 result.created.append(table)
             }
-            try recordVersion(schema, dropped: false, diff: diff)
+            try recordVersion(schema, dropped: false, diff: diff, ddl: try tableSQL(table))
             try installTriggers(Self.triggerStatements(for: schema, version: version), existing: triggers)
             result.schemaChanges += 1
             logger.info("captured table \(table) at schema version \(version)",
@@ -106,7 +111,7 @@ struct CaptureInstaller {
             diff.tableDropped = true
             schema.columns = []
             schema.keyedByRowid = false
-            try recordVersion(schema, dropped: true, diff: diff)
+            try recordVersion(schema, dropped: true, diff: diff, ddl: nil)
             result.schemaChanges += 1
             let reason = allTables.contains(table) ? "no longer matches source.tables" : "was dropped"
             logger.info("table \(table) \(reason); it is no longer captured")
@@ -188,9 +193,13 @@ struct CaptureInstaller {
               ts INTEGER NOT NULL, old TEXT, new TEXT);
             CREATE TABLE IF NOT EXISTS \(Self.schemaTable) (
               tbl TEXT NOT NULL, version INTEGER NOT NULL, columns TEXT NOT NULL, dropped INTEGER NOT NULL DEFAULT 0,
-              PRIMARY KEY (tbl, version)) WITHOUT ROWID;
+              ddl TEXT, PRIMARY KEY (tbl, version)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS \(Self.metaTable) (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
             """)
+        // A registry created by Siphon 0.1 has no `ddl` column; its rows keep null there.
+        if try connection.integer("SELECT count(*) FROM pragma_table_info('\(Self.schemaTable)') WHERE name = 'ddl'") == 0 {
+            try connection.execute("ALTER TABLE \(Self.schemaTable) ADD COLUMN ddl TEXT")
+        }
         let owner = try connection.prepare("SELECT value FROM \(Self.metaTable) WHERE key = 'pipeline'")
         if try owner.step(), let name = owner.string(0) {
             guard name == pipeline else {
@@ -234,13 +243,14 @@ struct CaptureInstaller {
         return result
     }
 
-    private func recordVersion(_ schema: TableSchema, dropped: Bool, diff: SchemaDiff) throws {
+    private func recordVersion(_ schema: TableSchema, dropped: Bool, diff: SchemaDiff, ddl: String?) throws {
         let columns = schema.columnsJSON
-        let insert = try connection.prepare("INSERT INTO \(Self.schemaTable) (tbl, version, columns, dropped) VALUES (?1, ?2, ?3, ?4)")
+        let insert = try connection.prepare("INSERT INTO \(Self.schemaTable) (tbl, version, columns, dropped, ddl) VALUES (?1, ?2, ?3, ?4, ?5)")
         insert.bind(1, schema.table)
         insert.bind(2, Int64(schema.version))
         insert.bind(3, columns)
         insert.bind(4, Int64(dropped ? 1 : 0))
+        if let ddl { insert.bind(5, ddl) } else { insert.bindNull(5) }
         try insert.run()
         var changes = JSONBuffer(capacity: 128)
         diff.write(&changes)
@@ -266,20 +276,46 @@ struct CaptureInstaller {
         return names
     }
 
-    /// The table's columns now, from `PRAGMA table_info`.
-    func readSchema(_ table: String) throws -> TableSchema {
-        let info = try connection.prepare("SELECT name, type, pk FROM pragma_table_info(?1)")
-        info.bind(1, table)
-        var columns: [TableSchema.Column] = []
-        while try info.step() {
-            columns.append(TableSchema.Column(name: info.string(0) ?? "", type: info.string(1) ?? "", keyIndex: Int(info.int64(2))))
-        }
+    /// The table's CREATE TABLE statement as SQLite keeps it (ALTER TABLE
+    /// rewrites it), or nil.
+    func tableSQL(_ table: String) throws -> String? {
         let sql = try connection.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1")
         sql.bind(1, table)
-        let text = try sql.step() ? (sql.string(0) ?? "") : ""
+        return try sql.step() ? sql.string(0) : nil
+    }
+
+    /// The table's columns now, from `PRAGMA table_info` (which leaves out
+    /// generated columns: they are not captured).
+    func readSchema(_ table: String) throws -> TableSchema {
+        let info = try connection.prepare("SELECT name, type, pk, \"notnull\", dflt_value FROM pragma_table_info(?1)")
+        info.bind(1, table)
+        var columns: [TableSchema.Column] = []
+        var declaredNotNull: [Bool] = []
+        var defaults: [String?] = []
+        while try info.step() {
+            columns.append(TableSchema.Column(name: info.string(0) ?? "", type: info.string(1) ?? "", keyIndex: Int(info.int64(2))))
+            declaredNotNull.append(info.int64(3) != 0)
+            defaults.append(info.string(4))
+        }
+        let text = try tableSQL(table) ?? ""
         let withoutRowid = text.range(of: #"\)\s*(STRICT\s*,\s*)?WITHOUT\s+ROWID"#, options: [.regularExpression, .caseInsensitive]) != nil
-        let hasKey = columns.contains { $0.keyIndex > 0 }
-        let schema = TableSchema(table: table, version: 0, columns: columns, keyedByRowid: !hasKey && !withoutRowid)
+        let keys = columns.indices.filter { columns[$0].keyIndex > 0 }
+        // A rowid table's single INTEGER key column is the rowid itself
+        // unless SQLite built an index for the key (`INTEGER PRIMARY KEY
+        // DESC`, `INT PRIMARY KEY`, ...): the documented rule, asked of SQLite.
+        var rowidAlias: Int?
+        if !withoutRowid, keys.count == 1 {
+            let index = try connection.prepare("SELECT count(*) FROM pragma_index_list(?1) WHERE origin = 'pk'")
+            index.bind(1, table)
+            if try index.step(), index.int64(0) == 0 { rowidAlias = keys[0] }
+        }
+        for index in columns.indices {
+            let isAlias = index == rowidAlias
+            columns[index].details = TableSchema.Details(
+                notNull: declaredNotNull[index] || isAlias || (withoutRowid && columns[index].keyIndex > 0),
+                defaultValue: defaults[index], autoIncrement: isAlias)
+        }
+        let schema = TableSchema(table: table, version: 0, columns: columns, keyedByRowid: keys.isEmpty && !withoutRowid)
         if schema.keyedByRowid, schema.rowidAlias == nil {
             throw SiphonError(.configuration, "source.tables: table \(table) has no primary key, and its columns rowid, _rowid_ and oid hide all three names of SQLite's rowid, so Siphon cannot tell its rows apart; give it a PRIMARY KEY, rename one of those columns, or leave it out of source.tables")
         }
@@ -359,6 +395,7 @@ struct CaptureInstaller {
         if !diff.dropped.isEmpty { parts.append("dropped \(diff.dropped.joined(separator: ", "))") }
         if !diff.renamed.isEmpty { parts.append("renamed " + diff.renamed.map { "\($0.from) to \($0.to)" }.joined(separator: ", ")) }
         if !diff.retyped.isEmpty { parts.append("retyped " + diff.retyped.map { "\($0.name) \($0.from) to \($0.to)" }.joined(separator: ", ")) }
-        return parts.isEmpty ? "key changed" : parts.joined(separator: "; ")
+        if parts.isEmpty { return diff.keyChanged ? "key changed" : "NOT NULL or DEFAULT changed" }
+        return parts.joined(separator: "; ")
     }
 }

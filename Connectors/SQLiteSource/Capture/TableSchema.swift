@@ -9,11 +9,28 @@ struct TableSchema: Equatable, Sendable {
         var type: String
         /// 1-based position in the primary key, 0 when not part of it.
         var keyIndex: Int
+        /// Recorded since event format 2; nil in versions an older Siphon
+        /// recorded, which did not keep them.
+        var details: Details? = nil
+    }
+
+    /// What a schema-change event says about a column besides its name,
+    /// type and key.
+    struct Details: Equatable, Sendable {
+        /// The column cannot hold NULL: declared NOT NULL, the rowid alias
+        /// (INTEGER PRIMARY KEY), or a key column of a WITHOUT ROWID table.
+        var notNull: Bool
+        /// The DEFAULT clause's expression as written, nil when none.
+        var defaultValue: String?
+        /// The rowid alias: SQLite fills it in when an insert leaves it NULL.
+        var autoIncrement: Bool
     }
 
     var table: String
     var version: Int
-    var columns: [Column]
+    var columns: [Column] {
+        didSet { keyColumns = Self.keyColumns(of: columns) }
+    }
     /// A rowid table without a declared primary key: the rowid is the key,
     /// and the changelog's value arrays end with it.
     var keyedByRowid: Bool
@@ -33,14 +50,23 @@ struct TableSchema: Equatable, Sendable {
         return Self.rowidAliases.first { !names.contains($0) }
     }
 
-    /// Key columns in primary-key order.
-    var keyColumns: [Int] {
+    /// Key columns in primary-key order; kept, not computed, since every
+    /// event's key is read through it.
+    private(set) var keyColumns: [Int]
+
+    private static func keyColumns(of columns: [Column]) -> [Int] {
         columns.indices.filter { columns[$0].keyIndex > 0 }.sorted { columns[$0].keyIndex < columns[$1].keyIndex }
     }
 
-    /// Whether two versions describe the same columns (names, types, key).
+    /// Whether two versions describe the same columns (names, types, key,
+    /// and the details where both versions recorded them: a version an
+    /// older Siphon recorded is not taken as changed for lacking them).
     func sameShape(as other: TableSchema) -> Bool {
-        columns == other.columns && keyedByRowid == other.keyedByRowid
+        guard keyedByRowid == other.keyedByRowid, columns.count == other.columns.count else { return false }
+        return zip(columns, other.columns).allSatisfy { mine, theirs in
+            mine.name == theirs.name && mine.type == theirs.type && mine.keyIndex == theirs.keyIndex
+                && (mine.details == nil || theirs.details == nil || mine.details == theirs.details)
+        }
     }
 
     // MARK: JSON, as stored in `_siphon_schema.columns` and in schema events
@@ -58,6 +84,15 @@ struct TableSchema: Equatable, Sendable {
             if column.keyIndex > 0 {
                 json.appendRaw(",\"keyIndex\":")
                 json.appendInt(column.keyIndex)
+            }
+            if let details = column.details {
+                json.appendRaw(",\"notNull\":")
+                json.appendBool(details.notNull)
+                if let value = details.defaultValue {
+                    json.appendRaw(",\"default\":")
+                    json.appendString(value)
+                }
+                if details.autoIncrement { json.appendRaw(",\"autoIncrement\":true") }
             }
             json.appendByte(UInt8(ascii: "}"))
         }
@@ -85,8 +120,13 @@ struct TableSchema: Equatable, Sendable {
                 keyedByRowid = true
                 continue
             }
+            // Written since format 2: its presence says the details were recorded.
+            let details = (entry["notNull"] as? Bool).map { notNull in
+                Details(notNull: notNull, defaultValue: entry["default"] as? String,
+                        autoIncrement: entry["autoIncrement"] as? Bool ?? false)
+            }
             columns.append(Column(name: name, type: entry["type"] as? String ?? "",
-                                  keyIndex: entry["keyIndex"] as? Int ?? 0))
+                                  keyIndex: entry["keyIndex"] as? Int ?? 0, details: details))
         }
         self.init(table: table, version: version, columns: columns, keyedByRowid: keyedByRowid)
     }
@@ -96,6 +136,7 @@ struct TableSchema: Equatable, Sendable {
         self.version = version
         self.columns = columns
         self.keyedByRowid = keyedByRowid
+        keyColumns = Self.keyColumns(of: columns)
     }
 }
 

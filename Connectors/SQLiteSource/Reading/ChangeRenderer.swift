@@ -1,32 +1,76 @@
 import CSQLite
+import Glibc
 import SiphonCore
 
-/// Turns changelog rows and snapshot rows into events (format v1, docs/EVENTS.md).
+/// Turns changelog rows and snapshot rows into events (format 2,
+/// docs/EVENTS.md, "SQLite source"); positions as `SQLitePosition` says.
 ///
-/// Positions: the change with changelog sequence `n` is `(high: n, low: 0)`;
-/// the rows of a snapshot taken when the changelog ended at `s` are
-/// `(high: s, low: 1, 2, ...)`, after every change up to `s` and before the
-/// next one.
+/// Per row it allocates nothing: the table name and its JSON are kept
+/// from the previous row, the fixed parts of `source` are rendered once,
+/// and values go from SQLite's buffers straight into the batch.
 struct ChangeRenderer {
-    let pipeline: String
+    let envelope: EventEnvelope
     let database: String
     var registry: SchemaRegistry
-    /// The last table name read, so consecutive rows of one table do not
-    /// each allocate a String.
-    private var lastTable = (bytes: [UInt8](), name: "")
+    private let source: SourceBlock
+    /// The last table read, so consecutive rows of one table do not each
+    /// allocate a String (and its JSON form).
+    private var lastTable = (bytes: [UInt8](), name: "", json: [UInt8]())
+    /// Where the changes being read stand in their transaction.
+    var order = TransactionOrder()
 
-    init(pipeline: String, database: String, registry: SchemaRegistry) {
-        self.pipeline = pipeline
+    init(envelope: EventEnvelope, pipeline: String, database: String, registry: SchemaRegistry) {
+        self.envelope = envelope
         self.database = database
         self.registry = registry
+        source = SourceBlock(pipeline: pipeline, database: database)
     }
 
-    private mutating func tableName(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        if !bytes.elementsEqual(lastTable.bytes) {
-            lastTable = (Array(bytes), String(decoding: bytes, as: UTF8.self))
-        }
-        return lastTable.name
+    private mutating func enterTable(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard !bytes.elementsEqual(lastTable.bytes) else { return }
+        var json = JSONBuffer(capacity: bytes.count + 2)
+        json.appendString(utf8: bytes)
+        lastTable = (Array(bytes), String(decoding: bytes, as: UTF8.self), json.bytes)
     }
+
+    // MARK: Transactions
+
+    /// The `transaction` block of each change: SQLite has no transaction
+    /// id, so the changes `CaptureSession.readAvailable` reads together share
+    /// the id of the first one's sequence; `total_order` counts the events
+    /// and `data_collection_order` the events of each table (from 1).
+    struct TransactionOrder {
+        private var transaction: EventTransaction?
+        private var tables: [(name: String, count: Int)] = []
+
+        /// The next event, of `table`, a change at `seq`.
+        mutating func next(table: String, seq: Int64) -> EventTransaction {
+            var current = transaction ?? EventTransaction(id: String(seq), totalOrder: 0, dataCollectionOrder: 0)
+            current.totalOrder += 1
+            // Rows come in runs of one table: look at the latest entry first.
+            var index = tables.count - 1
+            if index < 0 || tables[index].name != table {
+                index = tables.firstIndex { $0.name == table } ?? tables.count
+                if index == tables.count { tables.append((table, 0)) }
+            }
+            tables[index].count += 1
+            current.dataCollectionOrder = tables[index].count
+            transaction = current
+            return current
+        }
+
+        /// The next change opens a new transaction.
+        mutating func end() {
+            transaction = nil
+            tables.removeAll(keepingCapacity: true)
+        }
+    }
+
+    mutating func endTransaction() {
+        order.end()
+    }
+
+    // MARK: Changes
 
     /// The fixed columns of a changelog query, in this order, followed by `v0...`.
     static let fixedColumns = "seq, tbl, op, ver, ts, old, new"
@@ -40,73 +84,150 @@ struct ChangeRenderer {
         var version: Int
     }
 
-    /// Appends the event of the changelog row `row` is on, processed at
-    /// `now` (ms, taken once per batch). Returns false for rows that are not
-    /// events (origin and marker rows).
-    mutating func appendChange(_ row: SQLiteStatement, to batch: inout EventBatch,
-                               transaction: (id: String, order: Int)?, now: Int64) throws -> Bool {
+    /// Appends the events of the changelog row `row` is on, read at `now`
+    /// (µs, taken once per read). Returns false for rows that are not events
+    /// (origin and marker rows).
+    mutating func appendChange(_ row: SQLiteStatement, to batch: inout EventBatch, now: Int64) throws -> Bool {
         let seq = row.int64(0)
-        let table = tableName(row.bytes(1))
         let op = row.bytes(2).first ?? 0
+        if op == UInt8(ascii: "o") { return false }
+        enterTable(row.bytes(1))
+        let table = lastTable.name
         let version = Int(row.int64(3))
-        let timestamp = row.int64(4)
+        let recorded = row.int64(4) * 1000
         let position = Position(high: UInt64(bitPattern: seq), low: 0)
-        let name = TableName(schema: "main", name: table)
-        switch op {
-        case UInt8(ascii: "o"):
-            return false
-        case UInt8(ascii: "s"):
-            let changes = row.bytes(5), columns = row.bytes(6)
-            batch.appendSchemaEvent(
-                position: position, table: name,
-                source: { self.writeSource(&$0, table: table, seq: seq, timestamp: timestamp, snapshot: false) },
-                version: version, previousVersion: version > 1 ? version - 1 : nil,
-                columns: { $0.appendRaw(columns) }, changes: { $0.appendRaw(changes) },
-                transaction: transaction, timestampMillis: now)
+        if op == UInt8(ascii: "s") {
+            try appendSchemaChange(row, seq: seq, version: version, recorded: recorded, now: now, to: &batch)
             return true
+        }
+        guard let schema = registry.schema(table, version: version) else {
+            throw UnknownVersion(seq: seq, table: table, version: version)
+        }
+        let first = Self.firstValue, count = Int32(schema.valueCount)
+        guard row.columnCount >= first + (op == UInt8(ascii: "u") ? 2 * count : count) else {
+            throw SiphonError(.sourceFatal, "changelog row \(seq) of table \(table) has fewer values than its schema version \(version) has columns")
+        }
+        switch op {
+        case UInt8(ascii: "c"):
+            appendRow(row, .create, schema: schema, position: position, before: nil, after: first, seq: seq,
+                      recorded: recorded, now: now, to: &batch)
+        case UInt8(ascii: "u") where Self.keyChanged(row, old: first, new: first + count, schema: schema):
+            // As Debezium writes it: the old key deleted, then the new row created.
+            appendRow(row, .delete, schema: schema, position: position, before: first, after: nil, seq: seq,
+                      recorded: recorded, now: now, to: &batch)
+            appendRow(row, .create, schema: schema, position: Position(high: position.high, low: SQLitePosition.newKeyLow),
+                      before: nil, after: first + count, seq: seq, recorded: recorded, now: now, to: &batch)
+        case UInt8(ascii: "u"):
+            appendRow(row, .update, schema: schema, position: position, before: first, after: first + count, seq: seq,
+                      recorded: recorded, now: now, to: &batch)
         default:
-            guard let schema = registry.schema(table, version: version) else {
-                throw UnknownVersion(seq: seq, table: table, version: version)
-            }
-            let first = Self.firstValue, count = Int32(schema.valueCount)
-            guard row.columnCount >= first + (op == UInt8(ascii: "u") ? 2 * count : count) else {
-                throw SiphonError(.sourceFatal, "changelog row \(seq) of table \(table) has fewer values than its schema version \(version) has columns")
-            }
-            let operation: Operation
-            let before: Int32?, after: Int32?
-            switch op {
-            case UInt8(ascii: "c"): (operation, before, after) = (.create, nil, first)
-            case UInt8(ascii: "u"): (operation, before, after) = (.update, first, first + count)
-            default: (operation, before, after) = (.delete, first, nil)
-            }
-            batch.appendRowEvent(
-                position: position, op: operation, table: name,
-                source: { self.writeSource(&$0, table: table, seq: seq, timestamp: timestamp, snapshot: false) },
-                schemaVersion: version, transaction: transaction, timestampMillis: now
-            ) { image, json in
-                let start: Int32?
-                switch image {
-                case .before: start = before
-                case .after: start = after
-                case .key:
-                    Self.writeKey(row, from: after ?? first, schema: schema, to: &json)
-                    return true
-                }
-                guard let start else { return false }
-                Self.writeObject(row, from: start, schema: schema, to: &json)
+            appendRow(row, .delete, schema: schema, position: position, before: first, after: nil, seq: seq,
+                      recorded: recorded, now: now, to: &batch)
+        }
+        return true
+    }
+
+    /// One row event of a change: `before` and `after` are where those
+    /// images start among the row's values, the key is read from `after`'s
+    /// values, or `before`'s for a delete.
+    private mutating func appendRow(_ row: SQLiteStatement, _ op: Operation, schema: TableSchema, position: Position,
+                                    before: Int32?, after: Int32?, seq: Int64, recorded: Int64, now: Int64,
+                                    to batch: inout EventBatch) {
+        let table = lastTable.name
+        let transaction = order.next(table: table, seq: seq)
+        batch.appendRowEvent(
+            position: position, op: op, table: TableName(schema: "main", name: table), envelope: envelope,
+            source: { source.write(&$0, table: lastTable.json, seq: seq, micros: recorded, snapshot: .none) },
+            transaction: transaction, timestampMicros: now, schemaVersion: schema.version,
+            facts: { CloudEventFacts(sourceMillis: recorded / 1000, snapshot: .none, database: database, schema: "main",
+                                     table: table, transactionID: transaction.id) }
+        ) { image, json in
+            let start: Int32?
+            switch image {
+            case .before: start = before
+            case .after: start = after
+            case .key:
+                Self.writeKey(row, from: after ?? before ?? Self.firstValue, schema: schema, to: &json)
                 return true
             }
+            guard let start else { return false }
+            Self.writeObject(row, from: start, schema: schema, to: &json)
             return true
         }
     }
 
-    /// Appends an `op: "r"` event for a row read by `CaptureInstaller.snapshotSQL`.
-    func appendSnapshotRow(_ row: SQLiteStatement, schema: TableSchema, position: Position, seq: Int64,
-                           now: Int64, to batch: inout EventBatch) {
+    /// Whether an update changed the row's key (its primary key columns,
+    /// or its rowid), value and SQLite type alike: a key event names the key.
+    static func keyChanged(_ row: SQLiteStatement, old: Int32, new: Int32, schema: TableSchema) -> Bool {
+        if schema.keyedByRowid {
+            let rowid = Int32(schema.columns.count)
+            return !sameValue(row, old + rowid, new + rowid)
+        }
+        for index in schema.keyColumns where !sameValue(row, old + Int32(index), new + Int32(index)) {
+            return true
+        }
+        return false
+    }
+
+    private static func sameValue(_ row: SQLiteStatement, _ a: Int32, _ b: Int32) -> Bool {
+        let type = row.type(a)
+        guard type == row.type(b) else { return false }
+        switch type {
+        case SQLITE_NULL: return true
+        case SQLITE_INTEGER: return row.int64(a) == row.int64(b)
+        case SQLITE_FLOAT: return row.double(a).bitPattern == row.double(b).bitPattern
+        default:
+            let left = row.bytes(a), right = row.bytes(b)
+            return left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+        }
+    }
+
+    // MARK: Schema changes
+
+    /// A schema-change event: Debezium's shape, from the version the
+    /// registry recorded (a drop describes the table as it was before).
+    private mutating func appendSchemaChange(_ row: SQLiteStatement, seq: Int64, version: Int, recorded: Int64, now: Int64,
+                                             to batch: inout EventBatch) throws {
+        let table = lastTable.name
+        guard let recordedVersion = registry.version(table, version) else {
+            throw UnknownVersion(seq: seq, table: table, version: version)
+        }
+        let previous = version > 1 ? registry.version(table, version - 1) : nil
+        let type: TableSchema.ChangeType
+        var described = recordedVersion.schema
+        if recordedVersion.dropped {
+            type = .drop
+            described = previous?.schema ?? described
+        } else {
+            type = previous.map { $0.dropped } == false ? .alter : .create
+        }
+        let changes = row.bytes(5)
+        batch.appendSchemaEvent(
+            position: Position(high: UInt64(bitPattern: seq), low: 0), table: TableName(schema: "main", name: table),
+            envelope: envelope,
+            source: { source.write(&$0, table: lastTable.json, seq: seq, micros: recorded, snapshot: .none) },
+            timestampMicros: now, database: database, ddl: recordedVersion.ddl,
+            version: version, previousVersion: version > 1 ? version - 1 : nil,
+            tableChange: { described.writeTableChange(type, to: &$0) },
+            changes: { $0.appendRaw(changes) },
+            facts: { CloudEventFacts(sourceMillis: recorded / 1000, snapshot: .none, database: database, schema: "main", table: table) })
+    }
+
+    // MARK: Snapshots
+
+    /// Appends an `op: "r"` event for a row read by `CaptureInstaller.snapshotSQL`
+    /// at `now` (µs) with the marker `snapshot`; returns where the marker's
+    /// text sits in the batch, for `SnapshotMarking`'s later word.
+    mutating func appendSnapshotRow(_ row: SQLiteStatement, schema: TableSchema, position: Position, seq: Int64,
+                                    now: Int64, snapshot: SnapshotMarker, to batch: inout EventBatch) -> Range<Int> {
+        if lastTable.name != schema.table { enterTable(schema.table) }
+        var marker = 0..<0
         batch.appendRowEvent(
-            position: position, op: .read, table: TableName(schema: "main", name: schema.table),
-            source: { self.writeSource(&$0, table: schema.table, seq: seq, timestamp: now, snapshot: true) },
-            schemaVersion: schema.version, transaction: nil, timestampMillis: now
+            position: position, op: .read, table: TableName(schema: "main", name: schema.table), envelope: envelope,
+            source: { marker = source.write(&$0, table: lastTable.json, seq: seq, micros: now, snapshot: snapshot) },
+            transaction: nil, timestampMicros: now, schemaVersion: schema.version,
+            facts: { CloudEventFacts(sourceMillis: now / 1000, snapshot: snapshot, database: database, schema: "main",
+                                     table: schema.table) }
         ) { image, json in
             switch image {
             case .before: return false
@@ -115,7 +236,15 @@ struct ChangeRenderer {
             }
             return true
         }
+        return marker
     }
+
+    private mutating func enterTable(_ name: String) {
+        var name = name
+        name.withUTF8 { enterTable($0) }
+    }
+
+    // MARK: Values
 
     private static func writeObject(_ row: SQLiteStatement, from start: Int32, schema: TableSchema, to json: inout JSONBuffer) {
         json.appendByte(UInt8(ascii: "{"))
@@ -154,23 +283,5 @@ struct ChangeRenderer {
         case SQLITE_BLOB: json.appendBase64(row.bytes(column))
         default: json.appendNull()
         }
-    }
-
-    private func writeSource(_ json: inout JSONBuffer, table: String, seq: Int64, timestamp: Int64, snapshot: Bool) {
-        json.appendRaw("{\"version\":\"siphon-")
-        json.appendRaw(SiphonVersion.current.utf8)
-        json.appendRaw("\",\"connector\":\"sqlite\",\"name\":")
-        json.appendString(pipeline)
-        json.appendRaw(",\"db\":")
-        json.appendString(database)
-        json.appendRaw(",\"schema\":\"main\",\"table\":")
-        json.appendString(table)
-        json.appendRaw(",\"seq\":")
-        json.appendInt(seq)
-        json.appendRaw(",\"ts_ms\":")
-        json.appendInt(timestamp)
-        json.appendRaw(",\"snapshot\":")
-        json.appendBool(snapshot)
-        json.appendByte(UInt8(ascii: "}"))
     }
 }
