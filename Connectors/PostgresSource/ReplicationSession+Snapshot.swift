@@ -225,8 +225,8 @@ extension ReplicationSession {
                 let final: SnapshotMarker = lastTable ? .last
                     : (latest.firstInTable && firstTable ? .first : .lastInTable)
                 let lineStart = batch.events[batch.count - 1].line.lowerBound
-                batch.replaceInLastEvent((latest.marker.lowerBound + lineStart)..<(latest.marker.upperBound + lineStart),
-                                         with: Array(final.rawValue.utf8))
+                batch.changeSnapshotMarkerOfLastEvent(
+                    to: final, sourceMarker: (latest.marker.lowerBound + lineStart)..<(latest.marker.upperBound + lineStart))
             }
         }
         try await side.query("COMMIT")

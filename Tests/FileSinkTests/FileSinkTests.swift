@@ -11,10 +11,13 @@ final class FileSinkTests: XCTestCase {
     private func batch(_ range: Range<Int>, high: UInt64 = 5, padding: Int = 0) -> EventBatch {
         let pad = padding > 0 ? ",\"pad\":\"\(String(repeating: "x", count: padding))\"" : ""
         var batch = EventBatch()
+        let envelope = EventEnvelope(options: EventOptions(), connector: "test", pipeline: "p")
         for index in range {
             batch.appendRowEvent(position: Position(high: high, low: UInt64(index)), op: .create,
-                                 table: TableName(schema: "s", name: "t"), source: { $0.appendRaw("{\"name\":\"p\"}") },
-                                 schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                                 table: TableName(schema: "s", name: "t"), envelope: envelope,
+                                 source: { $0.appendRaw("{\"name\":\"p\"}") },
+                                 transaction: nil, timestampMicros: 0, schemaVersion: 1,
+                                 facts: { CloudEventFacts(sourceMillis: 0, snapshot: .none, database: "test") }) { image, json in
                 guard image == .after else { return false }
                 json.appendRaw("{\"n\":\(index)\(pad)}".utf8)
                 return true

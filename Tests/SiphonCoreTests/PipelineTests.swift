@@ -4,6 +4,7 @@ import Synchronization
 import XCTest
 @testable import SiphonCore
 import SiphonTestSupport
+import SiphonTesting
 
 /// The pipeline's ordering guarantees, with in-memory connectors.
 final class PipelineTests: XCTestCase {
@@ -280,7 +281,12 @@ final class PipelineTests: XCTestCase {
         pipeline.stop()
         try await task.value
         let acknowledged = source.acknowledged.withLock { $0 }
-        XCTAssertEqual(acknowledged.first, flushed, "the first checkpoint is what the first flush covered")
+        // The pipeline asks for the flush after its last write returned; a
+        // write may still land before the sink looks, so the first flush can
+        // cover one event more than the pipeline asked for, never fewer.
+        let first = try XCTUnwrap(acknowledged.first)
+        XCTAssertLessThanOrEqual(first, flushed, "the first checkpoint is no further than the first flush covered")
+        XCTAssertTrue(covered.contains(first), "the first checkpoint is an event the first flush covered")
         XCTAssertEqual(acknowledged, acknowledged.sorted())
         XCTAssertEqual(acknowledged.last, Position(high: 4, low: 39))
         XCTAssertEqual(try store.load()?.position, Position(high: 4, low: 39))
@@ -311,15 +317,10 @@ final class PipelineTests: XCTestCase {
     }
 }
 
-/// A batch of one `c` event at `position` with an empty `after` object.
+/// A batch of one `c` event at `position`.
 private func oneEvent(at position: Position, resumable: Bool = true) -> EventBatch {
     var batch = EventBatch()
     batch.resumable = resumable
-    batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "s", name: "t"),
-                         source: { $0.appendRaw("{}") }, schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
-        guard image == .after else { return false }
-        json.appendRaw("{}")
-        return true
-    }
+    TestEvents.append(to: &batch, position: position, key: 0)
     return batch
 }

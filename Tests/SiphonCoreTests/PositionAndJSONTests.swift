@@ -74,8 +74,12 @@ final class PositionAndJSONTests: XCTestCase {
         var batch = EventBatch()
         for index in 0..<4 {
             batch.appendRowEvent(position: Position(high: 7, low: UInt64(index)), op: .create,
-                                 table: TableName(schema: "public", name: "t"), source: { $0.appendRaw("{}") },
-                                 schemaVersion: 1, transaction: ("9", index + 1), timestampMillis: 1) { image, json in
+                                 table: TableName(schema: "public", name: "t"),
+                                 envelope: EventEnvelope(options: EventOptions(), connector: "test", pipeline: "p"),
+                                 source: { $0.appendRaw("{}") },
+                                 transaction: EventTransaction(id: "9:7", totalOrder: index + 1, dataCollectionOrder: index + 1),
+                                 timestampMicros: 1000, schemaVersion: 1,
+                                 facts: { CloudEventFacts(sourceMillis: 1, snapshot: .none, database: "test") }) { image, json in
                 guard image != .before else { return false }
                 json.appendRaw("{\"id\":\(index)}".utf8)
                 return true

@@ -6,13 +6,16 @@ public enum TestEvents {
     /// (its `source.name`, which the file sink checks).
     public static func append(to batch: inout EventBatch, position: Position, key: Int, pipeline: String = "p",
                               endsTransaction: Bool = false) {
+        let envelope = EventEnvelope(options: EventOptions(), connector: "test", pipeline: pipeline)
         batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "s", name: "t"),
+                             envelope: envelope,
                              source: { json in
                                  json.appendRaw("{\"name\":")
                                  json.appendString(pipeline)
                                  json.appendRaw("}")
                              },
-                             schemaVersion: 1, transaction: nil, timestampMillis: 0) { image, json in
+                             transaction: nil, timestampMicros: 0, schemaVersion: 1,
+                             facts: { CloudEventFacts(sourceMillis: 0, snapshot: .none, database: "test") }) { image, json in
             switch image {
             case .before: return false
             case .after: json.appendRaw("{\"id\":\(key)}".utf8)
