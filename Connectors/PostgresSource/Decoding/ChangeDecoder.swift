@@ -142,7 +142,14 @@ struct ChangeDecoder {
     mutating func relation(_ message: Relation, details: [String: ColumnSchema] = [:], into batch: inout EventBatch) throws {
         let table = TableName(schema: message.namespace, name: message.name)
         let columns = message.columns.map { column in
-            let known = details[column.name]
+            // The catalog describes the table as it is now, which can be
+            // past this message (a column retyped since): its exact type
+            // is taken only when it still is the type the message names;
+            // otherwise the type's name stands in.
+            var known = details[column.name]
+            if let catalog = known, catalog.typeOID != column.typeOID || catalog.typeModifier != column.typeModifier {
+                known?.typeExpression = nil
+            }
             return ColumnSchema(name: column.name, typeOID: column.typeOID, typeModifier: column.typeModifier,
                                 typeName: types.typeName(of: column.typeOID) ?? String(column.typeOID),
                                 isKey: known?.isKey ?? column.isKey,
