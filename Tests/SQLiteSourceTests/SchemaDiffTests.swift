@@ -16,8 +16,9 @@ final class SchemaDiffTests: XCTestCase {
         XCTAssertTrue(renamed.added.isEmpty && renamed.dropped.isEmpty)
         let retyped = SchemaDiff(from: base, to: schema([("id", "INTEGER", 1), ("a", "BLOB", 0), ("b", "INT", 0)]))
         XCTAssertEqual(retyped.retyped.map { [$0.name, $0.from, $0.to] }, [["a", "TEXT", "BLOB"]])
-        XCTAssertFalse(retyped.keyChanged)
-        XCTAssertTrue(SchemaDiff(from: base, to: schema([("id", "INTEGER", 0), ("a", "TEXT", 0), ("b", "INT", 0)], rowid: true)).keyChanged)
+        XCTAssertEqual(retyped.keyChanged, [])
+        XCTAssertEqual(SchemaDiff(from: base, to: schema([("id", "INTEGER", 0), ("a", "TEXT", 0), ("b", "INT", 0)], rowid: true)).keyChanged,
+                       ["id", "rowid"], "the key moved from id to the rowid")
     }
 
     func testColumnsRoundTripThroughJSON() throws {

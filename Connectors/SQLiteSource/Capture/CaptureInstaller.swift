@@ -94,7 +94,7 @@ struct CaptureInstaller {
             } else {
                 diff = SchemaDiff(from: TableSchema(table: table, version: 0, columns: [], keyedByRowid: false), to: schema)
                 diff.tableCreated = true
-                diff.keyChanged = false
+                diff.keyChanged = []
                 result.created.append(table)
             }
             try recordVersion(schema, dropped: false, diff: diff, ddl: try tableSQL(table))
@@ -395,7 +395,7 @@ struct CaptureInstaller {
         if !diff.dropped.isEmpty { parts.append("dropped \(diff.dropped.joined(separator: ", "))") }
         if !diff.renamed.isEmpty { parts.append("renamed " + diff.renamed.map { "\($0.from) to \($0.to)" }.joined(separator: ", ")) }
         if !diff.retyped.isEmpty { parts.append("retyped " + diff.retyped.map { "\($0.name) \($0.from) to \($0.to)" }.joined(separator: ", ")) }
-        if parts.isEmpty { return diff.keyChanged ? "key changed" : "NOT NULL or DEFAULT changed" }
+        if parts.isEmpty { return !diff.keyChanged.isEmpty ? "key changed" : "NOT NULL or DEFAULT changed" }
         return parts.joined(separator: "; ")
     }
 }

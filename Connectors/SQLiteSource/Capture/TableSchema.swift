@@ -151,7 +151,10 @@ struct SchemaDiff: Equatable {
     var dropped: [String] = []
     var renamed: [(from: String, to: String)] = []
     var retyped: [(name: String, from: String, to: String)] = []
-    var keyChanged = false
+    /// The key columns that joined or left the key (all of the new key's
+    /// when only their order changed): `changes.key_changed`, as the
+    /// PostgreSQL source writes it.
+    var keyChanged: [String] = []
     /// The table appeared (first capture, or created again after a drop).
     var tableCreated = false
     /// The table was dropped, or no longer matches `tables`.
@@ -192,7 +195,10 @@ struct SchemaDiff: Equatable {
         var newKey = new.keyedByRowid ? ["rowid"] : new.keyColumns.map { new.columns[$0].name }
         let renames = Dictionary(renamed.map { ($0.to, $0.from) }, uniquingKeysWith: { first, _ in first })
         newKey = newKey.map { renames[$0] ?? $0 }
-        keyChanged = oldKey != newKey
+        if oldKey != newKey {
+            let moved = oldKey.filter { !newKey.contains($0) } + newKey.filter { !oldKey.contains($0) }
+            keyChanged = moved.isEmpty ? newKey : moved
+        }
     }
 
     func write(_ json: inout JSONBuffer) {
@@ -221,7 +227,7 @@ struct SchemaDiff: Equatable {
             json.appendByte(UInt8(ascii: "}"))
         }
         json.appendRaw("],\"key_changed\":")
-        json.appendBool(keyChanged)
+        Self.writeNames(keyChanged, &json)
         if tableCreated { json.appendRaw(",\"table_created\":true") }
         if tableDropped { json.appendRaw(",\"table_dropped\":true") }
         json.appendByte(UInt8(ascii: "}"))
