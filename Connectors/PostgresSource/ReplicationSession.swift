@@ -35,6 +35,8 @@ final class ReplicationSession {
 
     static let batchEvents = 2048
     static let batchBytes = 1 << 20
+    /// Room past `batchBytes` for the event that ends a batch.
+    static let batchHeadroom = 64 * 1024
     var batch = EventBatch(capacity: 256 * 1024)
     /// Transactions PostgreSQL streams before they commit, until they do.
     var spills: SpillFiles
@@ -247,8 +249,10 @@ final class ReplicationSession {
         let held = inTransaction && !(full.events.last?.endsTransaction ?? true) ? full.removeLastEvent() : nil
         guard !full.isEmpty else { return }
         // Sized like the batch before it, so that the next one rarely grows
-        // (each growth of the events array is a new allocation and a copy).
-        batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), 2 * Self.batchBytes),
+        // (each growth is a new allocation and a copy), with room for the
+        // event that takes a batch past `batchBytes`: without it, a batch
+        // ended by size grew to twice its size about every other time.
+        batch = EventBatch(capacity: min(max(full.byteCount, 64 * 1024), Self.batchBytes) + Self.batchHeadroom,
                            events: min(max(full.count, 16), Self.batchEvents))
         if let held { batch.append(held) }
         try await output.send(full)

@@ -33,7 +33,7 @@ struct Siphon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "siphon",
         abstract: "Change data capture: every committed row and schema change as a versioned event.",
-        version: "0.1.0",
+        version: SiphonVersion.current,
         subcommands: [Run.self, Validate.self, Offsets.self, SQLiteCommands.self]
     )
 }
