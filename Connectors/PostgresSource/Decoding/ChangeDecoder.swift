@@ -234,7 +234,7 @@ struct ChangeDecoder {
             position: version.position, table: table, envelope: envelope, source: { $0.appendRaw(source.bytes) },
             timestampMicros: nowMicros, database: database, ddl: nil, version: version.version,
             previousVersion: previous?.version,
-            tableChange: { SchemaEventWriter.appendTableChange(table, columns: columns, created: previous == nil, to: &$0) },
+            tableChange: { SchemaEventWriter.tableChange(table, columns: columns, created: previous == nil).write(to: &$0) },
             changes: { SchemaHistory.appendChanges(from: previous?.columns ?? [], to: columns, json: &$0) },
             facts: {
                 CloudEventFacts(sourceMillis: sourceMillis, snapshot: snapshot == nil ? .none : .row, database: database,

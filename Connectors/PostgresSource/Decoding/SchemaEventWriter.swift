@@ -1,52 +1,21 @@
 import SiphonCore
 
-/// The `tableChanges` entry of a schema-change event, in the shape of
-/// Debezium's schema change topic (docs/EVENTS.md).
+/// The `tableChanges` entry of a schema-change event (docs/EVENTS.md) for
+/// a PostgreSQL table version.
 enum SchemaEventWriter {
-    /// `{"type":"CREATE"|"ALTER","id":"\"schema\".\"table\"","table":{...}}`
-    static func appendTableChange(_ table: TableName, columns: [ColumnSchema], created: Bool, to json: inout JSONBuffer) {
-        json.appendRaw("{\"type\":\"")
-        json.appendRaw(created ? "CREATE" : "ALTER")
-        json.appendRaw("\",\"id\":")
-        json.appendString("\"\(table.schema)\".\"\(table.name)\"")
-        json.appendRaw(",\"table\":{\"defaultCharsetName\":null,\"primaryKeyColumnNames\":[")
-        var first = true
-        for column in columns where column.isKey {
-            if !first { json.appendByte(UInt8(ascii: ",")) }
-            first = false
-            json.appendString(column.name)
-        }
-        json.appendRaw("],\"columns\":[")
-        for (index, column) in columns.enumerated() {
-            if index > 0 { json.appendByte(UInt8(ascii: ",")) }
-            appendColumn(column, position: index + 1, to: &json)
-        }
-        json.appendRaw("],\"attributes\":[],\"comment\":null}}")
-    }
-
-    private static func appendColumn(_ column: ColumnSchema, position: Int, to json: inout JSONBuffer) {
-        let (length, scale) = lengthAndScale(column)
-        json.appendRaw("{\"name\":")
-        json.appendString(column.name)
-        json.appendRaw(",\"jdbcType\":null,\"nativeType\":")
-        json.appendInt(column.typeOID)
-        json.appendRaw(",\"typeName\":")
-        json.appendString(column.typeName)
-        json.appendRaw(",\"typeExpression\":")
-        json.appendString(column.typeExpression ?? column.typeName)
-        json.appendRaw(",\"charsetName\":null,\"length\":")
-        if let length { json.appendInt(length) } else { json.appendNull() }
-        json.appendRaw(",\"scale\":")
-        if let scale { json.appendInt(scale) } else { json.appendNull() }
-        json.appendRaw(",\"position\":")
-        json.appendInt(position)
-        json.appendRaw(",\"optional\":")
-        json.appendBool(column.optional)
-        json.appendRaw(",\"autoIncremented\":")
-        json.appendBool(column.defaultExpression?.hasPrefix("nextval(") ?? false)
-        json.appendRaw(",\"generated\":false,\"comment\":null,\"defaultValueExpression\":")
-        if let value = column.defaultExpression { json.appendString(value) } else { json.appendNull() }
-        json.appendRaw(",\"enumValues\":null}")
+    static func tableChange(_ table: TableName, columns: [ColumnSchema], created: Bool) -> TableChange {
+        TableChange(
+            kind: created ? .create : .alter, table: table,
+            primaryKeyColumnNames: columns.filter(\.isKey).map(\.name),
+            columns: columns.map { column in
+                let (length, scale) = lengthAndScale(column)
+                return TableChange.Column(
+                    name: column.name, nativeType: Int(column.typeOID), typeName: column.typeName,
+                    typeExpression: column.typeExpression ?? column.typeName, length: length, scale: scale,
+                    optional: column.optional,
+                    autoIncremented: column.defaultExpression?.hasPrefix("nextval(") ?? false,
+                    defaultValueExpression: column.defaultExpression)
+            })
     }
 
     /// What the type modifier says: the length of character and bit types,

@@ -4,61 +4,28 @@ import SiphonCore
 /// A schema version as an entry of Debezium's `tableChanges`
 /// (docs/EVENTS.md, "SQLite source").
 extension TableSchema {
-    enum ChangeType: String {
-        case create = "CREATE", alter = "ALTER", drop = "DROP"
+    typealias ChangeType = TableChange.Kind
+
+    /// The table as this version describes it (for a drop, pass the
+    /// version before it). `generated` is false, since `PRAGMA table_info`
+    /// (what Siphon captures) leaves generated columns out. A version an
+    /// older Siphon recorded has no details: `optional` true, no default.
+    func tableChange(_ type: ChangeType) -> TableChange {
+        TableChange(
+            kind: type, table: TableName(schema: "main", name: table),
+            primaryKeyColumnNames: keyColumns.map { columns[$0].name },
+            columns: columns.map { column in
+                let type = DeclaredType(column.type)
+                return TableChange.Column(
+                    name: column.name, jdbcType: type.jdbcType, typeName: type.name, typeExpression: column.type,
+                    length: type.length, scale: type.scale, optional: !(column.details?.notNull ?? false),
+                    autoIncremented: column.details?.autoIncrement ?? false,
+                    defaultValueExpression: column.details?.defaultValue)
+            })
     }
 
-    /// `{"type":..., "id":"\"main\".\"<table>\"", "table":{...}}`, the table
-    /// as this version describes it (for a drop, pass the version before it).
     func writeTableChange(_ type: ChangeType, to json: inout JSONBuffer) {
-        json.appendRaw("{\"type\":\"")
-        json.appendRaw(type.rawValue.utf8)
-        json.appendRaw("\",\"id\":")
-        json.appendString("\"main\"." + SQL.identifier(table))
-        json.appendRaw(",\"table\":{\"defaultCharsetName\":null,\"primaryKeyColumnNames\":[")
-        for (position, index) in keyColumns.enumerated() {
-            if position > 0 { json.appendByte(UInt8(ascii: ",")) }
-            json.appendString(columns[index].name)
-        }
-        json.appendRaw("],\"columns\":[")
-        for (index, column) in columns.enumerated() {
-            if index > 0 { json.appendByte(UInt8(ascii: ",")) }
-            Self.writeColumn(column, position: index + 1, to: &json)
-        }
-        json.appendRaw("],\"comment\":null}}")
-    }
-
-    /// One column in Debezium's shape. SQLite keeps no charset, comment or
-    /// enum values; `generated` is false, since `PRAGMA table_info` (what
-    /// Siphon captures) leaves generated columns out. A version an older
-    /// Siphon recorded has no details: `optional` true, no default.
-    private static func writeColumn(_ column: Column, position: Int, to json: inout JSONBuffer) {
-        let type = DeclaredType(column.type)
-        json.appendRaw("{\"name\":")
-        json.appendString(column.name)
-        json.appendRaw(",\"jdbcType\":")
-        json.appendInt(type.jdbcType)
-        json.appendRaw(",\"typeName\":")
-        json.appendString(type.name)
-        json.appendRaw(",\"typeExpression\":")
-        json.appendString(column.type)
-        json.appendRaw(",\"charsetName\":null,\"length\":")
-        appendOptional(type.length, to: &json)
-        json.appendRaw(",\"scale\":")
-        appendOptional(type.scale, to: &json)
-        json.appendRaw(",\"position\":")
-        json.appendInt(position)
-        json.appendRaw(",\"optional\":")
-        json.appendBool(!(column.details?.notNull ?? false))
-        json.appendRaw(",\"autoIncremented\":")
-        json.appendBool(column.details?.autoIncrement ?? false)
-        json.appendRaw(",\"generated\":false,\"comment\":null,\"defaultValueExpression\":")
-        if let value = column.details?.defaultValue { json.appendString(value) } else { json.appendNull() }
-        json.appendRaw(",\"enumValues\":null}")
-    }
-
-    private static func appendOptional(_ value: Int?, to json: inout JSONBuffer) {
-        if let value { json.appendInt(value) } else { json.appendNull() }
+        tableChange(type).write(to: &json)
     }
 }
 
