@@ -169,7 +169,7 @@ final class BinaryValueRenderingTests: XCTestCase {
         for (oid, hex, text) in Self.fixtures {
             let format = try XCTUnwrap(types.binaryFormat(of: oid), "oid \(oid)")
             let viaText = render(text: text, kind: types.kind(of: oid))
-            let viaBinary = try XCTUnwrap(render(binary: bytes(hex), format: format), "oid \(oid), \(text): rejected")
+            let viaBinary = try XCTUnwrap(render(binary: hexBytes(hex), format: format), "oid \(oid), \(text): rejected")
             XCTAssertEqual(viaBinary, viaText, "oid \(oid), text \(text)")
             try assertValidJSON(viaBinary, "oid \(oid), text \(text)")
         }
@@ -230,7 +230,7 @@ final class BinaryValueRenderingTests: XCTestCase {
             (.array(.int4), "000000000000000000000017", "[]"),
         ]
         for (format, hex, expected) in cases {
-            XCTAssertEqual(render(binary: try bytes(hex), format: format), expected, "\(format) \(hex)")
+            XCTAssertEqual(render(binary: try hexBytes(hex), format: format), expected, "\(format) \(hex)")
         }
     }
 
@@ -251,7 +251,7 @@ final class BinaryValueRenderingTests: XCTestCase {
         for (format, hex) in cases {
             var json = JSONBuffer()
             json.appendRaw("[")
-            let value = try bytes(hex)
+            let value = try hexBytes(hex)
             XCTAssertFalse(ValueRenderer.appendJSON(binary: value.span, format: format, options: ValueOptions(), to: &json),
                            "\(format) \(hex)")
             XCTAssertEqual(json.bytes, Array("[".utf8), "\(format) \(hex): partial output left behind")
@@ -330,17 +330,6 @@ final class BinaryValueRenderingTests: XCTestCase {
     }
 
     // MARK: Helpers
-
-    private func bytes(_ hex: String) throws -> [UInt8] {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { throw CocoaError(.coderInvalidValue) }
-        return try stride(from: 0, to: digits.count, by: 2).map { index in
-            guard let byte = UInt8(String(decoding: digits[index..<(index + 2)], as: UTF8.self), radix: 16) else {
-                throw CocoaError(.coderInvalidValue)
-            }
-            return byte
-        }
-    }
 
     private func render(text: String, kind: ValueKind) -> String {
         var json = JSONBuffer()

@@ -32,7 +32,7 @@ final class DebeziumValueTests: XCTestCase {
         for fixture in Self.fixtures {
             // inet, cidr, macaddr, xml, ranges, "char": no binary decoder; such a table streams in text.
             guard let format = types.binaryFormat(of: fixture.oid, typeModifier: fixture.typeModifier) else { continue }
-            let output = try XCTUnwrap(render(binary: bytes(fixture.hex), format: format), "\(fixture.sql): rejected")
+            let output = try XCTUnwrap(render(binary: hexBytes(fixture.hex), format: format), "\(fixture.sql): rejected")
             try assertDebezium(output, fixture, "binary form")
             XCTAssertEqual(output, render(text: fixture.text, kind: types.kind(of: fixture.oid, typeModifier: fixture.typeModifier)),
                            "\(fixture.sql): the two forms differ")
@@ -66,7 +66,7 @@ final class DebeziumValueTests: XCTestCase {
         for (oid, text, hex, expected) in cases {
             XCTAssertEqual(render(text: text, kind: types.kind(of: oid), options: embedded), expected, text)
             let format = try XCTUnwrap(types.binaryFormat(of: oid))
-            XCTAssertEqual(render(binary: try bytes(hex), format: format, options: embedded), expected, hex)
+            XCTAssertEqual(render(binary: try hexBytes(hex), format: format, options: embedded), expected, hex)
         }
         XCTAssertEqual(render(text: "null", kind: .json), "\"null\"", "the JSON null is a string by default, not SQL NULL")
     }
@@ -82,17 +82,6 @@ final class DebeziumValueTests: XCTestCase {
         let ours = try JSONSerialization.jsonObject(with: Data(output.utf8), options: .fragmentsAllowed) as? NSObject
         let theirs = try JSONSerialization.jsonObject(with: Data(fixture.debezium.utf8), options: .fragmentsAllowed) as? NSObject
         XCTAssertEqual(ours, theirs, "\(fixture.sql) (\(form)): \(output)", file: file, line: line)
-    }
-
-    private func bytes(_ hex: String) throws -> [UInt8] {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { throw CocoaError(.coderInvalidValue) }
-        return try stride(from: 0, to: digits.count, by: 2).map { index in
-            guard let byte = UInt8(String(decoding: digits[index..<(index + 2)], as: UTF8.self), radix: 16) else {
-                throw CocoaError(.coderInvalidValue)
-            }
-            return byte
-        }
     }
 
     private func render(text: String, kind: ValueKind, options: ValueOptions = ValueOptions()) -> String {
