@@ -51,10 +51,18 @@ let package = Package(
             dependencies: ["SiphonCore", "CLinuxIO", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/FileSink"
         ),
+        // librdkafka and its mock cluster (the Kafka sink's tests run against it in-process).
+        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+        .target(
+            name: "KafkaSink",
+            dependencies: ["SiphonCore", "CRdKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/KafkaSink"
+        ),
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -71,6 +79,7 @@ let package = Package(
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
             dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"],

@@ -1,4 +1,5 @@
 import FileSink
+import KafkaSink
 import PostgresSource
 import SQLiteSource
 import SiphonCore
@@ -7,5 +8,5 @@ extension ConnectorRegistry {
     /// Every connector this build has: adding one is a line here.
     static let standard = ConnectorRegistry(
         sources: [PostgresSource.self, SQLiteSource.self],
-        sinks: [FileSink.self])
+        sinks: [FileSink.self, KafkaSink.self])
 }

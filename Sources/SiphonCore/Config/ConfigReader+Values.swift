@@ -124,6 +124,18 @@ extension ConfigReader {
         return text
     }
 
+    /// The text of any scalar under `key` (a string, a number or a boolean, as written),
+    /// for keys passed through to a client library as text (`sink.properties`); nil when
+    /// absent, null, or a list or mapping (reported, without quoting the value).
+    public func scalarText(_ key: String) -> String? {
+        guard let node = value(key) else { return nil }
+        guard case let .scalar(text, _) = node else {
+            problem(at: path(key), "must be a single value, not \(node.kindDescription)")
+            return nil
+        }
+        return text
+    }
+
     // MARK: - Helpers
 
     func path(_ key: String) -> String {

@@ -1,0 +1,222 @@
+import CRdKafka
+import Foundation
+import SiphonCore
+
+/// One `open` of the Kafka sink: its producer, delivery ledger, what
+/// Kafka held at `open`, and the topic names worked out so far.
+///
+/// Used by the pipeline's task only (the sink does not flush alongside
+/// writes, so `write`, `flush` and `close` never overlap); the ledger is
+/// the one part librdkafka's callbacks touch, and it has its own lock.
+final class KafkaSession: @unchecked Sendable {
+    let producer: KafkaHandle
+    let ledger: DeliveryLedger
+    let held: KafkaSinkPosition
+    private let configuration: KafkaSinkConfiguration
+    private let prefix: String
+    private let pipeline: [UInt8]
+    /// Topic names by event kind and table, NUL-terminated.
+    private var topics: [TopicKey: [CChar]] = [:]
+
+    private struct TopicKey: Hashable {
+        var op: SiphonCore.Operation
+        var table: TableName?
+    }
+
+    init(producer: KafkaHandle, ledger: DeliveryLedger, held: KafkaSinkPosition, sink: KafkaSink) {
+        self.producer = producer
+        self.ledger = ledger
+        self.held = held
+        configuration = sink.configuration
+        prefix = sink.prefix
+        pipeline = Array(sink.pipeline.utf8)
+    }
+
+    /// Serves the delivery reports librdkafka has queued, without waiting.
+    func serveReports() {
+        ledger.drainWakeups()
+        rd_kafka_poll(producer.pointer, 0)
+    }
+
+    /// Waits (on the pipe librdkafka writes when reports arrive) without
+    /// holding the pipeline's thread, then serves what arrived.
+    func waitForReports() async {
+        _ = await FileDescriptorWait.wait(ledger.wakeRead, for: .read, timeout: .milliseconds(100))
+        serveReports()
+    }
+
+    enum Sent {
+        case done
+        /// librdkafka's queue is full: wait for reports, then call again
+        /// with `valueSent` (true when only the tombstone is left to send).
+        case queueFull(valueSent: Bool)
+    }
+
+    /// Sends event `index` of `batch` (and its tombstone), unless Kafka
+    /// already holds it.
+    func send(_ batch: EventBatch, _ index: Int, valueSent: Bool) throws -> Sent {
+        let event = batch.events[index]
+        let topic = try topicName(for: event, batch: batch)
+        let tombstone = configuration.tombstones && event.op == .delete && event.key != nil
+        var decision = KafkaSinkPosition.Decision.send
+        let name = String(cString: topic)
+        if let count = held.partitionCounts[name], held.lastRecords[name] != nil {
+            let partition = batch.buffer.bytes.withUnsafeBytes { raw in
+                event.key.map { rd_kafka_msg_partitioner_murmur2(nil, raw.baseAddress! + $0.lowerBound, $0.count, count, nil, nil) }
+                    ?? rd_kafka_msg_partitioner_murmur2(nil, nil, 0, count, nil, nil)
+            }
+            decision = held.decide(topic: name, partition: partition, position: event.position, tombstoneFollows: tombstone)
+        }
+        if decision == .send && !valueSent {
+            guard try produce(batch, event, topic: topic, value: true) else { return .queueFull(valueSent: false) }
+        }
+        if tombstone && decision != .skip {
+            guard try produce(batch, event, topic: topic, value: false) else { return .queueFull(valueSent: true) }
+        }
+        ledger.eventSent(event.position)
+        return .done
+    }
+
+    /// One record: the event (or, without `value`, its tombstone) with its headers.
+    private func produce(_ batch: EventBatch, _ event: EventRecord, topic: [CChar], value: Bool) throws -> Bool {
+        let record = ledger.nextRecord()
+        let schemaVersion = value ? Self.schemaVersion(in: batch.buffer.bytes[event.line]) : nil
+        let err: rd_kafka_resp_err_t = batch.buffer.bytes.withUnsafeBytes { raw in
+            topic.withUnsafeBufferPointer { topicName in
+                pipeline.withUnsafeBufferPointer { pipelineName in
+                    event.position.withHexDigits { id in
+                        var fields: [rd_kafka_vu_t] = []
+                        fields.reserveCapacity(10)
+                        var field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_TOPIC
+                        field.u.cstr = topicName.baseAddress
+                        fields.append(field)
+                        let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
+                        if let key = event.key {
+                            field = rd_kafka_vu_t()
+                            field.vtype = RD_KAFKA_VTYPE_KEY
+                            field.u.mem.ptr = base + key.lowerBound
+                            field.u.mem.size = key.count
+                            fields.append(field)
+                        }
+                        if value {
+                            field = rd_kafka_vu_t()
+                            field.vtype = RD_KAFKA_VTYPE_VALUE
+                            field.u.mem.ptr = base + event.line.lowerBound
+                            field.u.mem.size = event.line.count
+                            fields.append(field)
+                        }
+                        field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        field.u.i = RD_KAFKA_MSG_F_COPY
+                        fields.append(field)
+                        field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_OPAQUE
+                        field.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(record + 1))
+                        fields.append(field)
+                        fields.append(Self.header(Self.idHeader, id.baseAddress!, id.count))
+                        fields.append(Self.header(Self.pipelineHeader, pipelineName.baseAddress!, pipelineName.count))
+                        if event.op != .schemaChange {
+                            let op = Self.opValues[event.op]!
+                            fields.append(Self.header(Self.opHeader, op.utf8Start, op.utf8CodeUnitCount))
+                        }
+                        return Self.withVersion(schemaVersion) { version in
+                            if let version {
+                                fields.append(Self.header(Self.versionHeader, version.baseAddress!, version.count))
+                            }
+                            guard let error = rd_kafka_produceva(producer.pointer, fields, fields.count) else {
+                                return RD_KAFKA_RESP_ERR_NO_ERROR
+                            }
+                            defer { rd_kafka_error_destroy(error) }
+                            return rd_kafka_error_code(error)
+                        }
+                    }
+                }
+            }
+        }
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR { return true }
+        ledger.unsend(record)
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return false }
+        let key = event.key.map { String(decoding: batch.buffer.bytes[$0], as: UTF8.self) } ?? "null"
+        let table = event.table.map { "table \($0)" } ?? "event \(event.position)"
+        throw SiphonError(.sink, "Kafka refused the record of \(table) with key \(key) for topic \(String(cString: topic)) (\(KafkaErrors.name(err))); \(KafkaErrors.isPermanent(err) ? "the pipeline stops before it: raise the topic's and the producer's message.max.bytes, or leave the table out" : "the pipeline starts again from its checkpoint")",
+                          transient: !KafkaErrors.isPermanent(err))
+    }
+
+    private static let idHeader: StaticString = "siphon-id"
+    private static let pipelineHeader: StaticString = "siphon-pipeline"
+    private static let opHeader: StaticString = "siphon-op"
+    private static let versionHeader: StaticString = "siphon-schema-version"
+    private static let opValues: [SiphonCore.Operation: StaticString] = [
+        .create: "c", .update: "u", .delete: "d", .read: "r", .truncate: "t", .message: "m",
+    ]
+
+    private static func header(_ name: StaticString, _ value: UnsafePointer<UInt8>, _ count: Int) -> rd_kafka_vu_t {
+        var field = rd_kafka_vu_t()
+        field.vtype = RD_KAFKA_VTYPE_HEADER
+        field.u.header.name = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+        field.u.header.val = UnsafeRawPointer(value)
+        field.u.header.size = count
+        return field
+    }
+
+    private static func withVersion<R>(_ version: [UInt8]?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard let version else { return body(nil) }
+        return version.withUnsafeBufferPointer { body($0) }
+    }
+
+    /// The digits of the event's top-level `"schema_version":N` (the last
+    /// one in the line: row data comes before it).
+    static func schemaVersion(in line: ArraySlice<UInt8>) -> [UInt8]? {
+        let marker = Array("\"schema_version\":".utf8)
+        var start = line.endIndex - marker.count
+        while start >= line.startIndex {
+            if line[start] == marker[0], line[start..<(start + marker.count)].elementsEqual(marker) {
+                let digits = line[(start + marker.count)...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+                return digits.isEmpty ? nil : Array(digits)
+            }
+            start -= 1
+        }
+        return nil
+    }
+
+    /// The event's topic, from its template, NUL-terminated.
+    private func topicName(for event: EventRecord, batch: EventBatch) throws -> [CChar] {
+        let key = TopicKey(op: event.op == .schemaChange || event.op == .message ? event.op : .create, table: event.table)
+        if let name = topics[key] { return name }
+        let template: TopicTemplate
+        switch event.op {
+        case .schemaChange: template = configuration.schemaTopic
+        case .message: template = configuration.messageTopic
+        default: template = configuration.topic
+        }
+        var values = TopicTemplate.Values(prefix: prefix, db: "", schema: event.table?.schema ?? "",
+                                          table: event.table?.name ?? "", connector: "")
+        if template.usesSourceFacts {
+            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            guard let db = facts.db, let connector = facts.connector else {
+                throw SiphonError(.sink, "sink.topic: the event of \(event.table?.description ?? "position \(event.position)") does not say its {db} or {connector}")
+            }
+            values.db = db
+            values.connector = connector
+        }
+        if template.parts.contains(.table) || template.parts.contains(.schema), event.table == nil {
+            throw SiphonError(.sink, "sink.topic: event \(event.position) belongs to no table, but the topic template names {schema} or {table}")
+        }
+        let name = Array(template.render(values).utf8CString)
+        topics[key] = name
+        return name
+    }
+
+    /// `source.db` and `source.connector` (CloudEvents: `iodebeziumdb`, `iodebeziumconnector`).
+    private static func sourceFacts(in line: ArraySlice<UInt8>) -> (db: String?, connector: String?) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return (nil, nil) }
+        if let source = object["source"] as? [String: Any] {
+            return (source["db"] as? String, source["connector"] as? String)
+        }
+        return (object["iodebeziumdb"] as? String, object["iodebeziumconnector"] as? String)
+    }
+
+    /// Destroys the producer; on a thread that may block.
+    func release() { producer.destroy() }
+}

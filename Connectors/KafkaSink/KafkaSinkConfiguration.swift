@@ -1,0 +1,49 @@
+import SiphonCore
+
+/// The `sink:` keys of a `type: kafka` sink.
+public struct KafkaSinkConfiguration: Sendable, Equatable {
+    public enum Compression: String, Sendable, CaseIterable {
+        case none, lz4, zstd, snappy, gzip
+    }
+
+    /// `host:port` of the bootstrap brokers (`sink.brokers`).
+    public var brokers: [String]
+    /// Where row events go (`sink.topic`).
+    public var topic: TopicTemplate
+    /// Where schema-change events go (`sink.schema_topic`).
+    public var schemaTopic: TopicTemplate
+    /// Where logical-message events (`op: "m"`) go (`sink.message_topic`).
+    public var messageTopic: TopicTemplate
+    /// `{prefix}` in the templates (`sink.prefix`); nil: the pipeline's name.
+    public var prefix: String?
+    public var compression: Compression
+    /// A null-value record with the same key after each delete of a keyed
+    /// row, so that compacted topics drop the key (`sink.tombstones`).
+    public var tombstones: Bool
+    /// Passed to librdkafka as they are (`sink.properties`): TLS, SASL,
+    /// tuning. Values may be secrets: never log or quote them.
+    public var properties: [(key: String, value: String)]
+
+    public init(brokers: [String], topic: TopicTemplate = .defaultRows, schemaTopic: TopicTemplate = .defaultSchema,
+                messageTopic: TopicTemplate = .defaultMessages, prefix: String? = nil, compression: Compression = .none,
+                tombstones: Bool = true, properties: [(key: String, value: String)] = []) {
+        self.brokers = brokers
+        self.topic = topic
+        self.schemaTopic = schemaTopic
+        self.messageTopic = messageTopic
+        self.prefix = prefix
+        self.compression = compression
+        self.tombstones = tombstones
+        self.properties = properties
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.brokers == rhs.brokers && lhs.topic == rhs.topic && lhs.schemaTopic == rhs.schemaTopic
+            && lhs.messageTopic == rhs.messageTopic && lhs.prefix == rhs.prefix && lhs.compression == rhs.compression
+            && lhs.tombstones == rhs.tombstones
+            && lhs.properties.map(\.key) == rhs.properties.map(\.key) && lhs.properties.map(\.value) == rhs.properties.map(\.value)
+    }
+
+    /// The values of `properties`, to mask in any text librdkafka gives back.
+    var secrets: [String] { properties.map(\.value).filter { $0.count >= 3 } }
+}
