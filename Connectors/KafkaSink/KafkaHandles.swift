@@ -25,14 +25,14 @@ final class KafkaHandle: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in settings where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
             rd_kafka_conf_destroy(conf)
-            let said = Secrets.redact(String(cString: errstr), secrets: secrets + [value])
+            let said = Secrets.redact(errstr.text, secrets: secrets + [value])
             throw SiphonError(.configuration, "sink.properties.\(key): librdkafka rejects it (\(said))")
         }
         prepare(conf)
         // On success rd_kafka_new owns the configuration; on failure the caller still does.
         guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
-            throw SiphonError(.sink, "cannot start the Kafka client: \(Secrets.redact(String(cString: errstr), secrets: secrets))")
+            throw SiphonError(.sink, "cannot start the Kafka client: \(Secrets.redact(errstr.text, secrets: secrets))")
         }
         pointer = handle
     }
@@ -132,4 +132,9 @@ enum KafkaErrors {
         SiphonError(.sink, "cannot \(action) (\(name(err))); check sink.brokers and that the cluster is up",
                     transient: !isPermanent(err))
     }
+}
+
+extension Array where Element == CChar {
+    /// The text of a NUL-terminated buffer librdkafka filled in.
+    var text: String { withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
 }

@@ -15,8 +15,14 @@ final class KafkaSession: @unchecked Sendable {
     private let configuration: KafkaSinkConfiguration
     private let prefix: String
     private let pipeline: [UInt8]
-    /// Topic names by event kind and table, NUL-terminated.
-    private var topics: [TopicKey: [CChar]] = [:]
+    /// Topic names by event kind and table.
+    private var topics: [TopicKey: Topic] = [:]
+
+    private struct Topic {
+        var name: String
+        /// The same, NUL-terminated, for librdkafka.
+        var cName: [CChar]
+    }
 
     private struct TopicKey: Hashable {
         var op: SiphonCore.Operation
@@ -59,7 +65,7 @@ final class KafkaSession: @unchecked Sendable {
         let topic = try topicName(for: event, batch: batch)
         let tombstone = configuration.tombstones && event.op == .delete && event.key != nil
         var decision = KafkaSinkPosition.Decision.send
-        let name = String(cString: topic)
+        let name = topic.name
         if let count = held.partitionCounts[name], held.lastRecords[name] != nil {
             let partition = batch.buffer.bytes.withUnsafeBytes { raw in
                 event.key.map { rd_kafka_msg_partitioner_murmur2(nil, raw.baseAddress! + $0.lowerBound, $0.count, count, nil, nil) }
@@ -68,10 +74,10 @@ final class KafkaSession: @unchecked Sendable {
             decision = held.decide(topic: name, partition: partition, position: event.position, tombstoneFollows: tombstone)
         }
         if decision == .send && !valueSent {
-            guard try produce(batch, event, topic: topic, value: true) else { return .queueFull(valueSent: false) }
+            guard try produce(batch, event, topic: topic.cName, value: true) else { return .queueFull(valueSent: false) }
         }
         if tombstone && decision != .skip {
-            guard try produce(batch, event, topic: topic, value: false) else { return .queueFull(valueSent: true) }
+            guard try produce(batch, event, topic: topic.cName, value: false) else { return .queueFull(valueSent: true) }
         }
         ledger.eventSent(event.position)
         return .done
@@ -139,7 +145,7 @@ final class KafkaSession: @unchecked Sendable {
         if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return false }
         let key = event.key.map { String(decoding: batch.buffer.bytes[$0], as: UTF8.self) } ?? "null"
         let table = event.table.map { "table \($0)" } ?? "event \(event.position)"
-        throw SiphonError(.sink, "Kafka refused the record of \(table) with key \(key) for topic \(String(cString: topic)) (\(KafkaErrors.name(err))); \(KafkaErrors.isPermanent(err) ? "the pipeline stops before it: raise the topic's and the producer's message.max.bytes, or leave the table out" : "the pipeline starts again from its checkpoint")",
+        throw SiphonError(.sink, "Kafka refused the record of \(table) with key \(key) for topic \(topic.text) (\(KafkaErrors.name(err))); \(KafkaErrors.isPermanent(err) ? "the pipeline stops before it: raise the topic's and the producer's message.max.bytes, or leave the table out" : "the pipeline starts again from its checkpoint")",
                           transient: !KafkaErrors.isPermanent(err))
     }
 
@@ -181,7 +187,7 @@ final class KafkaSession: @unchecked Sendable {
     }
 
     /// The event's topic, from its template, NUL-terminated.
-    private func topicName(for event: EventRecord, batch: EventBatch) throws -> [CChar] {
+    private func topicName(for event: EventRecord, batch: EventBatch) throws -> Topic {
         let key = TopicKey(op: event.op == .schemaChange || event.op == .message ? event.op : .create, table: event.table)
         if let name = topics[key] { return name }
         let template: TopicTemplate
@@ -203,9 +209,10 @@ final class KafkaSession: @unchecked Sendable {
         if template.parts.contains(.table) || template.parts.contains(.schema), event.table == nil {
             throw SiphonError(.sink, "sink.topic: event \(event.position) belongs to no table, but the topic template names {schema} or {table}")
         }
-        let name = Array(template.render(values).utf8CString)
-        topics[key] = name
-        return name
+        let name = template.render(values)
+        let topic = Topic(name: name, cName: Array(name.utf8CString))
+        topics[key] = topic
+        return topic
     }
 
     /// `source.db` and `source.connector` (CloudEvents: `iodebeziumdb`, `iodebeziumconnector`).

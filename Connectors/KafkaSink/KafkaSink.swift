@@ -182,7 +182,7 @@ private let clientError: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CC
     if code == RD_KAFKA_RESP_ERR__FATAL.rawValue {
         var buffer = [CChar](repeating: 0, count: 512)
         let fatal = rd_kafka_fatal_error(handle, &buffer, buffer.count)
-        let text = Secrets.redact(String(cString: buffer), secrets: context.secrets)
+        let text = Secrets.redact(buffer.text, secrets: context.secrets)
         context.logger.error("Kafka producer failed; starting a new one from the last acknowledged position",
                              metadata: ["error": .string("\(KafkaErrors.name(fatal)) \(text)")])
         context.ledger.failed(SiphonError(.sink, "the Kafka producer failed (\(KafkaErrors.name(fatal)): \(text)); starting a new one from the last acknowledged position",

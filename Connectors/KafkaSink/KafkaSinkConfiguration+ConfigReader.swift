@@ -77,7 +77,7 @@ extension KafkaSinkConfiguration {
         var errstr = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
         guard result != RD_KAFKA_CONF_OK else { return nil }
-        let said = Secrets.redact(String(cString: errstr), secrets: [value])
+        let said = Secrets.redact(errstr.text, secrets: [value])
         if result == RD_KAFKA_CONF_UNKNOWN { return "librdkafka has no such property (\(said))" }
         return "librdkafka rejects this value (\(said)); the value is not shown"
     }

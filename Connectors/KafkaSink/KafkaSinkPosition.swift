@@ -50,7 +50,9 @@ struct KafkaSinkPosition: Sendable {
                 let marks = try client.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
                 guard marks.high > marks.low else { continue }
                 if consumer == nil {
-                    consumer = try KafkaHandle(RD_KAFKA_CONSUMER, settings: consumerSettings, secrets: client.secrets) {
+                    // One record per partition: no point waiting for the broker to batch more.
+                    consumer = try KafkaHandle(RD_KAFKA_CONSUMER, settings: [("fetch.wait.max.ms", "10")] + consumerSettings,
+                                               secrets: client.secrets) {
                         rd_kafka_conf_set_log_cb($0) { _, _, _, _ in }
                     }
                 }

@@ -1,0 +1,191 @@
+import CRdKafka
+import Foundation
+import KafkaSink
+import Logging
+import SiphonCore
+import SiphonTestSupport
+
+/// librdkafka's mock cluster, in this process: brokers on local TCP ports
+/// that keep their data for as long as the object lives.
+final class MockKafka: @unchecked Sendable {
+    /// A record as a consumer reads it back.
+    struct Record: Equatable {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+        var key: String?
+        var value: String?
+        var headers: [String: String]
+    }
+
+    private let handle: OpaquePointer
+    let cluster: OpaquePointer
+    let bootstraps: String
+    private let reader: OpaquePointer
+
+    init(brokers: Int32 = 1) throws {
+        handle = try Self.client(RD_KAFKA_PRODUCER, [:])
+        guard let cluster = rd_kafka_mock_cluster_new(handle, brokers) else {
+            throw TestSupportError("cannot start librdkafka's mock cluster")
+        }
+        self.cluster = cluster
+        bootstraps = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        reader = try Self.client(RD_KAFKA_CONSUMER, ["bootstrap.servers": bootstraps, "fetch.wait.max.ms": "10"])
+    }
+
+    deinit {
+        rd_kafka_destroy(reader)
+        rd_kafka_mock_cluster_destroy(cluster)
+        rd_kafka_destroy(handle)
+    }
+
+    static func client(_ type: rd_kafka_type_t, _ settings: [String: String]) throws -> OpaquePointer {
+        let conf = rd_kafka_conf_new()
+        var errstr = [CChar](repeating: 0, count: 512)
+        for (key, value) in settings where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
+            throw TestSupportError("\(key): \(String(cString: errstr))")
+        }
+        rd_kafka_conf_set_log_cb(conf) { _, _, _, _ in }
+        guard let client = rd_kafka_new(type, conf, &errstr, errstr.count) else {
+            throw TestSupportError(String(cString: errstr))
+        }
+        return client
+    }
+
+    func createTopic(_ name: String, partitions: Int32) throws {
+        let err = rd_kafka_mock_topic_create(cluster, name, partitions, 1)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("create \(name): \(String(cString: rd_kafka_err2str(err)))") }
+    }
+
+    /// A sink of `pipeline` on this cluster; delivery fails after `messageTimeoutMs`.
+    func sink(pipeline: String, messageTimeoutMs: Int = 1500, configure: (inout KafkaSinkConfiguration) -> Void = { _ in }) -> KafkaSink {
+        var configuration = KafkaSinkConfiguration(brokers: [bootstraps])
+        configuration.properties = [("message.timeout.ms", "\(messageTimeoutMs)"), ("linger.ms", "2")]
+        configure(&configuration)
+        return KafkaSink(configuration: configuration, pipeline: pipeline, logger: Logger(label: "kafka-test"))
+    }
+
+    /// Every record of the topics `which` accepts, partition by partition, in offset order.
+    func records(_ which: (String) -> Bool = { _ in true }) throws -> [Record] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(reader, 1, nil, &metadata, 5000)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw TestSupportError("metadata: \(String(cString: rd_kafka_err2str(err)))") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var topics: [(String, Int32)] = []
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            let topic = metadata.pointee.topics[index]
+            let name = String(cString: topic.topic)
+            if which(name) { topics.append((name, topic.partition_cnt)) }
+        }
+        var result: [Record] = []
+        for (name, count) in topics.sorted(by: { $0.0 < $1.0 }) {
+            for partition in 0..<count { result += try records(topic: name, partition: partition) }
+        }
+        return result
+    }
+
+    private func records(topic: String, partition: Int32) throws -> [Record] {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(reader, topic, partition, &low, &high, 5000)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("watermarks: \(String(cString: rd_kafka_err2str(err)))") }
+        guard high > low else { return [] }
+        guard let handle = rd_kafka_topic_new(reader, topic, nil) else { throw TestSupportError("topic \(topic)") }
+        defer { rd_kafka_topic_destroy(handle) }
+        guard rd_kafka_consume_start(handle, partition, low) == 0 else { throw TestSupportError("consume_start \(topic)") }
+        defer { rd_kafka_consume_stop(handle, partition) }
+        var result: [Record] = []
+        let deadline = Date().addingTimeInterval(10)
+        while result.last.map({ $0.offset < high - 1 }) ?? true {
+            guard Date() < deadline else { throw TestSupportError("timed out reading \(topic) [\(partition)]") }
+            guard let message = rd_kafka_consume(handle, partition, 500) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            result.append(Record(topic: topic, partition: partition, offset: message.pointee.offset,
+                                 key: text(message.pointee.key, message.pointee.key_len),
+                                 value: text(message.pointee.payload, message.pointee.len),
+                                 headers: headers(message)))
+        }
+        return result
+    }
+
+    private func text(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> String? {
+        pointer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: count), as: UTF8.self) }
+    }
+
+    private func headers(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [String: String] {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [:] }
+        var result: [String: String] = [:]
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let name { result[String(cString: name)] = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? "" }
+            index += 1
+        }
+        return result
+    }
+
+    /// Writes one record as another program would (for tests of what the sink finds on open).
+    func produce(topic: String, key: String?, value: String, headers: [String: String]) throws {
+        let producer = try Self.client(RD_KAFKA_PRODUCER, ["bootstrap.servers": bootstraps])
+        defer { rd_kafka_destroy(producer) }
+        var list = rd_kafka_headers_new(headers.count)
+        for (name, text) in headers { rd_kafka_header_add(list, name, -1, text, -1) }
+        var bytes = Array(value.utf8)
+        var keyBytes = key.map { Array($0.utf8) }
+        let err = bytes.withUnsafeMutableBytes { payload in
+            withOptionalBytes(&keyBytes) { keyPointer, keyCount in
+                rd_kafka_producev_shim(producer, topic, payload.baseAddress, payload.count, keyPointer, keyCount, list)
+            }
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            rd_kafka_headers_destroy(list)
+            throw TestSupportError("produce: \(String(cString: rd_kafka_err2str(err)))")
+        }
+        list = nil
+        guard rd_kafka_flush(producer, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("flush timed out") }
+    }
+
+    private func withOptionalBytes<R>(_ bytes: inout [UInt8]?, _ body: (UnsafeMutableRawPointer?, Int) -> R) -> R {
+        guard bytes != nil else { return body(nil, 0) }
+        return bytes!.withUnsafeMutableBytes { body($0.baseAddress, $0.count) }
+    }
+
+    /// rd_kafka_producev is variadic: the same through rd_kafka_produceva.
+    private func rd_kafka_producev_shim(_ producer: OpaquePointer, _ topic: String, _ value: UnsafeMutableRawPointer?, _ count: Int,
+                                        _ key: UnsafeMutableRawPointer?, _ keyCount: Int, _ headers: OpaquePointer?) -> rd_kafka_resp_err_t {
+        topic.withCString { name in
+            var fields: [rd_kafka_vu_t] = []
+            var field = rd_kafka_vu_t()
+            field.vtype = RD_KAFKA_VTYPE_TOPIC
+            field.u.cstr = name
+            fields.append(field)
+            field = rd_kafka_vu_t()
+            field.vtype = RD_KAFKA_VTYPE_VALUE
+            field.u.mem.ptr = value
+            field.u.mem.size = count
+            fields.append(field)
+            if let key {
+                field = rd_kafka_vu_t()
+                field.vtype = RD_KAFKA_VTYPE_KEY
+                field.u.mem.ptr = key
+                field.u.mem.size = keyCount
+                fields.append(field)
+            }
+            field = rd_kafka_vu_t()
+            field.vtype = RD_KAFKA_VTYPE_MSGFLAGS
+            field.u.i = RD_KAFKA_MSG_F_COPY
+            fields.append(field)
+            field = rd_kafka_vu_t()
+            field.vtype = RD_KAFKA_VTYPE_HEADERS
+            field.u.headers = headers
+            fields.append(field)
+            guard let error = rd_kafka_produceva(producer, fields, fields.count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+            defer { rd_kafka_error_destroy(error) }
+            return rd_kafka_error_code(error)
+        }
+    }
+}
