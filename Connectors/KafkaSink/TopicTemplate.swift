@@ -58,6 +58,14 @@ public struct TopicTemplate: Sendable, Equatable {
         public var schema: String
         public var table: String
         public var connector: String
+
+        public init(prefix: String, db: String, schema: String, table: String, connector: String) {
+            self.prefix = prefix
+            self.db = db
+            self.schema = schema
+            self.table = table
+            self.connector = connector
+        }
     }
 
     public var usesSourceFacts: Bool { parts.contains(.db) || parts.contains(.connector) }
