@@ -1,3 +1,4 @@
+import CRdKafka
 import Foundation
 import KafkaSink
 import SiphonCore
@@ -116,6 +117,32 @@ final class KafkaSinkRoundTripTests: XCTestCase {
         XCTAssertEqual(records.count, batch.count + 1, "every event once, plus one tombstone")
     }
 
+    /// Each record is in the partition the sink computes when it decides
+    /// what Kafka already holds: murmur2 of the key (Java's), and one fixed
+    /// partition for every keyless record.
+    func testRecordsLandWhereTheSinkComputesThem() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 4)
+        var batch = EventBatch()
+        for key in 0..<20 { TestRow.append(to: &batch, position: Position(high: 1, low: UInt64(key)), pipeline: "shop", key: key) }
+        for index in 0..<8 { TestRow.append(to: &batch, position: Position(high: 2, low: UInt64(index)), pipeline: "shop", key: nil) }
+        let sink = kafka.sink(pipeline: "shop")
+        _ = try await sink.open()
+        try await sink.write(batch)
+        _ = try await sink.flush()
+        try await sink.close()
+        let records = try kafka.records { $0 == "shop.public.orders" }
+        XCTAssertEqual(records.count, 28)
+        for record in records {
+            var key = record.key.map { Array($0.utf8) }
+            let expected = key.map { bytes in bytes.withUnsafeBytes { rd_kafka_msg_partitioner_murmur2(nil, $0.baseAddress, $0.count, 4, nil, nil) } }
+                ?? rd_kafka_msg_partitioner_murmur2(nil, nil, 0, 4, nil, nil)
+            key = nil
+            XCTAssertEqual(record.partition, expected, "key \(record.key ?? "null")")
+        }
+        XCTAssertGreaterThan(Set(records.map(\.partition)).count, 1, "keys spread over partitions")
+    }
+
     /// A restarted sink sent the same events again (the checkpoint was
     /// behind) writes only what Kafka does not hold.
     func testARestartedSinkWritesNothingTwice() async throws {
@@ -193,9 +220,9 @@ final class KafkaSinkRoundTripTests: XCTestCase {
     }
 }
 
-/// A `c` row of public.orders with key 7.
+/// A `c` row of public.orders with key `{"id":key}` (7 unless given; nil: no key).
 enum TestRow {
-    static func append(to batch: inout EventBatch, position: Position, pipeline: String, note: String = "x") {
+    static func append(to batch: inout EventBatch, position: Position, pipeline: String, key: Int? = 7, note: String = "x") {
         let envelope = EventEnvelope(options: EventOptions(), connector: "postgresql", pipeline: pipeline)
         batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "public", name: "orders"),
                              envelope: envelope,
@@ -209,10 +236,12 @@ enum TestRow {
             switch image {
             case .before: return false
             case .after:
-                json.appendRaw("{\"id\":7,\"note\":")
+                json.appendRaw("{\"id\":\(key ?? 0),\"note\":".utf8)
                 json.appendString(note)
                 json.appendRaw("}")
-            case .key: json.appendRaw("{\"id\":7}".utf8)
+            case .key:
+                guard let key else { return false }
+                json.appendRaw("{\"id\":\(key)}".utf8)
             }
             return true
         }
