@@ -37,10 +37,15 @@ public final class KafkaSink: Sink {
     let pipeline: String
     let prefix: String
     let logger: Logger
+    /// How long `open` waits for the cluster's metadata and each partition's
+    /// last record before it fails (transiently: the pipeline retries).
+    let lookupTimeout: Duration
     private let session = Mutex<KafkaSession?>(nil)
 
-    public init(configuration: KafkaSinkConfiguration, pipeline: String, logger: Logger) {
+    public init(configuration: KafkaSinkConfiguration, pipeline: String, logger: Logger,
+                lookupTimeout: Duration = .seconds(10)) {
         self.configuration = configuration
+        self.lookupTimeout = lookupTimeout
         self.pipeline = pipeline
         self.prefix = configuration.prefix ?? pipeline
         self.logger = logger
@@ -76,9 +81,10 @@ public final class KafkaSink: Sink {
             rd_kafka_queue_destroy(queue)
         }
         let configuration = configuration, prefix = prefix, pipeline = pipeline, settings = clientSettings
+        let timeoutMs = Int32(clamping: lookupTimeout.inNanoseconds / 1_000_000)
         let held = try await Blocking.run {
             try KafkaSinkPosition.read(client: producer, configuration: configuration, prefix: prefix, pipeline: pipeline,
-                                       consumerSettings: settings)
+                                       consumerSettings: settings, timeoutMs: timeoutMs)
         }
         logger.info("Kafka sink open", metadata: [
             "topics": .stringConvertible(held.partitionCounts.count),

@@ -39,7 +39,7 @@ struct KafkaSinkPosition: Sendable {
     /// Blocks on the network: call it through `Blocking.run`. Fails
     /// permanently when a last record was not written by `pipeline`.
     static func read(client: KafkaHandle, configuration: KafkaSinkConfiguration, prefix: String, pipeline: String,
-                     consumerSettings: [(key: String, value: String)], timeoutMs: Int32 = 10_000) throws -> KafkaSinkPosition {
+                     consumerSettings: [(key: String, value: String)], timeoutMs: Int32) throws -> KafkaSinkPosition {
         var result = KafkaSinkPosition()
         let topics = try client.topics(timeoutMs: timeoutMs)
             .filter { isPipelineTopic($0.key, configuration: configuration, prefix: prefix) }

@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import KafkaSink
+import Logging
 import SiphonCore
 import SiphonTestSupport
 import XCTest
@@ -210,6 +211,26 @@ final class KafkaSinkRoundTripTests: XCTestCase {
             XCTAssertTrue(error.message.contains("{\"id\":7}"), error.message)
             XCTAssertTrue(error.message.contains("MSG_SIZE_TOO_LARGE"), error.message)
         }
+        try await sink.close()
+    }
+
+    /// No broker listening: `open` fails within its lookup timeout with a
+    /// transient error (the pipeline retries with backoff) that says what to check.
+    func testUnreachableBrokersAreATransientErrorThatSaysWhatToCheck() async throws {
+        var configuration = KafkaSinkConfiguration(brokers: ["127.0.0.1:1"])
+        configuration.properties = [("sasl.password", "hunter2-very-secret")]
+        let sink = KafkaSink(configuration: configuration, pipeline: "shop", logger: Logger(label: "kafka-test"),
+                             lookupTimeout: .milliseconds(500))
+        let started = ContinuousClock.now
+        do {
+            _ = try await sink.open()
+            XCTFail("opened without a broker")
+        } catch let error as SiphonError {
+            XCTAssertTrue(error.isTransient, error.message)
+            XCTAssertTrue(error.message.contains("check sink.brokers"), error.message)
+            XCTAssertFalse(error.message.contains("hunter2"), error.message)
+        }
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5))
         try await sink.close()
     }
 
