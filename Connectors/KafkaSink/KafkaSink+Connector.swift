@@ -18,12 +18,18 @@ extension KafkaSink: SinkConnector {
     }
 
     /// Two pipelines writing the same topics would each skip the other's
-    /// events on resume: the templates (with their brokers) belong to one pipeline.
+    /// events on resume: each topic template, on its brokers, belongs to
+    /// one pipeline. A template with `{prefix}` and no `sink.prefix` names
+    /// the pipeline's own topics (the prefix is its name), so claims nothing.
     public static func claims(of configuration: KafkaSinkConfiguration) -> [ResourceClaim] {
         let cluster = configuration.brokers.sorted().joined(separator: ",")
-        let prefix = configuration.prefix.map { "prefix \($0)" } ?? "the pipeline's name as prefix"
-        return [ResourceClaim(key: "topic", resource: "kafka:\(cluster)/\(configuration.prefix ?? "\u{0}")/\(configuration.topic.text)",
-                              description: "Kafka topics \(configuration.topic.text) (\(prefix)) on \(cluster)")]
+        let templates = [("topic", configuration.topic), ("schema_topic", configuration.schemaTopic),
+                         ("message_topic", configuration.messageTopic)]
+        return templates.compactMap { key, template in
+            if template.parts.contains(.prefix), configuration.prefix == nil { return nil }
+            let topics = configuration.prefix.map { template.text.replacingAll("{prefix}", with: $0) } ?? template.text
+            return ResourceClaim(key: key, resource: "kafka:\(cluster)/\(topics)", description: "Kafka topics \(topics) on \(cluster)")
+        }
     }
 
     public static func makeSink(_ configuration: KafkaSinkConfiguration, context: ConnectorContext) -> any Sink {

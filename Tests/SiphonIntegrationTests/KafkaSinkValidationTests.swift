@@ -51,3 +51,29 @@ final class KafkaSinkValidationTests: XCTestCase {
         XCTAssertFalse(text.contains("hunter2"), text)
     }
 }
+
+extension KafkaSinkValidationTests {
+    /// Two pipelines naming the same topics would skip each other's events;
+    /// with the default prefix (each pipeline's name) they name different ones.
+    func testTwoPipelinesMayNotWriteTheSameTopics() throws {
+        let folder = try TemporaryDirectory()
+        func write(_ name: String, prefix: String?) throws {
+            try """
+                version: 1
+                name: \(name)
+                source: {type: postgres, url: "host=127.0.0.1 dbname=app", slot: \(name), publication: \(name), tables: public.*}
+                sink: {type: kafka, brokers: "k1:9092"\(prefix.map { ", prefix: \($0)" } ?? "")}
+                state: {path: \(folder.path)/state-\(name)}
+                """.write(toFile: "\(folder.path)/\(name).yaml", atomically: true, encoding: .utf8)
+        }
+        try write("one", prefix: nil)
+        try write("two", prefix: nil)
+        let apart = try SiphonProcess.run(["validate", "--config", folder.path])
+        XCTAssertEqual(apart.status, 0, apart.stdout + apart.stderr)
+        try write("one", prefix: "shop")
+        try write("two", prefix: "shop")
+        let shared = try SiphonProcess.run(["validate", "--config", folder.path])
+        XCTAssertEqual(shared.status, 2, shared.stdout + shared.stderr)
+        XCTAssertTrue((shared.stdout + shared.stderr).contains("Kafka topics shop.{schema}.{table}"), shared.stdout + shared.stderr)
+    }
+}
