@@ -22,6 +22,9 @@ final class KafkaSession: @unchecked Sendable {
         var name: String
         /// The same, NUL-terminated, for librdkafka.
         var cName: [CChar]
+        /// Its partition count, when Kafka held records of it at `open`
+        /// (the events sent to it must be checked against them).
+        var heldPartitions: Int32?
     }
 
     private struct TopicKey: Hashable {
@@ -65,13 +68,13 @@ final class KafkaSession: @unchecked Sendable {
         let topic = try topicName(for: event, batch: batch)
         let tombstone = configuration.tombstones && event.op == .delete && event.key != nil
         var decision = KafkaSinkPosition.Decision.send
-        let name = topic.name
-        if let count = held.partitionCounts[name], held.lastRecords[name] != nil {
+        if let count = topic.heldPartitions {
+            // The partition librdkafka's murmur2 partitioner will choose.
             let partition = batch.buffer.bytes.withUnsafeBytes { raw in
                 event.key.map { rd_kafka_msg_partitioner_murmur2(nil, raw.baseAddress! + $0.lowerBound, $0.count, count, nil, nil) }
                     ?? rd_kafka_msg_partitioner_murmur2(nil, nil, 0, count, nil, nil)
             }
-            decision = held.decide(topic: name, partition: partition, position: event.position, tombstoneFollows: tombstone)
+            decision = held.decide(topic: topic.name, partition: partition, position: event.position, tombstoneFollows: tombstone)
         }
         if decision == .send && !valueSent {
             guard try produce(batch, event, topic: topic.cName, value: true) else { return .queueFull(valueSent: false) }
@@ -126,16 +129,15 @@ final class KafkaSession: @unchecked Sendable {
                             let op = Self.opValues[event.op]!
                             fields.append(Self.header(Self.opHeader, op.utf8Start, op.utf8CodeUnitCount))
                         }
-                        return Self.withVersion(schemaVersion) { version in
-                            if let version {
-                                fields.append(Self.header(Self.versionHeader, version.baseAddress!, version.count))
-                            }
-                            guard let error = rd_kafka_produceva(producer.pointer, fields, fields.count) else {
-                                return RD_KAFKA_RESP_ERR_NO_ERROR
-                            }
-                            defer { rd_kafka_error_destroy(error) }
-                            return rd_kafka_error_code(error)
+                        if let version = schemaVersion {
+                            fields.append(Self.header(Self.versionHeader, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + version.lowerBound,
+                                                      version.count))
                         }
+                        guard let error = rd_kafka_produceva(producer.pointer, fields, fields.count) else {
+                            return RD_KAFKA_RESP_ERR_NO_ERROR
+                        }
+                        defer { rd_kafka_error_destroy(error) }
+                        return rd_kafka_error_code(error)
                     }
                 }
             }
@@ -166,20 +168,15 @@ final class KafkaSession: @unchecked Sendable {
         return field
     }
 
-    private static func withVersion<R>(_ version: [UInt8]?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
-        guard let version else { return body(nil) }
-        return version.withUnsafeBufferPointer { body($0) }
-    }
-
-    /// The digits of the event's top-level `"schema_version":N` (the last
-    /// one in the line: row data comes before it).
-    static func schemaVersion(in line: ArraySlice<UInt8>) -> [UInt8]? {
+    /// Where the digits of the event's top-level `"schema_version":N` are
+    /// in the batch's buffer (the last one in the line: row data comes before it).
+    static func schemaVersion(in line: ArraySlice<UInt8>) -> Range<Int>? {
         let marker = Array("\"schema_version\":".utf8)
         var start = line.endIndex - marker.count
         while start >= line.startIndex {
             if line[start] == marker[0], line[start..<(start + marker.count)].elementsEqual(marker) {
                 let digits = line[(start + marker.count)...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-                return digits.isEmpty ? nil : Array(digits)
+                return digits.isEmpty ? nil : digits.indices
             }
             start -= 1
         }
@@ -210,7 +207,8 @@ final class KafkaSession: @unchecked Sendable {
             throw SiphonError(.sink, "sink.topic: event \(event.position) belongs to no table, but the topic template names {schema} or {table}")
         }
         let name = template.render(values)
-        let topic = Topic(name: name, cName: Array(name.utf8CString))
+        let topic = Topic(name: name, cName: Array(name.utf8CString),
+                          heldPartitions: held.lastRecords[name] != nil ? held.partitionCounts[name] : nil)
         topics[key] = topic
         return topic
     }

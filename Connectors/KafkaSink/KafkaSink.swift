@@ -82,9 +82,16 @@ public final class KafkaSink: Sink {
         }
         let configuration = configuration, prefix = prefix, pipeline = pipeline, settings = clientSettings
         let timeoutMs = Int32(clamping: lookupTimeout.inNanoseconds / 1_000_000)
-        let held = try await Blocking.run {
-            try KafkaSinkPosition.read(client: producer, configuration: configuration, prefix: prefix, pipeline: pipeline,
-                                       consumerSettings: settings, timeoutMs: timeoutMs)
+        let held: KafkaSinkPosition
+        do {
+            held = try await Blocking.run {
+                try KafkaSinkPosition.read(client: producer, configuration: configuration, prefix: prefix, pipeline: pipeline,
+                                           consumerSettings: settings, timeoutMs: timeoutMs)
+            }
+        } catch {
+            // rd_kafka_destroy joins librdkafka's threads: not on the pipeline's thread.
+            _ = try? await Blocking.run { producer.destroy() }
+            throw error
         }
         logger.info("Kafka sink open", metadata: [
             "topics": .stringConvertible(held.partitionCounts.count),
@@ -136,7 +143,7 @@ public final class KafkaSink: Sink {
             return state
         }) else { return }
         rd_kafka_purge(closing.producer.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
-        // rd_kafka_destroy joins librdkafka's threads: not on the pipeline's thread.
+        closing.serveReports()
         try await Blocking.run { closing.release() }
     }
 }
