@@ -1,0 +1,92 @@
+import CRdKafka
+import Foundation
+import KafkaSink
+import SiphonCore
+import SiphonTestSupport
+import Synchronization
+import XCTest
+
+/// Faults through the mock cluster: while records are unacknowledged the
+/// sink reports nothing durable past them, and nothing is lost or doubled.
+final class KafkaSinkFaultTests: XCTestCase {
+    private func batch(_ count: Int, high: UInt64 = 1) -> EventBatch {
+        var batch = EventBatch()
+        for index in 0..<count {
+            TestRow.append(to: &batch, position: Position(high: high, low: UInt64(index)), pipeline: "shop", key: index % 10)
+        }
+        return batch
+    }
+
+    /// The broker goes down with records in flight and comes back before
+    /// they time out: `flush` waits (it does not return a position past
+    /// them), then returns the last one, each record in Kafka once.
+    func testFlushWaitsThroughABrokerOutage() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 4)
+        let sink = kafka.sink(pipeline: "shop", messageTimeoutMs: 20_000)
+        _ = try await sink.open()
+        try await sink.write(batch(10))
+        let warm = try await sink.flush()
+        XCTAssertEqual(warm, Position(high: 1, low: 9))
+
+        rd_kafka_mock_broker_set_down(kafka.cluster, 1)
+        let next = batch(50, high: 2)
+        try await sink.write(next)
+        let returned = Mutex(false)
+        let flushing = Task {
+            defer { returned.withLock { $0 = true } }
+            return try await sink.flush()
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        XCTAssertFalse(returned.withLock { $0 }, "flush returned while the broker was down")
+        rd_kafka_mock_broker_set_up(kafka.cluster, 1)
+        let flushed = try await flushing.value
+        XCTAssertEqual(flushed, next.lastPosition)
+        try await sink.close()
+
+        let ids = try kafka.records { $0 == "shop.public.orders" }.compactMap { $0.headers["siphon-id"] }
+        XCTAssertEqual(ids.count, 60)
+        XCTAssertEqual(Set(ids).count, 60, "no record twice")
+    }
+
+    /// Produce requests fail with a retriable error for a while: librdkafka
+    /// retries, `flush` returns once they succeed, nothing doubled (the
+    /// producer is idempotent).
+    func testRetriedProduceRequestsDoubleNothing() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 2)
+        let sink = kafka.sink(pipeline: "shop", messageTimeoutMs: 20_000)
+        _ = try await sink.open()
+        let errors = [rd_kafka_resp_err_t](repeating: RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, count: 5)
+        rd_kafka_mock_push_request_errors_array(kafka.cluster, 0, errors.count, errors)
+        let sent = batch(100)
+        try await sink.write(sent)
+        let flushed = try await sink.flush()
+        XCTAssertEqual(flushed, sent.lastPosition)
+        try await sink.close()
+        let ids = try kafka.records { $0 == "shop.public.orders" }.compactMap { $0.headers["siphon-id"] }
+        XCTAssertEqual(ids.count, 100)
+        XCTAssertEqual(Set(ids).count, 100)
+    }
+
+    /// A record that times out fails `flush` transiently, and the position
+    /// it returns never passes it: the first flush after the failure throws.
+    func testATimedOutRecordFailsTheFlushTransiently() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 1)
+        let sink = kafka.sink(pipeline: "shop", messageTimeoutMs: 500)
+        _ = try await sink.open()
+        try await sink.write(batch(5))
+        _ = try await sink.flush()
+        rd_kafka_mock_broker_set_down(kafka.cluster, 1)
+        try await sink.write(batch(5, high: 2))
+        do {
+            let position = try await sink.flush()
+            XCTFail("flush returned \(position?.description ?? "nil") with records undelivered")
+        } catch let error as SiphonError {
+            XCTAssertTrue(error.isTransient, error.message)
+            XCTAssertTrue(error.message.contains("timed out"), error.message)
+        }
+        try await sink.close()
+    }
+}
