@@ -79,10 +79,16 @@ let package = Package(
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "SQLiteSourceTests", dependencies: ["SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(name: "FileSinkTests", dependencies: ["FileSink", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
-        .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        // librdkafka's mock cluster in the test process, and a consumer that reads it back.
+        .target(
+            name: "KafkaTesting",
+            dependencies: ["KafkaSink", "CRdKafka", "SiphonCore", "SiphonTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/KafkaTesting"
+        ),
+        .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
-            dependencies: ["SiphonCore", "SiphonTestSupport", "siphon"],
+            dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,4 +1,5 @@
 import KafkaSink
+import KafkaTesting
 import XCTest
 @testable import SiphonCore
 

@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import KafkaSink
+import KafkaTesting
 import SiphonCore
 import SiphonTestSupport
 import Synchronization

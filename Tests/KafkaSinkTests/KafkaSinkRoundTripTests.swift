@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import KafkaSink
+import KafkaTesting
 import Logging
 import SiphonCore
 import SiphonTestSupport

@@ -7,23 +7,24 @@ import SiphonTestSupport
 
 /// librdkafka's mock cluster, in this process: brokers on local TCP ports
 /// that keep their data for as long as the object lives.
-final class MockKafka: @unchecked Sendable {
+public final class MockKafka: @unchecked Sendable {
     /// A record as a consumer reads it back.
-    struct Record: Equatable {
-        var topic: String
-        var partition: Int32
-        var offset: Int64
-        var key: String?
-        var value: String?
-        var headers: [String: String]
+    public struct Record: Equatable, Sendable {
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+        public var key: String?
+        public var value: String?
+        public var headers: [String: String]
     }
 
     private let handle: OpaquePointer
-    let cluster: OpaquePointer
-    let bootstraps: String
+    public let cluster: OpaquePointer
+    /// `host:port` of the mock brokers, for a sink or a pipeline file.
+    public let bootstraps: String
     private let reader: OpaquePointer
 
-    init(brokers: Int32 = 1) throws {
+    public init(brokers: Int32 = 1) throws {
         handle = try Self.client(RD_KAFKA_PRODUCER, [:])
         guard let cluster = rd_kafka_mock_cluster_new(handle, brokers) else {
             throw TestSupportError("cannot start librdkafka's mock cluster")
@@ -52,13 +53,13 @@ final class MockKafka: @unchecked Sendable {
         return client
     }
 
-    func createTopic(_ name: String, partitions: Int32) throws {
+    public func createTopic(_ name: String, partitions: Int32) throws {
         let err = rd_kafka_mock_topic_create(cluster, name, partitions, 1)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("create \(name): \(String(cString: rd_kafka_err2str(err)))") }
     }
 
     /// A sink of `pipeline` on this cluster; delivery fails after `messageTimeoutMs`.
-    func sink(pipeline: String, messageTimeoutMs: Int = 1500, configure: (inout KafkaSinkConfiguration) -> Void = { _ in }) -> KafkaSink {
+    public func sink(pipeline: String, messageTimeoutMs: Int = 1500, configure: (inout KafkaSinkConfiguration) -> Void = { _ in }) -> KafkaSink {
         var configuration = KafkaSinkConfiguration(brokers: [bootstraps])
         configuration.properties = [("message.timeout.ms", "\(messageTimeoutMs)"), ("linger.ms", "2")]
         configure(&configuration)
@@ -66,7 +67,7 @@ final class MockKafka: @unchecked Sendable {
     }
 
     /// Every record of the topics `which` accepts, partition by partition, in offset order.
-    func records(_ which: (String) -> Bool = { _ in true }) throws -> [Record] {
+    public func records(_ which: (String) -> Bool = { _ in true }) throws -> [Record] {
         var metadata: UnsafePointer<rd_kafka_metadata>?
         let err = rd_kafka_metadata(reader, 1, nil, &metadata, 5000)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw TestSupportError("metadata: \(String(cString: rd_kafka_err2str(err)))") }
@@ -129,7 +130,7 @@ final class MockKafka: @unchecked Sendable {
     }
 
     /// Writes one record as another program would (for tests of what the sink finds on open).
-    func produce(topic: String, key: String?, value: String, headers: [String: String]) throws {
+    public func produce(topic: String, key: String?, value: String, headers: [String: String]) throws {
         let producer = try Self.client(RD_KAFKA_PRODUCER, ["bootstrap.servers": bootstraps])
         defer { rd_kafka_destroy(producer) }
         var list = rd_kafka_headers_new(headers.count)
