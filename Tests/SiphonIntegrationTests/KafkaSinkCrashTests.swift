@@ -32,7 +32,7 @@ final class KafkaSinkCrashTests: XCTestCase {
 
         // Each round, one transaction: three inserts, an update, a delete and a
         // key change (a delete and an insert): 7 row events, 2 tombstones.
-        let rounds = 150
+        let rounds = 250
         let script = harness.folder.path + "/writer.sh"
         try """
             set -e
@@ -47,7 +47,8 @@ final class KafkaSinkCrashTests: XCTestCase {
         try process.waitFor(stderrContaining: "capturing", timeout: .seconds(30))
         let writer = try SiphonProcess(executable: URL(fileURLWithPath: "/bin/bash"), arguments: [script])
         for round in 0..<8 {
-            Thread.sleep(forTimeInterval: 0.3 + Double(round % 3) * 0.2)
+            // Some runs outlast the 1 s checkpoint interval, some do not.
+            Thread.sleep(forTimeInterval: 0.3 + Double(round % 3) * 0.5)
             process.signal(SIGKILL)
             _ = try process.waitForExit(timeout: .seconds(10))
             process = try harness.start()
