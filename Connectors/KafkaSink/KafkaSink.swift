@@ -51,9 +51,12 @@ public final class KafkaSink: Sink {
         self.logger = logger
     }
 
-    /// bootstrap.servers and the user's properties: what every client of this sink gets.
-    var clientSettings: [(key: String, value: String)] {
+    /// What the consumer that reads each partition's last record gets:
+    /// bootstrap.servers and the user's properties (TLS, SASL), and never a
+    /// commit, in case the properties name a consumer group.
+    var readerSettings: [(key: String, value: String)] {
         [("bootstrap.servers", configuration.brokers.joined(separator: ","))] + configuration.properties
+            + [("enable.auto.commit", "false"), ("enable.auto.offset.store", "false")]
     }
 
     /// What the producer gets on top: exactly once depends on the first
@@ -80,7 +83,7 @@ public final class KafkaSink: Sink {
             rd_kafka_queue_io_event_enable(queue, ledger.wakeWrite, "1", 1)
             rd_kafka_queue_destroy(queue)
         }
-        let configuration = configuration, prefix = prefix, pipeline = pipeline, settings = clientSettings
+        let configuration = configuration, prefix = prefix, pipeline = pipeline, settings = readerSettings
         let timeoutMs = Int32(clamping: lookupTimeout.inNanoseconds / 1_000_000)
         let held: KafkaSinkPosition
         do {
