@@ -90,4 +90,35 @@ final class KafkaSinkFaultTests: XCTestCase {
         }
         try await sink.close()
     }
+
+    /// The broker answers OUT_OF_ORDER_SEQUENCE_NUMBER (librdkafka 2.0.2 can
+    /// get there after a disconnect): the flush fails transiently, and a
+    /// new producer on the next open sends what is missing, nothing twice.
+    func testAnOutOfOrderSequenceIsRecoveredByANewProducer() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 1)
+        let first = kafka.sink(pipeline: "shop", messageTimeoutMs: 5000)
+        _ = try await first.open()
+        try await first.write(batch(5))
+        _ = try await first.flush()
+        let errors = [rd_kafka_resp_err_t](repeating: RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, count: 1)
+        rd_kafka_mock_push_request_errors_array(kafka.cluster, 0, errors.count, errors)
+        let all = batch(20)
+        try await first.write(batch(20).suffix(after: Position(high: 1, low: 4)))
+        var failed: SiphonError?
+        do { _ = try await first.flush() } catch let error as SiphonError { failed = error }
+        try await first.close()
+        let error = try XCTUnwrap(failed, "the flush after OUT_OF_ORDER_SEQUENCE_NUMBER succeeded")
+        XCTAssertTrue(error.isTransient, error.message)
+
+        // The pipeline sends again from its checkpoint (here: everything).
+        let second = kafka.sink(pipeline: "shop")
+        _ = try await second.open()
+        try await second.write(all)
+        let flushed = try await second.flush()
+        XCTAssertEqual(flushed, all.lastPosition)
+        try await second.close()
+        let ids = try kafka.records { $0 == "shop.public.orders" }.compactMap { $0.headers["siphon-id"] }
+        XCTAssertEqual(ids, (0..<20).map { Position(high: 1, low: UInt64($0)).description }, "each once, in order")
+    }
 }
