@@ -32,9 +32,12 @@ final class KafkaSession: @unchecked Sendable {
         var table: TableName?
     }
 
-    init(producer: KafkaHandle, ledger: DeliveryLedger, held: KafkaSinkPosition, sink: KafkaSink) {
+    private let context: ProducerContext
+
+    init(producer: KafkaHandle, context: ProducerContext, held: KafkaSinkPosition, sink: KafkaSink) {
         self.producer = producer
-        self.ledger = ledger
+        self.context = context
+        ledger = context.ledger
         self.held = held
         configuration = sink.configuration
         prefix = sink.prefix
@@ -210,6 +213,11 @@ final class KafkaSession: @unchecked Sendable {
         let topic = Topic(name: name, cName: Array(name.utf8CString),
                           heldPartitions: held.lastRecords[name] != nil ? held.partitionCounts[name] : nil)
         topics[key] = topic
+        switch event.op {
+        case .schemaChange: context.topic(name, holds: "schema changes")
+        case .message: context.topic(name, holds: "logical messages")
+        default: context.topic(name, holds: event.table.map { "table \($0)" } ?? "events")
+        }
         return topic
     }
 

@@ -100,7 +100,7 @@ public final class KafkaSink: Sink {
             "topics": .stringConvertible(held.partitionCounts.count),
             "highest-held": .string(held.highest?.description ?? "none"),
         ])
-        session.withLock { $0 = KafkaSession(producer: producer, ledger: ledger, held: held, sink: self) }
+        session.withLock { $0 = KafkaSession(producer: producer, context: context, held: held, sink: self) }
         return .untracked
     }
 
@@ -157,6 +157,16 @@ final class ProducerContext: Sendable {
     let ledger: DeliveryLedger
     let logger: Logger
     let secrets: [String]
+    /// What each topic holds (`table public.orders`), for failed delivery reports.
+    private let holdings = Mutex<[String: String]>([:])
+
+    func topic(_ topic: String, holds what: String) {
+        holdings.withLock { $0[topic] = what }
+    }
+
+    func holdings(of topic: String) -> String {
+        holdings.withLock { $0[topic] } ?? "events"
+    }
 
     init(ledger: DeliveryLedger, logger: Logger, secrets: [String]) {
         self.ledger = ledger
@@ -186,7 +196,7 @@ private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     let advice = permanent
         ? "the pipeline stops before it: fix the topic or the broker's limits (message.max.bytes), or leave the table out"
         : "the pipeline starts again from its checkpoint"
-    context.ledger.failed(SiphonError(.sink, "Kafka did not take the record for topic \(topic) with key \(key) (\(KafkaErrors.name(err))); \(advice)",
+    context.ledger.failed(SiphonError(.sink, "Kafka did not take the record of \(context.holdings(of: topic)) with key \(key) for topic \(topic) (\(KafkaErrors.name(err))); \(advice)",
                                       transient: !permanent))
 }
 
@@ -204,7 +214,8 @@ private let clientError: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CC
         context.ledger.failed(SiphonError(.sink, "the Kafka producer failed (\(KafkaErrors.name(fatal)): \(text)); starting a new one from the last acknowledged position",
                                           transient: true))
     } else {
-        context.logger.warning("Kafka client error", metadata: ["error": .string(said)])
+        // librdkafka retries these itself, and its log line (clientLog) already said so.
+        context.logger.debug("Kafka client error", metadata: ["error": .string(said)])
     }
     _ = write(context.ledger.wakeWrite, "1", 1)
 }

@@ -121,4 +121,31 @@ final class KafkaSinkFaultTests: XCTestCase {
         let ids = try kafka.records { $0 == "shop.public.orders" }.compactMap { $0.headers["siphon-id"] }
         XCTAssertEqual(ids, (0..<20).map { Position(high: 1, low: UInt64($0)).description }, "each once, in order")
     }
+
+    /// The broker refuses a record as too large (the topic's
+    /// max.message.bytes is below the producer's): a permanent error naming
+    /// the table and the key, and nothing reported durable past it.
+    func testABrokerRefusingARecordAsTooLargeStopsNamingTableAndKey() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 1)
+        let sink = kafka.sink(pipeline: "shop")
+        _ = try await sink.open()
+        try await sink.write(batch(3))
+        let before = try await sink.flush()
+        let errors = [rd_kafka_resp_err_t](repeating: RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, count: 1)
+        rd_kafka_mock_push_request_errors_array(kafka.cluster, 0, errors.count, errors)
+        var next = EventBatch()
+        TestRow.append(to: &next, position: Position(high: 2, low: 0), pipeline: "shop", key: 42)
+        try await sink.write(next)
+        do {
+            let position = try await sink.flush()
+            XCTFail("flush returned \(position?.description ?? "nil") past a refused record")
+        } catch let error as SiphonError {
+            XCTAssertFalse(error.isTransient, error.message)
+            XCTAssertTrue(error.message.contains("table public.orders"), error.message)
+            XCTAssertTrue(error.message.contains("{\"id\":42}"), error.message)
+        }
+        XCTAssertEqual(before, Position(high: 1, low: 2))
+        try await sink.close()
+    }
 }
