@@ -44,11 +44,11 @@ public final class MockKafka: @unchecked Sendable {
         let conf = rd_kafka_conf_new()
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in settings where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
-            throw TestSupportError("\(key): \(String(cString: errstr))")
+            throw TestSupportError("\(key): \(errstr.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         rd_kafka_conf_set_log_cb(conf) { _, _, _, _ in }
         guard let client = rd_kafka_new(type, conf, &errstr, errstr.count) else {
-            throw TestSupportError(String(cString: errstr))
+            throw TestSupportError(errstr.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
         }
         return client
     }
