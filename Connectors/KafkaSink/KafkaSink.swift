@@ -41,6 +41,18 @@ public final class KafkaSink: Sink {
     /// last record before it fails (transiently: the pipeline retries).
     let lookupTimeout: Duration
     private let session = Mutex<KafkaSession?>(nil)
+    /// Set when a session ended with a failed delivery: the last event that
+    /// session had made durable (nil: none), past which the next session
+    /// skips nothing. A failed record may be followed, in its partition, by
+    /// later records that did arrive (one that timed out while the brokers
+    /// were down, then the brokers came back), so "at or below the
+    /// partition's last record" no longer means "in Kafka" past it; sending
+    /// those events again may repeat some, and loses none.
+    private let gapAfter = Mutex<GapGuard?>(nil)
+
+    struct GapGuard: Sendable {
+        var durable: Position?
+    }
 
     public init(configuration: KafkaSinkConfiguration, pipeline: String, logger: Logger,
                 lookupTimeout: Duration = .seconds(10)) {
@@ -100,7 +112,12 @@ public final class KafkaSink: Sink {
             "topics": .stringConvertible(held.partitionCounts.count),
             "highest-held": .string(held.highest?.description ?? "none"),
         ])
-        session.withLock { $0 = KafkaSession(producer: producer, context: context, held: held, sink: self) }
+        var trusted = held
+        if let gap = gapAfter.withLock({ $0 }) {
+            trusted.skipsNothingAfter(gap.durable)
+            logger.warning("a record failed in the last session: events after \(gap.durable?.description ?? "its start") are sent again even if their partition holds a later one (some may repeat, none is lost)")
+        }
+        session.withLock { $0 = KafkaSession(producer: producer, context: context, held: trusted, sink: self) }
         return .untracked
     }
 
@@ -109,7 +126,11 @@ public final class KafkaSink: Sink {
         var index = 0
         var valueSent = false
         while index < batch.count {
-            if let failure = session.ledger.snapshot.failure { throw failure }
+            let now = session.ledger.snapshot
+            if let failure = now.failure {
+                noteGap(durable: now.durable)
+                throw failure
+            }
             switch try session.send(batch, index, valueSent: valueSent) {
             case .done:
                 index += 1
@@ -132,9 +153,29 @@ public final class KafkaSink: Sink {
         while true {
             session.serveReports()
             let now = session.ledger.snapshot
-            if let failure = now.failure { throw failure }
-            if now.frontier >= target { return now.durable }
+            if let failure = now.failure {
+                noteGap(durable: now.durable)
+                throw failure
+            }
+            if now.frontier >= target {
+                // Everything this session sent arrived, including what it sent
+                // again past a gap: each partition holds a prefix again.
+                if now.durable != nil { gapAfter.withLock { $0 = nil } }
+                return now.durable
+            }
             await session.waitForReports()
+        }
+    }
+
+    /// Keeps the earliest guard: a session that failed before making
+    /// anything durable leaves the one before it in place.
+    private func noteGap(durable: Position?) {
+        gapAfter.withLock { state in
+            switch (state, durable) {
+            case (nil, _): state = GapGuard(durable: durable)
+            case let (existing?, durable?): state = GapGuard(durable: existing.durable.map { min($0, durable) })
+            case (_?, nil): break
+            }
         }
     }
 

@@ -126,7 +126,19 @@ struct KafkaSinkPosition: Sendable {
     }
 
     /// Whether an event bound for `partition` of `topic` is already there.
+    /// Past it, nothing is skipped (see `KafkaSink.GapGuard`); nil with
+    /// `trustsNothing` set: nothing is skipped at all.
+    private(set) var skipsUpTo: Position?
+    private(set) var trustsNothing = false
+
+    /// Skips nothing after `position` (nil: nothing at all), whatever the partitions hold.
+    mutating func skipsNothingAfter(_ position: Position?) {
+        if let position { skipsUpTo = position } else { trustsNothing = true }
+    }
+
     func decide(topic: String, partition: Int32, position: Position, tombstoneFollows: Bool) -> Decision {
+        if trustsNothing { return .send }
+        if let limit = skipsUpTo, position > limit { return .send }
         guard let last = lastRecords[topic]?[partition] else { return .send }
         if position < last.position { return .skip }
         if position > last.position { return .send }

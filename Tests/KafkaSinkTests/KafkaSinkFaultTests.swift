@@ -91,6 +91,52 @@ final class KafkaSinkFaultTests: XCTestCase {
         try await sink.close()
     }
 
+    /// A record times out while the broker is down; one sent after it, to
+    /// the same partition, arrives once the broker is back. The partition's
+    /// last record is then past an event Kafka does not have: after the
+    /// failure, the same sink (the pipeline restarts it in-process) sends
+    /// that event again instead of skipping it.
+    func testARecordThatTimedOutBeforeALaterOneArrivedIsSentAgain() async throws {
+        let kafka = try MockKafka()
+        try kafka.createTopic("shop.public.orders", partitions: 1)
+        let sink = kafka.sink(pipeline: "shop", messageTimeoutMs: 2000) { configuration in
+            configuration.properties += [("reconnect.backoff.ms", "20"), ("reconnect.backoff.max.ms", "100")]
+        }
+        _ = try await sink.open()
+        try await sink.write(batch(1))
+        _ = try await sink.flush()
+        rd_kafka_mock_broker_set_down(kafka.cluster, 1)
+        let lost = batch(1, high: 2), later = batch(1, high: 3)
+        try await sink.write(lost)
+        try await Task.sleep(for: .milliseconds(1500))
+        try await sink.write(later)
+        do {
+            let position = try await sink.flush()
+            return XCTFail("flush returned \(position?.description ?? "nil") with a record timed out")
+        } catch let error as SiphonError {
+            XCTAssertTrue(error.isTransient, error.message)
+        }
+        rd_kafka_mock_broker_set_up(kafka.cluster, 1)
+        func ids() throws -> [String] {
+            try kafka.records { $0 == "shop.public.orders" }.compactMap { $0.headers["siphon-id"] }
+        }
+        for _ in 0..<40 where try !ids().contains(later.lastPosition!.description) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertEqual(try ids(), [Position(high: 1, low: 0), later.lastPosition!].map(\.description),
+                       "the setup: the later record arrived, the earlier one did not")
+
+        // The pipeline restarts from its checkpoint (the first event) with the same sink.
+        _ = try await sink.open()
+        var again = lost
+        again.append(later)
+        try await sink.write(again)
+        let flushed = try await sink.flush()
+        XCTAssertEqual(flushed, later.lastPosition)
+        try await sink.close()
+        XCTAssertTrue(try ids().contains(lost.lastPosition!.description), "the timed-out event is in Kafka")
+    }
+
     /// The broker answers OUT_OF_ORDER_SEQUENCE_NUMBER (librdkafka 2.0.2 can
     /// get there after a disconnect): the flush fails transiently, and a
     /// new producer on the next open sends what is missing, nothing twice.
