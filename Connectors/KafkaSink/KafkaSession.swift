@@ -17,6 +17,9 @@ final class KafkaSession: @unchecked Sendable {
     private let pipeline: [UInt8]
     /// Topic names by event kind and table.
     private var topics: [TopicKey: Topic] = [:]
+    /// The pipeline's topics known to exist: those there at `open`, and
+    /// those this session created (`sink.create_topics`).
+    private var existing: Set<String>
 
     private struct Topic {
         var name: String
@@ -39,9 +42,26 @@ final class KafkaSession: @unchecked Sendable {
         self.context = context
         ledger = context.ledger
         self.held = held
+        existing = Set(held.partitionCounts.keys)
         configuration = sink.configuration
         prefix = sink.prefix
         pipeline = Array(sink.pipeline.utf8)
+    }
+
+    /// The topics `batch` is bound for that did not exist at `open` and
+    /// were not created since, in the order the batch first names them.
+    func missingTopics(in batch: EventBatch) throws -> [String] {
+        var missing: [String] = []
+        for event in batch.events {
+            let name = try topicName(for: event, batch: batch).name
+            if !existing.contains(name), !missing.contains(name) { missing.append(name) }
+        }
+        return missing
+    }
+
+    /// Topics that exist now (created through the admin API).
+    func created(_ names: [String]) {
+        existing.formUnion(names)
     }
 
     /// Serves the delivery reports librdkafka has queued, without waiting.

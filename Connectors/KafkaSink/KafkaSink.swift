@@ -123,6 +123,9 @@ public final class KafkaSink: Sink {
 
     public func write(_ batch: EventBatch) async throws {
         guard let session = session.withLock({ $0 }) else { throw SiphonError(.sink, "Kafka sink used before open") }
+        if let creation = configuration.createTopics {
+            try await createMissingTopics(for: batch, in: session, creation)
+        }
         var index = 0
         var valueSent = false
         while index < batch.count {
@@ -142,6 +145,24 @@ public final class KafkaSink: Sink {
             }
         }
         session.serveReports()
+    }
+
+    /// `sink.create_topics`: creates the topics `batch` is bound for that
+    /// do not exist yet, before the first record to them (the admin call
+    /// blocks, so it runs on a thread of its own).
+    private func createMissingTopics(for batch: EventBatch, in session: KafkaSession,
+                                     _ creation: KafkaSinkConfiguration.TopicCreation) async throws {
+        let missing = try session.missingTopics(in: batch)
+        guard !missing.isEmpty else { return }
+        let producer = session.producer
+        let timeoutMs = Int32(clamping: lookupTimeout.inNanoseconds / 1_000_000)
+        try await Blocking.run { try producer.createTopics(missing, creation, timeoutMs: timeoutMs) }
+        session.created(missing)
+        logger.info("Kafka topics created", metadata: [
+            "topics": .string(missing.joined(separator: ",")),
+            "partitions": .stringConvertible(creation.partitions),
+            "replication-factor": .stringConvertible(creation.replicationFactor),
+        ])
     }
 
     /// Waits until every record sent so far has its delivery report; returns

@@ -48,6 +48,11 @@ extension KafkaSinkConfiguration {
         let compression = Compression(rawValue: reader.choice("compression", allowed: Compression.allCases.map(\.rawValue),
                                                               default: "none")) ?? .none
         let tombstones = reader.bool("tombstones", default: true)
+        var createTopics: TopicCreation?
+        if let creation = reader.child("create_topics") {
+            createTopics = Self.topicCreation(creation)
+            if createTopics == nil { valid = false }
+        }
         var properties: [(key: String, value: String)] = []
         if let mapping = reader.child("properties") {
             for key in mapping.keys {
@@ -66,7 +71,21 @@ extension KafkaSinkConfiguration {
         reader.finish()
         guard valid else { return nil }
         self.init(brokers: brokers, topic: topic, schemaTopic: schemaTopic, messageTopic: messageTopic, prefix: prefix,
-                  compression: compression, tombstones: tombstones, properties: properties)
+                  compression: compression, tombstones: tombstones, createTopics: createTopics, properties: properties)
+    }
+
+    /// `create_topics: {partitions: N, replication_factor: M}`, both
+    /// required; nil when one is missing (a bad value is reported by the
+    /// typed read, and the loader fails on it).
+    private static func topicCreation(_ reader: ConfigReader) -> TopicCreation? {
+        let missing = ["partitions", "replication_factor"].filter { !reader.has($0) }
+        for key in missing {
+            reader.report(key, "required: a positive integer, for every topic the sink creates")
+        }
+        let partitions = reader.int("partitions", default: 1, range: 1...Int(Int32.max))
+        let replicationFactor = reader.int("replication_factor", default: 1, range: 1...Int(Int16.max))
+        guard missing.isEmpty else { return nil }
+        return TopicCreation(partitions: Int32(partitions), replicationFactor: Int16(replicationFactor))
     }
 
     /// What librdkafka says about `key` set to `value`, with the value

@@ -20,13 +20,29 @@ public struct KafkaSinkConfiguration: Sendable, Equatable {
     /// A null-value record with the same key after each delete of a keyed
     /// row, so that compacted topics drop the key (`sink.tombstones`).
     public var tombstones: Bool
+    /// How the sink creates a topic it is about to write that does not
+    /// exist (`sink.create_topics`); nil: it leaves that to the broker
+    /// (`auto.create.topics.enable`, or topics created beforehand).
+    public var createTopics: TopicCreation?
     /// Passed to librdkafka as they are (`sink.properties`): TLS, SASL,
     /// tuning. Values may be secrets: never log or quote them.
     public var properties: [(key: String, value: String)]
 
+    /// `sink.create_topics`: the partition count and replication factor of
+    /// the topics the sink creates.
+    public struct TopicCreation: Sendable, Equatable {
+        public var partitions: Int32
+        public var replicationFactor: Int16
+
+        public init(partitions: Int32, replicationFactor: Int16) {
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
+        }
+    }
+
     public init(brokers: [String], topic: TopicTemplate = .defaultRows, schemaTopic: TopicTemplate = .defaultSchema,
                 messageTopic: TopicTemplate = .defaultMessages, prefix: String? = nil, compression: Compression = .none,
-                tombstones: Bool = true, properties: [(key: String, value: String)] = []) {
+                tombstones: Bool = true, createTopics: TopicCreation? = nil, properties: [(key: String, value: String)] = []) {
         self.brokers = brokers
         self.topic = topic
         self.schemaTopic = schemaTopic
@@ -34,13 +50,14 @@ public struct KafkaSinkConfiguration: Sendable, Equatable {
         self.prefix = prefix
         self.compression = compression
         self.tombstones = tombstones
+        self.createTopics = createTopics
         self.properties = properties
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.brokers == rhs.brokers && lhs.topic == rhs.topic && lhs.schemaTopic == rhs.schemaTopic
             && lhs.messageTopic == rhs.messageTopic && lhs.prefix == rhs.prefix && lhs.compression == rhs.compression
-            && lhs.tombstones == rhs.tombstones
+            && lhs.tombstones == rhs.tombstones && lhs.createTopics == rhs.createTopics
             && lhs.properties.map(\.key) == rhs.properties.map(\.key) && lhs.properties.map(\.value) == rhs.properties.map(\.value)
     }
 

@@ -86,6 +86,35 @@ final class KafkaSinkConfigurationTests: XCTestCase {
         XCTAssertFalse(text.contains("hunter2"), text)
     }
 
+    func testCreateTopics() throws {
+        let (absent, _) = try read("brokers: k1:9092\n")
+        XCTAssertNil(try XCTUnwrap(absent).createTopics, "absent: creation is left to the broker")
+        let (configuration, problems) = try read("""
+            brokers: k1:9092
+            create_topics: {partitions: 6, replication_factor: 3}
+            """)
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(try XCTUnwrap(configuration).createTopics, .init(partitions: 6, replicationFactor: 3))
+    }
+
+    func testBadCreateTopicsNameTheirKeys() throws {
+        for (yaml, expected) in [
+            ("{partitions: 0, replication_factor: 1}", ["sink.create_topics.partitions: must be between 1 and 2147483647"]),
+            ("{partitions: 3, replication_factor: -1}", ["sink.create_topics.replication_factor: must be between 1 and 32767"]),
+            ("{partitions: \"3\", replication_factor: 1.5}", ["sink.create_topics.partitions: must be an integer, not a string",
+                                                             "sink.create_topics.replication_factor: must be an integer"]),
+            ("{partitions: 3}", ["sink.create_topics.replication_factor: required"]),
+            ("{partitions: 3, replication_factor: 1, replicas: 2}", ["sink.create_topics.replicas: unknown key"]),
+            ("3", ["sink.create_topics: must be a mapping"]),
+        ] {
+            let (_, problems) = try read("brokers: k1:9092\ncreate_topics: \(yaml)\n")
+            XCTAssertEqual(problems.count, expected.count, "\(yaml): \(problems)")
+            for (problem, prefix) in zip(problems, expected) {
+                XCTAssertTrue(problem.contains(prefix), "\(yaml): \(problem)")
+            }
+        }
+    }
+
     func testTemplates() throws {
         XCTAssertThrowsError(try TopicTemplate("{prefix}.{table"))
         XCTAssertThrowsError(try TopicTemplate("prefix}.x"))

@@ -194,4 +194,73 @@ final class KafkaSinkFaultTests: XCTestCase {
         XCTAssertEqual(before, Position(high: 1, low: 2))
         try await sink.close()
     }
+
+    /// Before which round of writes the leader of every partition moves, and to which broker.
+    static let leaderMoves: [Int: Int32] = [6: 2, 11: 1, 16: 2]
+
+    /// The leader of every partition moves between two brokers of a
+    /// three-broker cluster, back and forth, while records are in flight:
+    /// librdkafka finds the new leader and sends there; `flush` returns the
+    /// last event, and each record is in Kafka once, per key in order.
+    ///
+    /// Known to fail now and then (about 1 run in 10 here): librdkafka
+    /// 2.0.2 reports records delivered that the mock partition's log does
+    /// not hold. A plain idempotent librdkafka producer, without the sink,
+    /// does the same (Scripts/librdkafka-leader-change-probe.c). This
+    /// mock checks idempotent sequence numbers only for transactional
+    /// producers, so it is not known whether a real broker would see the
+    /// same; until that is settled, this test is what shows it.
+    func testLeaderChangesDuringWritesLoseAndDoubleNothing() async throws {
+        let kafka = try MockKafka(brokers: 3)
+        let topic = "shop.public.orders"
+        try kafka.createTopic(topic, partitions: 3, replicationFactor: 3)
+        for partition in Int32(0)..<3 { rd_kafka_mock_partition_set_leader(kafka.cluster, topic, partition, 1) }
+        let sink = kafka.sink(pipeline: "shop", messageTimeoutMs: 30_000) { configuration in
+            configuration.properties += [("retry.backoff.ms", "20")]
+        }
+        _ = try await sink.open()
+        try await sink.write(batch(50))
+        let warm = try await sink.flush()
+        XCTAssertEqual(warm, Position(high: 1, low: 49))
+
+        // Records of the batches before each move are still in flight when
+        // it happens (nothing is flushed until the end).
+        var sent: [EventBatch] = []
+        for round in 0..<20 {
+            if let leader = Self.leaderMoves[round] {
+                for partition in Int32(0)..<3 { rd_kafka_mock_partition_set_leader(kafka.cluster, topic, partition, leader) }
+            }
+            let next = batch(100, high: UInt64(2 + round))
+            try await sink.write(next)
+            sent.append(next)
+            try await Task.sleep(for: .milliseconds(15))
+        }
+        let flushed = try await sink.flush()
+        XCTAssertEqual(flushed, sent.last?.lastPosition, "flush returns the last event")
+        // The producer follows the leader: with broker 1 down, what is
+        // written now can only arrive through broker 2.
+        rd_kafka_mock_broker_set_down(kafka.cluster, 1)
+        let last = batch(100, high: 30)
+        try await sink.write(last)
+        let lastFlushed = try await sink.flush()
+        XCTAssertEqual(lastFlushed, last.lastPosition)
+        try await sink.close()
+        rd_kafka_mock_broker_set_up(kafka.cluster, 1)
+
+        let records = try kafka.records { $0 == topic }
+        let ids = records.compactMap { $0.headers["siphon-id"] }
+        let expected = (0..<50).map { Position(high: 1, low: UInt64($0)).description }
+            + (sent + [last]).flatMap { $0.events.map(\.position.description) }
+        XCTAssertEqual(ids.count, expected.count, "nothing lost, nothing doubled")
+        XCTAssertEqual(Set(expected).subtracting(ids).count, 0,
+                       "flush returned \(lastFlushed?.description ?? "nil") but Kafka lacks \(Set(expected).subtracting(ids).count) records, e.g. \(Set(expected).subtracting(ids).sorted().prefix(3))")
+        XCTAssertEqual(Set(ids).count, ids.count, "a record is in Kafka twice")
+        var lastByKey: [String: Position] = [:]
+        for record in records {
+            let key = try XCTUnwrap(record.key)
+            let position = try XCTUnwrap(record.headers["siphon-id"].flatMap { Position($0) })
+            if let last = lastByKey[key] { XCTAssertGreaterThan(position, last, "key \(key) out of order") }
+            lastByKey[key] = position
+        }
+    }
 }

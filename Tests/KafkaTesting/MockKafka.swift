@@ -53,8 +53,8 @@ public final class MockKafka: @unchecked Sendable {
         return client
     }
 
-    public func createTopic(_ name: String, partitions: Int32) throws {
-        let err = rd_kafka_mock_topic_create(cluster, name, partitions, 1)
+    public func createTopic(_ name: String, partitions: Int32, replicationFactor: Int32 = 1) throws {
+        let err = rd_kafka_mock_topic_create(cluster, name, partitions, replicationFactor)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("create \(name): \(String(cString: rd_kafka_err2str(err)))") }
     }
 

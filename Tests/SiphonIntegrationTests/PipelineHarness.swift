@@ -12,13 +12,16 @@ final class PipelineHarness {
     var configPath: String { folder.path + "/pipeline.yaml" }
     var outputPath: String { folder.path + "/out/events.jsonl" }
     var statePath: String { folder.path + "/state" }
+    /// The pipeline file's `sink:` mapping, as YAML lines; nil: a file sink writing `outputPath`.
+    let sink: String?
 
     private static let counter = LockedCounter()
 
     /// Creates a fresh database and writes a pipeline file for it.
     init(server: PostgresServer, tables: [String] = ["public.*"], snapshot: String = "initial",
-         extraSource: String = "", setup: String? = nil) throws {
+         extraSource: String = "", setup: String? = nil, sink: String? = nil) throws {
         self.server = server
+        self.sink = sink
         let number = Self.counter.next()
         name = "p\(number)_\(getpid())"
         database = "db_\(name)"
@@ -45,8 +48,7 @@ final class PipelineHarness {
               max_retry_delay: 1s
             \(extraSource)
             sink:
-              type: file
-              path: \(outputPath)
+              \(sink?.replacingOccurrences(of: "\n", with: "\n  ") ?? "type: file\n  path: \(outputPath)")
             state:
               path: \(statePath)
 
