@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import select
 import signal
 import statistics
@@ -302,8 +303,16 @@ def median_of(runs):
 # MARK: drain
 
 
+def own_cpu():
+    """The harness's own user + system time, every thread (the Kafka
+    client's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def drain_once(bench, workload, consumer, slot, marker, deletes):
     marker_prefix, marker_lsn = marker
+    harness_cpu = own_cpu()
     out = os.path.join(bench.work, f"{slot}.out") if consumer.output == "file" else os.devnull
     cluster = offsets = None
     if consumer.output == "kafka":
@@ -366,6 +375,9 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
                                     f"{deadline - child.started:.0f} s")
             time.sleep(0.005)
         elapsed = time.monotonic() - child.started
+        # What watching cost (the file's tail, or the topics' offsets), on the
+        # cores the consumer runs on.
+        harness_cpu = own_cpu() - harness_cpu
         if consumer.output != "exit":
             # The slot's walsender now, which did the streaming: a consumer may
             # have opened and closed another replication connection first
@@ -399,6 +411,7 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
         "walsender_cpu_s_per_m": walsender_cpu / millions if walsender_cpu is not None else None,
         "peak_rss_mb": child.peak_rss_mb(),
         "first_event_s": first_event,
+        "harness_cpu_s_per_m": harness_cpu / millions,
         "counts": counts,
     }
     if cluster:
