@@ -357,6 +357,11 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
                 # whose deliveries can finish in either order.
                 if marker_seen is None and offsets.records(message_topic) >= 1:
                     marker_seen = time.monotonic()
+                # The rows' topic is created when the producer first asks for
+                # it, as it sends its first record; it shows in the listings
+                # made while the message topic is missing (no request more).
+                if first_event is None and offsets.listed(row_topic):
+                    first_event = time.monotonic() - child.started
                 if marker_seen is not None:
                     records = offsets.records(row_topic)
                     if records > expected_records:

@@ -12,7 +12,6 @@ python3-confluent-kafka, on Debian's librdkafka.
 import os
 import signal
 import subprocess
-import time
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -42,7 +41,7 @@ class MockCluster:
             pass
 
     def stop(self):
-        """SIGTERM, then the CPU time of its whole life; None if it had died."""
+        """SIGTERM (unless it has exited), then the CPU time of its whole life."""
         if self.rusage is None:
             self.sample_peak()
             alive = self.proc.poll() is None
@@ -69,14 +68,17 @@ class Offsets:
     def _partitions(self, topic):
         """The topic's partitions once it exists. Listing every topic, not
         asking for this one: a metadata request naming a missing topic could
-        have the broker create it."""
+        have the broker create it. Every topic of the listing is kept."""
         if topic not in self.partitions:
             metadata = self.client.list_topics(timeout=5)
-            found = metadata.topics.get(topic)
-            if found is None or found.error is not None or not found.partitions:
-                return None
-            self.partitions[topic] = sorted(found.partitions)
-        return self.partitions[topic]
+            for name, found in metadata.topics.items():
+                if found.error is None and found.partitions:
+                    self.partitions[name] = sorted(found.partitions)
+        return self.partitions.get(topic)
+
+    def listed(self, topic):
+        """Whether `topic` was in a listing made so far (no request)."""
+        return topic in self.partitions
 
     def records(self, topic):
         """Records ever appended to `topic` (the sum of its partitions'
@@ -96,12 +98,3 @@ class Offsets:
 
     def close(self):
         self.client.close()
-
-
-def wait_for(offsets, topic, count, deadline, poll=0.005):
-    """Until `topic` holds `count` records (or more); the count seen."""
-    while True:
-        seen = offsets.records(topic)
-        if seen >= count or time.monotonic() > deadline:
-            return seen
-        time.sleep(poll)
