@@ -318,7 +318,11 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
     if consumer.output == "kafka":
         # The run's own mock broker, started before the consumer's clock.
         cluster = kafka.MockCluster(bench.kafka_mock, os.path.join(bench.work, f"{slot}.broker.log"))
-        offsets = kafka.Offsets(cluster.bootstrap)
+        try:
+            offsets = kafka.Offsets(cluster.bootstrap)
+        except BaseException:
+            cluster.stop()
+            raise
         row_topic, message_topic = consumer.topics(slot, workload)
         # A tombstone follows each delete's record.
         expected_records = workload.changes + deletes
