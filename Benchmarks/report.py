@@ -118,9 +118,9 @@ def _peers(results):
 def _kafka(results):
     """The Kafka sink against the file sink of the same run, with the mock
     broker's CPU apart; None when no run drained into Kafka."""
-    rows = ["| Workload | Kafka changes/s | File changes/s | Kafka / file | Siphon CPU s / M changes (Kafka, file) "
+    rows = ["| Workload | Kafka changes/s | File changes/s | Kafka / file | Kafka s: every row (the marker) | Siphon CPU s / M changes (Kafka, file) "
             "| Mock broker CPU s / M changes | Harness CPU s / M changes (Kafka, file) | Siphon peak RSS MB (Kafka, file) "
-            "| Mock broker peak RSS MB | Records (of which tombstones) |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+            "| Mock broker peak RSS MB | Records (of which tombstones) |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for w in results["drain"].values():
         ours, file = w["consumers"].get("siphon_kafka"), w["consumers"].get("siphon")
         if not ours:
@@ -129,7 +129,8 @@ def _kafka(results):
         pairs = _pair_ratios(ours, file) if file else []
         each = f" ({', '.join(f'{r:.2f}' for r in pairs)})" if len(pairs) > 1 else ""
         rows.append(f"| {w['title']} | {_spread(ours, 'changes_per_s', 0)} | {_n(file and file['changes_per_s'])} | "
-                    f"{_n(ratio, 2)}{each} | {_n(ours['cpu_s_per_m'], 1)}, {_n(file and file['cpu_s_per_m'], 1)} | "
+                    f"{_n(ratio, 2)}{each} | {_n(ours['seconds'], 2)} ({_n(ours.get('marker_s'), 2)}) | "
+                    f"{_n(ours['cpu_s_per_m'], 1)}, {_n(file and file['cpu_s_per_m'], 1)} | "
                     f"{_n(ours.get('broker_cpu_s_per_m'), 1)} | {_n(ours.get('harness_cpu_s_per_m'), 1)}, "
                     f"{_n(file and file.get('harness_cpu_s_per_m'), 1)} | {_n(ours['peak_rss_mb'])}, "
                     f"{_n(file and file['peak_rss_mb'])} | {_n(ours.get('broker_peak_rss_mb'))} | "
