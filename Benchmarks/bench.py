@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import select
 import signal
 import statistics
@@ -31,6 +32,7 @@ import time
 import psycopg2
 
 import consumers
+import kafka
 import report
 import workloads
 
@@ -61,6 +63,7 @@ class Bench:
         self.minimal_consumer = args.minimal_consumer
         self.debezium_python = args.debezium_python
         self.debezium_jvm = args.debezium_jvm
+        self.kafka_mock = args.kafka_mock
         self.work = args.work
         self.port = args.port
         self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
@@ -300,13 +303,42 @@ def median_of(runs):
 # MARK: drain
 
 
-def drain_once(bench, workload, consumer, slot, marker):
+def own_cpu():
+    """The harness's own user + system time, every thread (the Kafka
+    client's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drain_once(bench, workload, consumer, slot, marker, deletes):
     marker_prefix, marker_lsn = marker
+    harness_cpu = own_cpu()
     out = os.path.join(bench.work, f"{slot}.out") if consumer.output == "file" else os.devnull
-    child = Child(consumer.command(bench, slot, out), os.path.join(bench.work, f"{slot}.log"))
+    cluster = offsets = None
+    if consumer.output == "kafka":
+        # The run's own mock broker, started before the consumer's clock.
+        cluster = kafka.MockCluster(bench.kafka_mock, os.path.join(bench.work, f"{slot}.broker.log"))
+        try:
+            offsets = kafka.Offsets(cluster.bootstrap)
+        except BaseException:
+            cluster.stop()
+            raise
+        row_topic, message_topic = consumer.topics(slot, workload)
+        # A tombstone follows each delete's record.
+        expected_records = workload.changes + deletes
+        records = marker_s = None
+    try:
+        child = Child(consumer.command(bench, slot, cluster.bootstrap if cluster else out),
+                      os.path.join(bench.work, f"{slot}.log"))
+    except BaseException:
+        if cluster:
+            offsets.close()
+            cluster.stop()
+        raise
     tail = FileTail(out) if consumer.output == "file" else None
     deadline = child.started + max(300, workload.changes / 2000)
     walsender = walsender_cpu = first_event = None
+    pause = 0.005
     try:
         while True:
             if child.exited():
@@ -324,20 +356,56 @@ def drain_once(bench, workload, consumer, slot, marker):
                     first_event = time.monotonic() - child.started
                 if tail.ends_with_marker(marker_prefix):
                     break
+            elif offsets is not None:
+                # Done when every row's record is in the rows' topic (the count
+                # is known, so the marker is not needed to see the end); the
+                # marker's record is waited for below, untimed.
+                records = offsets.records(row_topic)
+                # The rows' topic is created when the producer first asks for
+                # it, as it sends its first record.
+                if first_event is None and offsets.listed(row_topic):
+                    first_event = time.monotonic() - child.started
+                if records > expected_records:
+                    raise child.failure(f"{consumer.label} wrote {records} records to {row_topic}, expected "
+                                        f"{expected_records} ({workload.changes} changes, {deletes} tombstones)")
+                if records == expected_records:
+                    break
+                if records:
+                    # Each poll is requests to the broker and Kafka client work
+                    # in the harness, on the cores Siphon runs on: far from the
+                    # end, look less often (a quarter of the time the rest
+                    # should take at the rate so far, 5 to 100 ms), so the end
+                    # is still seen within about 5 ms.
+                    rate = records / (time.monotonic() - child.started)
+                    pause = min(0.1, max(0.005, (expected_records - records) / rate / 4))
             elif walsender is not None and bench.sent_past(walsender, marker_lsn):
                 break
             if time.monotonic() > deadline:
                 child.stop(consumer.stop_signal, timeout=10)
                 raise child.failure(f"{consumer.label} did not finish {workload.name} within "
                                     f"{deadline - child.started:.0f} s")
-            time.sleep(0.005)
+            time.sleep(pause)
         elapsed = time.monotonic() - child.started
+        # What watching cost (the file's tail, or the topics' offsets), on the
+        # cores the consumer runs on.
+        harness_cpu = own_cpu() - harness_cpu
         if consumer.output != "exit":
             # The slot's walsender now, which did the streaming: a consumer may
             # have opened and closed another replication connection first
             # (Debezium does), and the first one seen would be that one.
             walsender = bench.walsender(slot) or walsender
             walsender_cpu = cpu_seconds(walsender)
+        if offsets is not None:
+            # The end marker's record too, in a topic of its own: librdkafka
+            # sends the first record of a topic it has not seen yet at its
+            # next 1 s timer tick, so the marker comes up to 1 s after the
+            # rows whatever the sink does (see Benchmarks/README.md).
+            while offsets.records(message_topic) < 1:
+                if child.exited() or time.monotonic() - child.started - elapsed > 30:
+                    raise child.failure(f"{consumer.label} delivered every row of {workload.name} but not the "
+                                        f"end marker within 30 s")
+                time.sleep(0.005)
+            marker_s = time.monotonic() - child.started
         status = child.stop(consumer.stop_signal)
         if status != 0:
             raise child.failure(f"{consumer.label} exited with status {status} when stopped")
@@ -347,6 +415,9 @@ def drain_once(bench, workload, consumer, slot, marker):
             tail.close()
         if not child.exited():
             child.stop(consumer.stop_signal, timeout=10)
+        if cluster:
+            offsets.close()
+            broker_cpu = cluster.stop()
     counts = consumer.count(out) if consumer.output == "file" else None
     if out != os.devnull:
         os.remove(out)
@@ -362,8 +433,15 @@ def drain_once(bench, workload, consumer, slot, marker):
         "walsender_cpu_s_per_m": walsender_cpu / millions if walsender_cpu is not None else None,
         "peak_rss_mb": child.peak_rss_mb(),
         "first_event_s": first_event,
+        "harness_cpu_s_per_m": harness_cpu / millions,
         "counts": counts,
     }
+    if cluster:
+        if cluster.proc.returncode != 0:
+            raise Failure(f"the mock Kafka broker of {slot} exited with status {cluster.proc.returncode} "
+                          f"(log: {bench.work}/{slot}.broker.log)")
+        result.update({"broker_cpu_s_per_m": broker_cpu / millions, "broker_peak_rss_mb": cluster.peak_rss_mb(),
+                       "records": records, "tombstones": deletes, "marker_s": marker_s})
     details = consumer.details(child.log_path) if hasattr(consumer, "details") else {}
     if "handler_cpu_s" in details:
         result["handler_cpu_s_per_m"] = details["handler_cpu_s"] / millions
@@ -393,16 +471,19 @@ def run_drain(bench, args):
                 started = time.monotonic()
                 with bench.db.cursor() as cur:
                     workload.generate(cur)
+                    deletes = workload.deletes(cur)
                 marker = bench.end_marker(workload.name)
                 log(f"{workload.title}: backlog written in {time.monotonic() - started:.1f} s")
                 for rep in reps:
                     for c in rotated(drain_consumers, rep):
-                        result = drain_once(bench, workload, c, slots[rep, c.name], marker)
+                        result = drain_once(bench, workload, c, slots[rep, c.name], marker, deletes)
                         bench.drop_slot(slots[rep, c.name])
                         runs[c.name].append(result)
+                        broker = (f", mock broker CPU {result['broker_cpu_s_per_m']:.2f} s/M, "
+                                  f"RSS {result['broker_peak_rss_mb']:.0f} MB" if "broker_cpu_s_per_m" in result else "")
                         log(f"  {workload.name} {c.label} [{rep + 1}/{args.repeat}]: {result['seconds']:.2f} s, "
                             f"{result['changes_per_s']:,.0f} changes/s, CPU {result['cpu_s_per_m']:.2f} s/M, "
-                            f"RSS {result['peak_rss_mb']:.0f} MB")
+                            f"RSS {result['peak_rss_mb']:.0f} MB{broker}")
             finally:
                 for slot in slots.values():
                     bench.drop_slot(slot)
@@ -654,6 +735,8 @@ def parse_args():
                         help="the Python of the Debezium virtual environment (bench.sh sets it up); "
                              "without it the Debezium peer is left out")
     parser.add_argument("--debezium-jvm", default=None, help="the libjvm.so Debezium runs on (default: JPype's choice)")
+    parser.add_argument("--kafka-mock", default=None,
+                        help="the built kafka_mock.c (the Kafka sink's broker; without it the Kafka sink is left out)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
@@ -685,6 +768,8 @@ def parse_args():
         unknown = args.consumers - set(consumers.drain_names()) - {"minimal"}
         if unknown:
             parser.error(f"unknown consumers: {', '.join(sorted(unknown))}")
+        if "siphon_kafka" in args.consumers and not args.kafka_mock:
+            parser.error("the siphon_kafka consumer needs --kafka-mock (Scripts/bench.sh builds it)")
         if "debezium" in args.consumers and not args.debezium_python:
             parser.error("the debezium consumer needs --debezium-python (Scripts/bench.sh sets it up)")
     args.command = args.command or " ".join(sys.argv)

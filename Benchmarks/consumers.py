@@ -12,8 +12,11 @@ the attributes and methods below and put it in `drain_consumers` or
   watch (completion is the end marker's line appearing there, and rows can
   be counted); None when it discards them (completion is the walsender
   having sent past the end marker); "exit" when it is done once its
-  process exits.
-- `command(bench, slot, out)`: the argv to start it.
+  process exits; "kafka" when it produces to the mock Kafka cluster the
+  harness starts for the run (completion and the count are read from the
+  topics' offsets, see kafka.py; `topics(slot, workload)` names them).
+- `command(bench, slot, out)`: the argv to start it; for a "kafka" consumer
+  `out` is the mock cluster's bootstrap address.
 - `count(path)`: row changes in its output by op (c/u/d/r/t), or None.
 - `exact`: its row count must equal the workload's (a failed check makes
   the harness exit non-zero).
@@ -162,8 +165,14 @@ class Siphon:
         # The baseline binary (--siphon-baseline), to compare two builds in one run.
         self.baseline = baseline
 
+    def sink(self, out):
+        return f"""sink:
+  type: file
+  path: {out}
+"""
+
     def command(self, bench, slot, out):
-        folder = os.path.dirname(out)
+        folder = bench.work
         config = os.path.join(folder, f"{slot}.yaml")
         tables = ", ".join(f'"{t}"' for t in self.tables)
         with open(config, "w") as f:
@@ -177,16 +186,41 @@ source:
   tables: [{tables}]
   snapshot: {self.snapshot}
   status_interval: 1s
-sink:
-  type: file
-  path: {out}
-state:
+{self.sink(out)}state:
   path: {os.path.join(folder, slot + '.state')}
 """)
         return [bench.siphon_baseline if self.baseline else bench.siphon, "run", "--config", config]
 
     def count(self, path):
         return count_ops(path)
+
+
+class SiphonKafka(Siphon):
+    """`siphon run` with a postgres source and the Kafka sink, into librdkafka's
+    mock cluster (Benchmarks/kafka_mock.c): the sink's defaults (idempotent,
+    acks=all, no compression) with tombstones. The pipeline's name is the
+    slot's, so each run writes topics of its own."""
+    output = "kafka"
+    exact = False  # counted from the offsets instead, in bench.py
+
+    def __init__(self, name="siphon_kafka", label="Siphon postgres > Kafka (mock broker)"):
+        super().__init__(name=name, label=label)
+
+    def sink(self, bootstrap):
+        return f"""sink:
+  type: kafka
+  brokers: "{bootstrap}"
+  tombstones: true
+"""
+
+    def topics(self, slot, workload):
+        """The row events' topic and the logical messages' (the end marker's),
+        by the sink's default templates: `{prefix}.{schema}.{table}` and
+        `{prefix}.message`, the prefix being the pipeline's name."""
+        return f"{slot}.public.{workload.name}", f"{slot}.message"
+
+    def count(self, path):
+        return None
 
 
 def siphon_baseline():
@@ -245,13 +279,17 @@ def debezium_versions(bench):
 
 
 # The drain consumers by default run on every workload, all but Debezium,
-# which is slow and runs on W1 only (enough to compare it with Siphon).
+# which is slow and runs on W1 only (enough to compare it with Siphon), and
+# the Kafka sink.
 DEBEZIUM_WORKLOADS = ("w1",)
+# The Kafka sink by default on W1 (its target) and W3 (a backlog five times
+# larger, to show whether its memory grows with it).
+KAFKA_WORKLOADS = ("w1", "w3")
 
 
 def _drain_all():
     return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), siphon_baseline(),
-            Debezium()]
+            SiphonKafka(), Debezium()]
 
 
 def drain_names():
@@ -261,12 +299,15 @@ def drain_names():
 def drain_consumers(bench, workload, names=None):
     """The consumers that drain `workload`, in the harness's order: those
     of `names` if given, otherwise the defaults, with Debezium on W1 when
-    its virtual environment was set up (bench.sh passes its Python)."""
+    its virtual environment was set up (bench.sh passes its Python) and the
+    Kafka sink on W1 and W3 when the mock cluster was built (bench.sh
+    passes it)."""
     if names:
         return [c for c in _drain_all() if c.name in names]
     return [c for c in _drain_all() if (not isinstance(c, Debezium)
             or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS))
-            and (not getattr(c, "baseline", False) or bench.siphon_baseline)]
+            and (not getattr(c, "baseline", False) or bench.siphon_baseline)
+            and (not isinstance(c, SiphonKafka) or (bench.kafka_mock and workload.name in KAFKA_WORKLOADS))]
 
 
 def latency_consumers(bench, names=None):

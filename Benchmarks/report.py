@@ -115,6 +115,45 @@ def _peers(results):
     return "\n\n".join(parts)
 
 
+def _kafka(results):
+    """The Kafka sink against the file sink of the same run, with the mock
+    broker's CPU apart; None when no run drained into Kafka."""
+    rows = ["| Workload | Kafka changes/s | File changes/s | Kafka / file | Kafka s: every row (the marker) | Siphon CPU s / M changes (Kafka, file) "
+            "| Mock broker CPU s / M changes | Harness CPU s / M changes (Kafka, file) | Siphon peak RSS MB (Kafka, file) "
+            "| Mock broker peak RSS MB | Records (of which tombstones) |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for w in results["drain"].values():
+        ours, file = w["consumers"].get("siphon_kafka"), w["consumers"].get("siphon")
+        if not ours:
+            continue
+        ratio = ours["changes_per_s"] / file["changes_per_s"] if file else None
+        pairs = _pair_ratios(ours, file) if file else []
+        each = f" ({', '.join(f'{r:.2f}' for r in pairs)})" if len(pairs) > 1 else ""
+        rows.append(f"| {w['title']} | {_spread(ours, 'changes_per_s', 0)} | {_n(file and file['changes_per_s'])} | "
+                    f"{_n(ratio, 2)}{each} | {_n(ours['seconds'], 2)} ({_n(ours.get('marker_s'), 2)}) | "
+                    f"{_n(ours['cpu_s_per_m'], 1)}, {_n(file and file['cpu_s_per_m'], 1)} | "
+                    f"{_n(ours.get('broker_cpu_s_per_m'), 1)} | {_n(ours.get('harness_cpu_s_per_m'), 1)}, "
+                    f"{_n(file and file.get('harness_cpu_s_per_m'), 1)} | {_n(ours['peak_rss_mb'])}, "
+                    f"{_n(file and file['peak_rss_mb'])} | {_n(ours.get('broker_peak_rss_mb'))} | "
+                    f"{_n(ours.get('records'))} ({_n(ours.get('tombstones'))}) |")
+    if len(rows) == 2:
+        return None
+    parts = ["Siphon into librdkafka's mock cluster (one broker, a process of its own on the same cores), "
+             "next to Siphon into a file in the same run; medians, and in brackets the Kafka / file ratio "
+             "of each repetition.", "", *rows]
+    # Memory against backlog size: the same sink on 200,000 and 1,000,000 changes.
+    sized = sorted((w["changes"], w["consumers"]["siphon_kafka"]["peak_rss_mb"]) for w in results["drain"].values()
+                   if "siphon_kafka" in w["consumers"])
+    if len(sized) > 1:
+        parts += ["", "Siphon's peak RSS with the Kafka sink by backlog: " + ", ".join(
+            f"{_n(rss)} MB for {changes:,} changes" for changes, rss in sized) + "."]
+    return "\n".join(parts)
+
+
+def _pair_ratios(ours, theirs):
+    """Kafka / file rate of each repetition (both ran in it)."""
+    return [a["changes_per_s"] / b["changes_per_s"] for a, b in zip(ours.get("runs", []), theirs.get("runs", []))]
+
+
 def _latency(results):
     rows = [f"Steady inserts for {results['latency_seconds']:g} s per run, consumer attached and caught up; "
             "latency = row's line read from the consumer's file (woken by inotify) minus the row's clock_timestamp().", "",
@@ -158,6 +197,10 @@ def targets(results):
         checks.append((f"{name.upper()} ≤ 10 CPU s per million changes", f"{cpu:.1f} s", cpu <= 10))
         rss = siphon["peak_rss_mb"]
         checks.append((f"{name.upper()} peak RSS < {limit} MB", f"{rss:.0f} MB", rss < limit))
+    w1 = drain.get("w1")
+    if w1 and "siphon_kafka" in w1["consumers"] and "siphon" in w1["consumers"]:
+        ratio = w1["consumers"]["siphon_kafka"]["changes_per_s"] / w1["consumers"]["siphon"]["changes_per_s"]
+        checks.append(("Kafka sink W1 ≥ 0.8 × file sink", f"{ratio:.2f} ×", ratio >= 0.8))
     at_5000 = results.get("latency", {}).get("5000", {})
     siphon_5000 = at_5000.get("siphon")
     if siphon_5000:
@@ -208,6 +251,9 @@ def markdown(results):
         peers = _peers(results)
         if peers:
             parts += ["", "## Siphon and Debezium", "", peers]
+        into_kafka = _kafka(results)
+        if into_kafka:
+            parts += ["", "## Siphon into Kafka", "", into_kafka]
     if results.get("latency"):
         parts += ["", "## Latency", "", _latency(results)]
     if results.get("snapshot"):

@@ -2,8 +2,10 @@
 exactly known number of row changes with server-side SQL (fast, and every
 statement touches exactly one row, so the count is exact).
 
-To add one: write a class with `name`, `title`, `changes`, `setup(cur)` and
-`generate(cur)`, and put it in `WORKLOADS`.
+To add one: write a class with `name`, `title`, `changes`, `setup(cur)`,
+`generate(cur)` and `deletes(cur)` (how many of the changes are deletes,
+once the backlog is written: the Kafka sink writes a tombstone after each),
+and put it in `workloads()`.
 """
 
 # The mixed column set of W1-W3 and the snapshot table.
@@ -67,6 +69,12 @@ class MixedTransactions:
                 END LOOP;
             END $$""")
 
+    def deletes(self, cur):
+        # Deletes took the lowest live key, from 1 up, one key each; the
+        # table is never emptied (inserts whenever fewer than 100 rows live).
+        cur.execute("SELECT min(id) - 1 FROM w1")
+        return cur.fetchone()[0]
+
 
 class SingleInserts:
     """W2: one single-row insert per transaction."""
@@ -89,6 +97,9 @@ class SingleInserts:
                 END LOOP;
             END $$""")
 
+    def deletes(self, cur):
+        return 0
+
 
 class OneLargeTransaction:
     """W3: one transaction inserting many rows (PostgreSQL streams or spills it)."""
@@ -103,6 +114,9 @@ class OneLargeTransaction:
 
     def generate(self, cur):
         cur.execute(f"INSERT INTO w3 SELECT {row_values('g')} FROM generate_series(1, {self.changes}) g")
+
+    def deletes(self, cur):
+        return 0
 
 
 class ToastedRows:
@@ -142,6 +156,9 @@ class ToastedRows:
                     IF i % 10 = 0 THEN COMMIT; END IF;
                 END LOOP;
             END $$""")
+
+    def deletes(self, cur):
+        return 0
 
 
 def workloads(quick):
