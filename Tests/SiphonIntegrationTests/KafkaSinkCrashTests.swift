@@ -46,13 +46,8 @@ final class KafkaSinkCrashTests: XCTestCase {
         var process = try harness.start()
         try process.waitFor(stderrContaining: "capturing", timeout: .seconds(30))
         let writer = try SiphonProcess(executable: URL(fileURLWithPath: "/bin/bash"), arguments: [script])
-        for round in 0..<8 {
-            // Some runs outlast the 1 s checkpoint interval, some do not.
-            Thread.sleep(forTimeInterval: 0.3 + Double(round % 3) * 0.5)
-            process.signal(SIGKILL)
-            _ = try process.waitForExit(timeout: .seconds(10))
-            process = try harness.start()
-        }
+        // Some runs outlast the 1 s checkpoint interval, some do not.
+        process = try harness.killNine(process, times: 8) { 0.3 + Double($0 % 3) * 0.5 }
         XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, writer.stderrText)
         let expected = rounds * 7
         var records: [MockKafka.Record] = []

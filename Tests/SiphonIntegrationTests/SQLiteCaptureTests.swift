@@ -203,12 +203,7 @@ final class SQLiteCaptureTests: XCTestCase {
         // Changes made before the triggers exist are not captured (the snapshot covers those).
         try process.waitFor(stderrContaining: "capturing", timeout: .seconds(30))
         let writer = try SiphonProcess(executable: URL(fileURLWithPath: "/bin/bash"), arguments: [script])
-        for round in 0..<8 {
-            Thread.sleep(forTimeInterval: 0.3 + Double(round % 3) * 0.2)
-            process.signal(SIGKILL)
-            _ = try process.waitForExit(timeout: .seconds(10))
-            process = try harness.start()
-        }
+        process = try harness.killNine(process, times: 8) { 0.3 + Double($0 % 3) * 0.2 }
         XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, writer.stderrText)
         let expected = rounds * 7
         _ = try harness.waitForRowEvents(expected, process: process, timeout: .seconds(60))

@@ -72,6 +72,19 @@ final class SQLiteHarness {
         try SiphonProcess(arguments: ["run", "--config", configPath], environment: ["SIPHON_LOG_LEVEL": "debug"])
     }
 
+    /// Kills `process` with SIGKILL `times` times, each after `pause(round)`
+    /// seconds, starting `siphon run` again each time; returns the last one.
+    func killNine(_ process: SiphonProcess, times: Int, pause: (Int) -> TimeInterval) throws -> SiphonProcess {
+        var process = process
+        for round in 0..<times {
+            Thread.sleep(forTimeInterval: pause(round))
+            process.signal(SIGKILL)
+            _ = try process.waitForExit(timeout: .seconds(10))
+            process = try start()
+        }
+        return process
+    }
+
     func siphon(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         try SiphonProcess.run(arguments)
     }
