@@ -148,13 +148,7 @@ class Child:
         self.peak_kb = 0
 
     def sample_peak(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-        except OSError:
-            pass
+        self.peak_kb = max(self.peak_kb, consumers.vm_hwm_kb(self.proc.pid))
 
     def exited(self):
         if self.status is None:

@@ -315,3 +315,15 @@ def latency_consumers(bench, names=None):
     baseline = [siphon_baseline()] if bench.siphon_baseline else []
     chosen = [RecvlogicalWal2json(), PythonWal2json(), *reference, Siphon(), *baseline]
     return [c for c in chosen if not names or c.name in names]
+
+
+def vm_hwm_kb(pid):
+    """A running process's peak RSS so far (VmHWM from /proc, in KiB), or 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

@@ -15,6 +15,8 @@ import subprocess
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+import consumers
+
 
 class MockCluster:
     """One mock broker, started for one drain run and stopped after it, so
@@ -32,13 +34,7 @@ class MockCluster:
         self.rusage = None
 
     def sample_peak(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-        except OSError:
-            pass
+        self.peak_kb = max(self.peak_kb, consumers.vm_hwm_kb(self.proc.pid))
 
     def stop(self):
         """SIGTERM (unless it has exited), then the CPU time of its whole life."""

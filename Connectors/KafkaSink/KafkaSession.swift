@@ -117,8 +117,9 @@ final class KafkaSession: @unchecked Sendable {
             topic.withUnsafeBufferPointer { topicName in
                 pipeline.withUnsafeBufferPointer { pipelineName in
                     event.position.withHexDigits { id in
-                        var fields: [rd_kafka_vu_t] = []
-                        fields.reserveCapacity(10)
+                        // At most 9 fields: on the stack, not an array allocated per record.
+                        withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 10) { buffer in
+                        var fields = FieldList(buffer)
                         var field = rd_kafka_vu_t()
                         field.vtype = RD_KAFKA_VTYPE_TOPIC
                         field.u.cstr = topicName.baseAddress
@@ -148,19 +149,19 @@ final class KafkaSession: @unchecked Sendable {
                         fields.append(field)
                         fields.append(Self.header(Self.idHeader, id.baseAddress!, id.count))
                         fields.append(Self.header(Self.pipelineHeader, pipelineName.baseAddress!, pipelineName.count))
-                        if event.op != .schemaChange {
-                            let op = Self.opValues[event.op]!
+                        if let op = Self.opValue(event.op) {
                             fields.append(Self.header(Self.opHeader, op.utf8Start, op.utf8CodeUnitCount))
                         }
                         if let version = schemaVersion {
                             fields.append(Self.header(Self.versionHeader, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + version.lowerBound,
                                                       version.count))
                         }
-                        guard let error = rd_kafka_produceva(producer.pointer, fields, fields.count) else {
+                        guard let error = rd_kafka_produceva(producer.pointer, buffer.baseAddress, fields.count) else {
                             return RD_KAFKA_RESP_ERR_NO_ERROR
                         }
                         defer { rd_kafka_error_destroy(error) }
                         return rd_kafka_error_code(error)
+                        }
                     }
                 }
             }
@@ -178,9 +179,30 @@ final class KafkaSession: @unchecked Sendable {
     private static let pipelineHeader: StaticString = "siphon-pipeline"
     private static let opHeader: StaticString = "siphon-op"
     private static let versionHeader: StaticString = "siphon-schema-version"
-    private static let opValues: [SiphonCore.Operation: StaticString] = [
-        .create: "c", .update: "u", .delete: "d", .read: "r", .truncate: "t", .message: "m",
-    ]
+    /// The `siphon-op` header's value; none for schema changes.
+    private static func opValue(_ op: SiphonCore.Operation) -> StaticString? {
+        switch op {
+        case .create: "c"
+        case .update: "u"
+        case .delete: "d"
+        case .read: "r"
+        case .truncate: "t"
+        case .message: "m"
+        case .schemaChange: nil
+        }
+    }
+
+    /// The fields of one `rd_kafka_produceva` call, in stack memory.
+    private struct FieldList {
+        let buffer: UnsafeMutableBufferPointer<rd_kafka_vu_t>
+        private(set) var count = 0
+        init(_ buffer: UnsafeMutableBufferPointer<rd_kafka_vu_t>) { self.buffer = buffer }
+        mutating func append(_ field: rd_kafka_vu_t) {
+            precondition(count < buffer.count, "more Kafka record fields than room for")
+            buffer[count] = field
+            count += 1
+        }
+    }
 
     private static func header(_ name: StaticString, _ value: UnsafePointer<UInt8>, _ count: Int) -> rd_kafka_vu_t {
         var field = rd_kafka_vu_t()
@@ -193,8 +215,10 @@ final class KafkaSession: @unchecked Sendable {
 
     /// Where the digits of the event's top-level `"schema_version":N` are
     /// in the batch's buffer (the last one in the line: row data comes before it).
+    private static let schemaVersionMarker = Array("\"schema_version\":".utf8)
+
     static func schemaVersion(in line: ArraySlice<UInt8>) -> Range<Int>? {
-        let marker = Array("\"schema_version\":".utf8)
+        let marker = schemaVersionMarker
         var start = line.endIndex - marker.count
         while start >= line.startIndex {
             if line[start] == marker[0], line[start..<(start + marker.count)].elementsEqual(marker) {

@@ -130,19 +130,25 @@ struct CaptureInstaller {
     func uninstall() throws -> Int {
         try connection.execute("BEGIN IMMEDIATE")
         do {
-            let triggers = try installedTriggers()
-            for name in triggers.keys.sorted() {
-                try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
-            }
+            let dropped = try dropTriggers()
             for table in [Self.changelog, Self.schemaTable, Self.metaTable] {
                 try connection.execute("DROP TABLE IF EXISTS \(SQL.identifier(table))")
             }
             try connection.execute("COMMIT")
-            return triggers.count
+            return dropped
         } catch {
             connection.rollbackQuietly()
             throw error
         }
+    }
+
+    /// Drops every trigger Siphon installed (inside the caller's transaction); returns how many.
+    private func dropTriggers() throws -> Int {
+        let triggers = try installedTriggers()
+        for name in triggers.keys.sorted() {
+            try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
+        }
+        return triggers.count
     }
 
     /// `offsets reset`: removes the triggers, the schema registry and the
@@ -154,10 +160,7 @@ struct CaptureInstaller {
     func resetKeepingPositions() throws -> Int {
         try connection.execute("BEGIN IMMEDIATE")
         do {
-            let triggers = try installedTriggers()
-            for name in triggers.keys.sorted() {
-                try connection.execute("DROP TRIGGER IF EXISTS \(SQL.identifier(name))")
-            }
+            let dropped = try dropTriggers()
             let exists = try connection.integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '\(Self.changelog)'")
             if exists > 0 {
                 let highest = try connection.integer("SELECT coalesce(max(seq), -1) FROM \(Self.changelog)")
@@ -172,7 +175,7 @@ struct CaptureInstaller {
                 try connection.execute("DROP TABLE IF EXISTS \(SQL.identifier(table))")
             }
             try connection.execute("COMMIT")
-            return triggers.count
+            return dropped
         } catch {
             connection.rollbackQuietly()
             throw error
