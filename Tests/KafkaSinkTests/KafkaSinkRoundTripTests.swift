@@ -5,6 +5,7 @@ import KafkaTesting
 import Logging
 import SiphonCore
 import SiphonTestSupport
+import SiphonTesting
 import XCTest
 
 /// Every kind of event through the sink and back out of Kafka with a
@@ -242,31 +243,12 @@ final class KafkaSinkRoundTripTests: XCTestCase {
     }
 }
 
-/// A `c` row of public.orders with key `{"id":key}` (7 unless given; nil: no key).
+/// A `c` row of public.orders with key `{"id":key}` (7 unless given; nil: no key), ending its transaction.
 enum TestRow {
+    static let table = TableName(schema: "public", name: "orders")
+
     static func append(to batch: inout EventBatch, position: Position, pipeline: String, key: Int? = 7, note: String = "x") {
-        let envelope = EventEnvelope(options: EventOptions(), connector: "postgresql", pipeline: pipeline)
-        batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "public", name: "orders"),
-                             envelope: envelope,
-                             source: { json in
-                                 json.appendRaw("{\"name\":")
-                                 json.appendString(pipeline)
-                                 json.appendRaw("}")
-                             },
-                             transaction: nil, timestampMicros: 0, schemaVersion: 1,
-                             facts: { CloudEventFacts(sourceMillis: 0, snapshot: .none, database: "app") }) { image, json in
-            switch image {
-            case .before: return false
-            case .after:
-                json.appendRaw("{\"id\":\(key ?? 0),\"note\":".utf8)
-                json.appendString(note)
-                json.appendRaw("}")
-            case .key:
-                guard let key else { return false }
-                json.appendRaw("{\"id\":\(key)}".utf8)
-            }
-            return true
-        }
-        batch.markTransactionEnd()
+        TestEvents.append(to: &batch, position: position, key: key, pipeline: pipeline, endsTransaction: true,
+                          table: table, note: note)
     }
 }

@@ -1,13 +1,17 @@
 import SiphonCore
 
-/// Events for tests: a row event of table `s.t` with key `{"id":key}`.
+/// Events for tests: a `c` row event, by default of table `s.t` with key
+/// `{"id":key}` and `after` the same object.
 public enum TestEvents {
-    /// Appends a `c` event at `position` for `key`, written by `pipeline`
-    /// (its `source.name`, which the file sink checks).
-    public static func append(to batch: inout EventBatch, position: Position, key: Int, pipeline: String = "p",
-                              endsTransaction: Bool = false) {
+    /// Appends a `c` event at `position` for `key` (nil: a table without a
+    /// key, `after` has id 0), written by `pipeline` (its `source.name`,
+    /// which the file sink checks); with `note`, `after` also has
+    /// `"note":note`.
+    public static func append(to batch: inout EventBatch, position: Position, key: Int?, pipeline: String = "p",
+                              endsTransaction: Bool = false, table: TableName = TableName(schema: "s", name: "t"),
+                              note: String? = nil) {
         let envelope = EventEnvelope(options: EventOptions(), connector: "test", pipeline: pipeline)
-        batch.appendRowEvent(position: position, op: .create, table: TableName(schema: "s", name: "t"),
+        batch.appendRowEvent(position: position, op: .create, table: table,
                              envelope: envelope,
                              source: { json in
                                  json.appendRaw("{\"name\":")
@@ -18,8 +22,16 @@ public enum TestEvents {
                              facts: { CloudEventFacts(sourceMillis: 0, snapshot: .none, database: "test") }) { image, json in
             switch image {
             case .before: return false
-            case .after: json.appendRaw("{\"id\":\(key)}".utf8)
-            case .key: json.appendRaw("{\"id\":\(key)}".utf8)
+            case .after:
+                json.appendRaw("{\"id\":\(key ?? 0)".utf8)
+                if let note {
+                    json.appendRaw(",\"note\":")
+                    json.appendString(note)
+                }
+                json.appendRaw("}")
+            case .key:
+                guard let key else { return false }
+                json.appendRaw("{\"id\":\(key)}".utf8)
             }
             return true
         }
