@@ -127,20 +127,20 @@ public final class KafkaSink: Sink {
             try await createMissingTopics(for: batch, in: session, creation)
         }
         var index = 0
-        var valueSent = false
+        var step = KafkaSession.Step.begin
         while index < batch.count {
             let now = session.ledger.snapshot
             if let failure = now.failure {
                 noteGap(durable: now.durable)
                 throw failure
             }
-            switch try session.send(batch, index, valueSent: valueSent) {
+            switch try session.send(batch, index, from: step) {
             case .done:
                 index += 1
-                valueSent = false
-            case let .queueFull(sent):
+                step = .begin
+            case let .queueFull(from):
                 // librdkafka's queue is full: wait for reports to free it.
-                valueSent = sent
+                step = from
                 await session.waitForReports()
             }
         }
