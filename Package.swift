@@ -85,6 +85,8 @@ let package = Package(
             dependencies: ["KafkaSink", "CRdKafka", "SiphonCore", "SiphonTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/KafkaTesting"
         ),
+        // The mock cluster in a process of its own, for the tests that kill siphon.
+        .executableTarget(name: "siphon-kafka-mock", dependencies: ["CRdKafka"], path: "Tests/KafkaMockHelper"),
         .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",

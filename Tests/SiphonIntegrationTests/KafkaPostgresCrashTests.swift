@@ -5,8 +5,8 @@ import SiphonTestSupport
 import XCTest
 
 /// `siphon run` from PostgreSQL into librdkafka's mock cluster (hosted by
-/// this test process and reached over TCP, so it keeps its data while
-/// siphon is killed with SIGKILL and started again, mid-workload).
+/// a helper process, `siphon-kafka-mock`, and reached over TCP, so it keeps
+/// its data while siphon is killed with SIGKILL and started again, mid-workload).
 final class KafkaPostgresCrashTests: PostgresTestCase {
     /// Three tables (one with a two-column key). A single session commits
     /// random transactions of one to four statements: inserts (of keys
@@ -81,19 +81,21 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         """
 
     func testKillNineInALoopDuringARandomWorkloadLeavesEveryChangeInKafkaExactlyOnce() throws {
-        let kafka = try MockKafka()
+        let prefix = "crash"
+        let tables = ["ta", "tb", "tc"]
+        let transactionTopic = "\(prefix).transaction"
+        var topics = Dictionary(uniqueKeysWithValues: tables.map { ("\(prefix).public.\($0)", Int32(3)) })
+        topics[transactionTopic] = 2
+        let kafka = try MockKafka.inHelperProcess(topics: topics)
         let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"], snapshot: "never",
                                            setup: Self.setup, sink: """
                                                type: kafka
                                                brokers: \(kafka.bootstraps)
+                                               prefix: \(prefix)
                                                transaction_metadata: true
                                                properties:
                                                  linger.ms: 5
                                                """)
-        let tables = ["ta", "tb", "tc"]
-        for table in tables { try kafka.createTopic("\(pipeline.name).public.\(table)", partitions: 3) }
-        let transactionTopic = "\(pipeline.name).transaction"
-        try kafka.createTopic(transactionTopic, partitions: 2)
 
         var process = try pipeline.start()
         try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
@@ -112,11 +114,12 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         // The changes, in commit order (one session wrote them all).
         let audit = try server.psql("SELECT tbl || ' ' || op || ' ' || k FROM audit ORDER BY seq", database: pipeline.database)
             .split(separator: "\n").map(String.init)
-        let rowTopics = Set(tables.map { "\(pipeline.name).public.\($0)" })
+        let rowTopics = Set(tables.map { "\(prefix).public.\($0)" })
         var records: [MockKafka.Record] = []
         do {
             try eventually(timeout: .seconds(60), "\(audit.count) row events in Kafka") {
                 guard process.isRunning else { throw TestSupportError("siphon exited:\n\(process.stderrText.suffix(3000))") }
+                guard kafka.isRunning else { throw TestSupportError("the mock cluster's process exited") }
                 records = try kafka.records { rowTopics.contains($0) }
                 return records.filter { $0.value != nil }.count >= audit.count
             }
@@ -126,7 +129,7 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         try pipeline.stop(process)
 
         // Every record of the pipeline's event topics (row, schema and message topics).
-        let all = try kafka.records { ($0 == pipeline.name || $0.hasPrefix(pipeline.name + ".")) && $0 != transactionTopic }
+        let all = try kafka.records { ($0 == prefix || $0.hasPrefix(prefix + ".")) && $0 != transactionTopic }
         let values = all.filter { $0.value != nil }
         let ids = values.compactMap { $0.headers["siphon-id"] }
         XCTAssertEqual(ids.count, values.count, "every record carries its event id")
