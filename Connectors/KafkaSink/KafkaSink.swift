@@ -49,6 +49,10 @@ public final class KafkaSink: Sink {
     /// partition's last record" no longer means "in Kafka" past it; sending
     /// those events again may repeat some, and loses none.
     private let gapAfter = Mutex<GapGuard?>(nil)
+    private let highestHeld = Mutex<Position?>(nil)
+
+    /// The highest position in the last records `open` read.
+    public var highestPositionHeld: Position? { highestHeld.withLock { $0 } }
 
     struct GapGuard: Sendable {
         var durable: Position?
@@ -112,6 +116,7 @@ public final class KafkaSink: Sink {
             "topics": .stringConvertible(held.partitionCounts.count),
             "highest-held": .string(held.highest?.description ?? "none"),
         ])
+        highestHeld.withLock { $0 = held.highest }
         var trusted = held
         if let gap = gapAfter.withLock({ $0 }) {
             trusted.skipsNothingAfter(gap.durable)

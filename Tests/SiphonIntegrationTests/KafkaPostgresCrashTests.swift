@@ -174,6 +174,28 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         for op in [" c ", " u ", " d "] { XCTAssertTrue(audit.contains { $0.contains(op) }, "no\(op)change") }
     }
 
+    /// Topics holding a record this database cannot have written (its commit
+    /// LSN is past the end of the WAL: topics of another database under the
+    /// same pipeline name) stop the pipeline before anything is skipped.
+    func testAPositionTheDatabaseCannotHaveProducedIsRefused() throws {
+        let kafka = try MockKafka()
+        let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
+                                           setup: "CREATE TABLE t (id int PRIMARY KEY)", sink: """
+                                               type: kafka
+                                               brokers: \(kafka.bootstraps)
+                                               """)
+        let ahead = Position(high: 0x7F_0000_0000, low: 0)
+        try kafka.createTopic("\(pipeline.name).public.t", partitions: 1)
+        try kafka.produce(topic: "\(pipeline.name).public.t", key: #"{"id":1}"#, value: "{}",
+                          headers: ["siphon-id": ahead.description, "siphon-pipeline": pipeline.name])
+        let process = try pipeline.start()
+        XCTAssertEqual(try process.waitForExit(timeout: .seconds(60)), 1, process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("cannot come from this database"), process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("7F/0"), process.stderrText)
+        XCTAssertEqual(process.stderrText.components(separatedBy: "siphon: error:").count, 2,
+                       "one line, not a retry loop: \(process.stderrText)")
+    }
+
     /// One BEGIN and one END per transaction, in that order, END counting
     /// the transaction's changes per table as the audit table does.
     private func checkTransactionMetadata(_ records: [MockKafka.Record], pipeline: PipelineHarness, seed: Double) throws {
