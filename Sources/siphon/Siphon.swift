@@ -40,7 +40,7 @@ struct Siphon: AsyncParsableCommand {
         commandName: "siphon",
         abstract: "Change data capture: every committed row and schema change as a versioned event.",
         version: SiphonVersion.current,
-        subcommands: [Run.self, Validate.self, Offsets.self, SQLiteCommands.self]
+        subcommands: [Run.self, Validate.self, Check.self, Offsets.self, SQLiteCommands.self]
     )
 }
 
