@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import SQLiteSource
 import SiphonCore
@@ -25,9 +27,21 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var config: ConfigOptions
     @OptionGroup var logging: LoggingOptions
+    @Option(help: "Serve /metrics, /healthz, /readyz and /status on this IPv4 host:port, such as 127.0.0.1:9090 (or SIPHON_HTTP); off by default.")
+    var http: String?
+
+    var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SIPHON_HTTP"] }
+
+    func validate() throws {
+        if let text = httpAddress, HTTPAddress(text) == nil {
+            throw ValidationError("\(http == nil ? "SIPHON_HTTP" : "--http"): '\(text)' is not an IPv4 host:port such as 127.0.0.1:9090")
+        }
+    }
 
     func run() async throws {
         let logger = SiphonLogging.bootstrap(level: logging.resolvedLevel, format: logging.resolvedFormat)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let problems = ConfigProblems()
         let definitions = preparePipelines(config.paths, problems: problems)
         guard problems.isEmpty else { exitWithProblems(problems) }
@@ -38,10 +52,16 @@ struct Run: AsyncParsableCommand {
             exitWithError(error)
         }
         let outcomes = PipelineOutcomes()
-        let services = pipelines.map { pipeline in
+        var services = pipelines.map { pipeline in
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: RecordedPipeline(pipeline: pipeline, outcomes: outcomes),
                 successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
+        }
+        if let text = httpAddress, let address = HTTPAddress(text) {
+            // First: up before the pipelines, down after them.
+            services.insert(.init(service: HTTPService(address: address, pipelines: pipelines, registry: registry,
+                                              outcomes: outcomes, logger: logger),
+                                  successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup), at: 0)
         }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
@@ -64,6 +84,9 @@ final class PipelineOutcomes: Sendable {
     private let ended = Mutex<[SiphonError?]>([])
 
     func record(_ failure: SiphonError?) { ended.withLock { $0.append(failure) } }
+
+    /// How many have ended.
+    var endedCount: Int { ended.withLock { $0.count } }
 
     /// The error of the last pipeline to end, when it ended on one.
     var lastFailure: SiphonError? { ended.withLock { $0.last ?? nil } }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Locating and running the PostgreSQL server binaries, as the `postgres` OS user when root.
-enum PostgresBinaries {
+public enum PostgresBinaries {
     /// `PG_BINDIR` if set, else Debian's PostgreSQL 15 location.
     static var directory: String {
         let override = ProcessInfo.processInfo.environment["PG_BINDIR"] ?? ""
@@ -52,7 +52,7 @@ enum PostgresBinaries {
     }
 
     /// A loopback TCP port that is free right now: bind port 0 and read back the kernel's choice.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else

@@ -86,6 +86,7 @@ extension Pipeline {
                     if batch.isEmpty { continue }
                 }
                 try await sink.write(batch)
+                monitor.wrote(batch)
                 written = batch.lastPosition
                 lastResumable = batch.resumable
                 pending += batch.count

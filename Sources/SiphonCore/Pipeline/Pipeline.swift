@@ -60,6 +60,10 @@ public final class Pipeline: Service, Sendable {
     private let sourceTask = Mutex<Task<Void, any Error>?>(nil)
     private let backoff = Mutex<Task<Void, Never>?>(nil)
     private let stopRequested = Mutex(false)
+    let monitor: PipelineMonitor
+
+    /// What the pipeline is doing now (`/status`, `/readyz`).
+    public var status: PipelineStatus { monitor.current }
 
     public init(name: String, source: any Source, sink: any Sink, checkpoints: CheckpointStore,
                 options: PipelineOptions = PipelineOptions(), logger: Logger) {
@@ -68,6 +72,7 @@ public final class Pipeline: Service, Sendable {
         self.sink = sink
         self.checkpoints = checkpoints
         self.options = options
+        monitor = PipelineMonitor(name: name)
         var logger = logger
         logger[metadataKey: "pipeline"] = .string(name)
         self.logger = logger
@@ -104,15 +109,19 @@ public final class Pipeline: Service, Sendable {
         while true {
             let started = clock.now
             do {
+                monitor.state(.starting)
                 try await runOnce()
                 logger.info("pipeline stopped")
+                monitor.state(.stopped)
                 return
             } catch {
                 let failure = Self.classify(error)
                 guard failure.isTransient, !isStopping else {
                     logger.error("pipeline \(name) stopped: \(failure.message)")
+                    monitor.failed(failure, restarting: false)
                     throw failure
                 }
+                monitor.failed(failure, restarting: true)
                 if clock.now - started > .seconds(30) {
                     delay = options.retryDelay
                     attempt = 0
@@ -124,6 +133,7 @@ public final class Pipeline: Service, Sendable {
                 await pause(delay)
                 if isStopping {
                     logger.info("pipeline stopped")
+                    monitor.state(.stopped)
                     return
                 }
                 delay = min(delay * 2, options.maxRetryDelay)
@@ -193,6 +203,7 @@ public final class Pipeline: Service, Sendable {
         }
         let resume = plan.resumeAfter
         if let resume { source.acknowledge(resume) }
+        monitor.resumed(after: resume)
 
         let queue = EventQueue(capacity: options.queueCapacity)
         let source = self.source
@@ -231,6 +242,7 @@ public final class Pipeline: Service, Sendable {
         if let previous, durable <= previous { return nil }
         try checkpoints.save(durable)
         source.acknowledge(durable)
+        monitor.checkpointed(durable)
         return durable
     }
 }

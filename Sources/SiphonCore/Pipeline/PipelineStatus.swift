@@ -1,0 +1,108 @@
+import Metrics
+import Synchronization
+
+/// What a pipeline is doing, for `/status` and `/readyz`: updated by the
+/// pipeline as it goes, read by anyone.
+public struct PipelineStatus: Sendable {
+    public enum State: String, Sendable {
+        /// Opening the sink, deciding where to resume, connecting.
+        case starting
+        /// Events flow (or would, if the source had any).
+        case running
+        /// Waiting to restart after a failure that may pass.
+        case backoff
+        /// Stopped after SIGTERM or SIGINT.
+        case stopped
+        /// Stopped on an error a person must fix.
+        case failed
+    }
+
+    public var name: String
+    public var state: State = .starting
+    /// Restarts after transient failures since the process started.
+    public var restarts = 0
+    /// The last failure's message and kind (`SiphonError.code`); never a secret.
+    public var lastError: String?
+    public var lastErrorKind: String?
+    /// Where this run resumed (nil: from the beginning).
+    public var resumedAfter: Position?
+    /// The last position written to the sink, and the last checkpointed
+    /// (durable in the sink, acknowledged to the source), with its time.
+    public var written: Position?
+    public var checkpoint: Position?
+    public var checkpointUnixMillis: Int64?
+    public var eventsWritten: Int64 = 0
+    public var bytesWritten: Int64 = 0
+
+    /// Ready: running, and not waiting out a failure.
+    public var isReady: Bool { state == .running }
+}
+
+/// The pipeline's status and its metrics (swift-metrics; the executable
+/// chooses the backend).
+final class PipelineMonitor: Sendable {
+    private let status: Mutex<PipelineStatus>
+    private let events: Counter
+    private let bytes: Counter
+    private let batches: Counter
+    private let restarts: Counter
+    private let checkpointTime: Gauge
+    private let ready: Gauge
+
+    init(name: String) {
+        status = Mutex(PipelineStatus(name: name))
+        let dimensions = [("pipeline", name)]
+        events = Counter(label: "siphon_events_written_total", dimensions: dimensions)
+        bytes = Counter(label: "siphon_bytes_written_total", dimensions: dimensions)
+        batches = Counter(label: "siphon_batches_written_total", dimensions: dimensions)
+        restarts = Counter(label: "siphon_pipeline_restarts_total", dimensions: dimensions)
+        checkpointTime = Gauge(label: "siphon_checkpoint_timestamp_seconds", dimensions: dimensions)
+        ready = Gauge(label: "siphon_pipeline_ready", dimensions: dimensions)
+    }
+
+    var current: PipelineStatus { status.withLock { $0 } }
+
+    func state(_ state: PipelineStatus.State) {
+        status.withLock { $0.state = state }
+        ready.record(state == .running ? 1 : 0)
+    }
+
+    func resumed(after position: Position?) {
+        status.withLock {
+            $0.resumedAfter = position
+            $0.state = .running
+        }
+        ready.record(1)
+    }
+
+    func failed(_ error: SiphonError, restarting: Bool) {
+        status.withLock {
+            $0.lastError = error.message
+            $0.lastErrorKind = error.code.rawValue
+            $0.state = restarting ? .backoff : .failed
+            if restarting { $0.restarts += 1 }
+        }
+        if restarting { restarts.increment() }
+        ready.record(0)
+    }
+
+    func wrote(_ batch: EventBatch) {
+        status.withLock {
+            $0.written = batch.lastPosition
+            $0.eventsWritten += Int64(batch.count)
+            $0.bytesWritten += Int64(batch.byteCount)
+        }
+        events.increment(by: batch.count)
+        bytes.increment(by: batch.byteCount)
+        batches.increment()
+    }
+
+    func checkpointed(_ position: Position) {
+        let now = Clock.unixMillis()
+        status.withLock {
+            $0.checkpoint = position
+            $0.checkpointUnixMillis = now
+        }
+        checkpointTime.record(Double(now) / 1000)
+    }
+}
