@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
-            dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon"],
+            dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"]
         ),
     ]
