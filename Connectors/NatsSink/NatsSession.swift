@@ -18,6 +18,11 @@ final class NatsSession: @unchecked Sendable {
     private let pipeline: String
     private let maxPayload: Int
     private var subjects: [SubjectKey: Subject] = [:]
+    /// Stream mode: the id of the session's last message handed to libnats,
+    /// which the next one names as `Nats-Expected-Last-Msg-Id`.
+    private var previousId: String?
+    /// What `write` skips: events the stream holds (see `NatsSink.gapGuard`).
+    let skipsThrough: Position?
 
     final class Subject {
         let name: String
@@ -37,7 +42,8 @@ final class NatsSession: @unchecked Sendable {
         var table: TableName?
     }
 
-    init(client: NatsClient, context: AckContext, setup: NatsStreamSetup, sink: NatsSink) {
+    init(client: NatsClient, context: AckContext, setup: NatsStreamSetup, skipsThrough: Position?, sink: NatsSink) {
+        self.skipsThrough = skipsThrough
         self.client = client
         self.context = context
         self.setup = setup
@@ -50,14 +56,24 @@ final class NatsSession: @unchecked Sendable {
     /// Per-subject mode: the subject needs its last sequence looked up
     /// (a network round trip, off the pipeline's thread) before its first publish.
     func needsLookup(_ subject: Subject) -> Bool {
-        setup.expectation == .subject && !subject.lookedUp
+        setup.expectation.isPerSubject && !subject.lookedUp
     }
 
+    /// Per-subject mode: the subject's last sequence, which its first
+    /// publish of the session expects. A message on it after `open` means
+    /// another session of this pipeline (a replay) or another writer got
+    /// there since the tail was read: refused before publishing.
     func lookUp(_ subject: Subject) async throws {
+        guard case let .subject(openSequence) = setup.expectation else { return }
         let client = client, stream = configuration.stream.name, name = subject.name
-        subject.expectedLast = try await Blocking.run {
+        let last = try await Blocking.run {
             try NatsStreamSetup.lastSequence(client: client, stream: stream, subject: name)
         }
+        if last > openSequence {
+            throw SiphonError(.sink, "subject \(name) of stream \(stream) gained a message (sequence \(last)) after this session read the stream's tail (sequence \(openSequence)); another writer, or a replay: re-reading the stream's tail and resuming after it",
+                              transient: true)
+        }
+        subject.expectedLast = last
         subject.lookedUp = true
     }
 
@@ -95,21 +111,33 @@ final class NatsSession: @unchecked Sendable {
         let number = ledger.publishing(event.position)
         var options = jsPubOptions()
         jsPubOptions_Init(&options)
-        let status: natsStatus = id.withCString { msgId in
-            options.MsgId = msgId
-            switch setup.expectation {
-            case let .stream(lastSequence):
-                // 0 means "no check" to libnats: the first message into an empty stream goes unchecked.
-                options.ExpectLastSeq = lastSequence + number
-            case .subject:
-                if let last = subject.expectedLast {
-                    if last == 0 { options.ExpectNoMessage = true } else { options.ExpectLastSubjectSeq = last }
-                    subject.expectedLast = nil
-                }
-            }
-            return js_PublishMsgAsync(client.jetStream, &owned, &options)
+        if case let .stream(lastSequence) = setup.expectation, lastSequence + number == 0 {
+            // libnats leaves a 0 out; the server checks it (the stream must be empty).
+            natsMsgHeader_Set(message, "Nats-Expected-Last-Sequence", "0")
         }
-        guard status != NATS_OK else { return }
+        let status: natsStatus = id.withCString { msgId in
+            (previousId ?? "").withCString { previous in
+                options.MsgId = msgId
+                switch setup.expectation {
+                case let .stream(lastSequence):
+                    options.ExpectLastSeq = lastSequence + number
+                    // The sequence alone lets a message line up again after one
+                    // was refused (another writer's took its place); naming the
+                    // previous message refuses every one after a refusal.
+                    if previousId != nil { options.ExpectLastMsgId = previous }
+                case .subject:
+                    if let last = subject.expectedLast {
+                        if last == 0 { options.ExpectNoMessage = true } else { options.ExpectLastSubjectSeq = last }
+                        subject.expectedLast = nil
+                    }
+                }
+                return js_PublishMsgAsync(client.jetStream, &owned, &options)
+            }
+        }
+        if status == NATS_OK {
+            previousId = id
+            return
+        }
         ledger.unpublish(number)
         let error = NatsErrors.publishError(status: status, code: jsErrCode(0), serverText: nil, subject: subject.name,
                                             id: id, stream: configuration.stream.name, secrets: client.secrets)

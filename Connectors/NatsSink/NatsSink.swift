@@ -37,6 +37,19 @@ public final class NatsSink: Sink {
     let prefix: String
     let logger: Logger
     private let session = Mutex<NatsSession?>(nil)
+    /// Per-subject mode only: set when a session ended with a failure, to
+    /// the last event it had made durable (or, with none, the one it
+    /// started after). Without the chain of expected message ids (stream
+    /// mode), a refused message may be followed by later ones that were
+    /// stored, so the stream's tail no longer means "everything before it
+    /// is in": the next session resumes after this point instead. Some
+    /// events may repeat (the duplicate window absorbs a quick restart),
+    /// none is lost.
+    private let gapGuard = Mutex<GapGuard?>(nil)
+
+    struct GapGuard: Sendable {
+        var durable: Position?
+    }
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
@@ -96,25 +109,42 @@ public final class NatsSink: Sink {
             "expected-sequence": .string(mode),
             "highest-held": .string(setup.held?.description ?? "none"),
         ])
-        session.withLock { $0 = NatsSession(client: client, context: context, setup: setup, sink: self) }
-        return .tracked(last: setup.held)
+        var resumeAfter = setup.held
+        if setup.expectation.isPerSubject, let gap = gapGuard.withLock({ $0 }) {
+            if let held = resumeAfter { resumeAfter = gap.durable.map { min($0, held) } }
+            logger.warning("a message was refused in the last session: resuming after \(resumeAfter?.description ?? "the start"), not after the stream's tail \(setup.held?.description ?? "none") (some events may repeat, none is lost)")
+        }
+        session.withLock { $0 = NatsSession(client: client, context: context, setup: setup, skipsThrough: resumeAfter, sink: self) }
+        return .tracked(last: resumeAfter)
     }
 
     public func write(_ batch: EventBatch) async throws {
         guard let session = session.withLock({ $0 }) else { throw SiphonError(.sink, "NATS sink used before open") }
         for index in batch.events.indices {
             let event = batch.events[index]
-            if let held = session.setup.held, event.position <= held { continue }
+            if let held = session.skipsThrough, event.position <= held { continue }
             try check(session)
             while session.ledger.inFlight >= UInt64(configuration.maxPending) {
                 await waitForAcks()
                 try check(session)
             }
             let subject = try session.subject(for: event, batch: batch)
-            if session.needsLookup(subject) { try await session.lookUp(subject) }
+            let first = session.needsLookup(subject)
+            if first { try await session.lookUp(subject) }
             try session.publish(batch, index, subject: subject)
+            // Per-subject mode: the subject's later messages carry no
+            // expectation, so they wait until its first is accepted.
+            if first { try await waitForEverything(session) }
         }
         drainWakeups()
+    }
+
+    private func waitForEverything(_ session: NatsSession) async throws {
+        let target = session.ledger.snapshot.sent
+        while session.ledger.snapshot.frontier < target {
+            try check(session)
+            await waitForAcks()
+        }
     }
 
     /// Waits until every message published so far is acknowledged; returns
@@ -127,7 +157,10 @@ public final class NatsSink: Sink {
             drainWakeups()
             try check(session)
             let now = session.ledger.snapshot
-            if now.frontier >= target { return now.durable ?? session.setup.held }
+            if now.frontier >= target {
+                if now.durable != nil { gapGuard.withLock { $0 = nil } }
+                return now.durable ?? session.skipsThrough
+            }
             await waitForAcks()
         }
     }
@@ -136,12 +169,29 @@ public final class NatsSink: Sink {
     /// oldest message has waited longer than `sink.ack_timeout`.
     private func check(_ session: NatsSession) throws {
         let now = session.ledger.snapshot
-        if let failure = now.failure { throw failure }
+        if let failure = now.failure {
+            noteGap(session, durable: now.durable)
+            throw failure
+        }
         if now.sent > now.frontier, ContinuousClock.now - now.oldestSince > configuration.ackTimeout {
             let error = SiphonError(.sink, "no acknowledgement from JetStream on \(session.client.shownServers) for \(configuration.ackTimeout) (\(now.sent - now.frontier) messages waiting; the server is down or slow); the pipeline starts again from its last acknowledged position",
                                     transient: true)
             session.ledger.failed(error)
+            noteGap(session, durable: now.durable)
             throw error
+        }
+    }
+
+    /// Keeps the earliest guard (per-subject mode only: see `gapGuard`).
+    private func noteGap(_ session: NatsSession, durable: Position?) {
+        guard session.setup.expectation.isPerSubject else { return }
+        let point = durable ?? session.skipsThrough
+        gapGuard.withLock { state in
+            guard let existing = state else {
+                state = GapGuard(durable: point)
+                return
+            }
+            if let before = existing.durable, let point { state = GapGuard(durable: min(before, point)) }
         }
     }
 

@@ -13,8 +13,12 @@ struct NatsStreamSetup: Sendable {
         /// `Nats-Expected-Last-Sequence`, counted on from `lastSequence`.
         case stream(lastSequence: UInt64)
         /// The stream takes other subjects too: the first publish to each
-        /// subject in a session carries `Nats-Expected-Last-Subject-Sequence`.
-        case subject
+        /// subject in a session carries `Nats-Expected-Last-Subject-Sequence`,
+        /// and is refused up front when the subject gained a message after
+        /// `openSequence` (the stream's last sequence at `open`).
+        case subject(openSequence: UInt64)
+
+        var isPerSubject: Bool { if case .subject = self { true } else { false } }
     }
 
     var expectation: Expectation
@@ -88,7 +92,7 @@ struct NatsStreamSetup: Sendable {
             held = position
         }
         let maxSize = Int(config.pointee.MaxMsgSize)
-        return NatsStreamSetup(expectation: onlyWriter ? .stream(lastSequence: lastSequence) : .subject, held: held,
+        return NatsStreamSetup(expectation: onlyWriter ? .stream(lastSequence: lastSequence) : .subject(openSequence: lastSequence), held: held,
                                maxMessageSize: maxSize > 0 ? maxSize : nil, created: created, streamSubjects: subjects)
     }
 
