@@ -9,8 +9,10 @@ enum NatsErrors {
     static func text(_ status: natsStatus, secrets: [String]) -> String {
         let name = String(cString: natsStatus_GetText(status))
         var last = NATS_OK
-        let detail = nats_GetLastError(&last).map { String(cString: $0) } ?? ""
-        let text = detail.isEmpty || detail == name ? name : "\(name): \(detail)"
+        // libnats' last error reads "(conn.c:2088): No server available for connection".
+        var detail = nats_GetLastError(&last).map { String(cString: $0) } ?? ""
+        if detail.hasPrefix("("), let close = detail.range(of: "): ") { detail = String(detail[close.upperBound...]) }
+        let text = detail.isEmpty || detail == name ? name : detail.hasPrefix(name) ? detail : "\(name): \(detail)"
         return Secrets.redact(text, secrets: secrets)
     }
 

@@ -134,6 +134,24 @@ public final class NatsTestClient: @unchecked Sendable {
         guard status == NATS_OK else { throw TestSupportError("create stream \(name): \(Self.text(status)) (\(code.rawValue))") }
     }
 
+    /// Makes `stream` full: new messages are refused (discard new, a byte
+    /// limit one byte above what it holds), as an operator's limit would;
+    /// lookups still work. `full: false` lifts the limit.
+    public func fill(stream: String, full: Bool) throws {
+        var info: UnsafeMutablePointer<jsStreamInfo>?
+        var code = jsErrCode(0)
+        guard js_GetStreamInfo(&info, jetStream, stream, nil, &code) == NATS_OK, let info, let config = info.pointee.Config else {
+            throw TestSupportError("stream info \(stream)")
+        }
+        defer { jsStreamInfo_Destroy(info) }
+        config.pointee.MaxBytes = full ? Int64(info.pointee.State.Bytes) + 1 : -1
+        config.pointee.Discard = full ? js_DiscardNew : js_DiscardOld
+        var updated: UnsafeMutablePointer<jsStreamInfo>?
+        let status = js_UpdateStream(&updated, jetStream, config, nil, &code)
+        guard status == NATS_OK else { throw TestSupportError("update stream \(stream): \(Self.text(status)) (\(code.rawValue))") }
+        jsStreamInfo_Destroy(updated)
+    }
+
     /// Publishes one message and waits for its acknowledgement; returns its sequence.
     @discardableResult
     public func publish(subject: String, data: String, headers: [String: String] = [:]) throws -> UInt64 {
