@@ -100,10 +100,18 @@ public struct NatsSinkConfiguration: Sendable, Equatable {
 
     /// The values to mask in any text the client library gives back.
     var secrets: [String] {
+        var secrets: [String]
         switch credentials {
-        case let .userPassword(_, password): [password]
-        case let .token(token): [token]
-        case .none, .credsFile, .nkey: []
+        case let .userPassword(_, password): secrets = [password]
+        case let .token(token): secrets = [token]
+        case .none, .credsFile, .nkey: secrets = []
         }
+        // `nats://user:password@host` or `nats://token@host`.
+        for server in servers {
+            guard let scheme = server.range(of: "://"), let at = server[scheme.upperBound...].firstIndex(of: "@") else { continue }
+            let userInfo = server[scheme.upperBound..<at]
+            secrets.append(String(userInfo.split(separator: ":", maxSplits: 1).last ?? userInfo))
+        }
+        return secrets.filter { $0.count >= 3 }
     }
 }
