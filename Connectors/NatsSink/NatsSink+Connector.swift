@@ -56,6 +56,11 @@ extension NatsSink: SinkConnector {
         }
     }
 
+    /// The stream's last message of the pipeline; connects, changes nothing.
+    public static func storedPosition(_ configuration: NatsSinkConfiguration, context: ConnectorContext) async throws -> SinkPosition {
+        try await NatsSink(configuration: configuration, pipeline: context.pipeline, logger: context.logger).storedPosition()
+    }
+
     public static func makeSink(_ configuration: NatsSinkConfiguration, context: ConnectorContext) -> any Sink {
         NatsSink(configuration: configuration, pipeline: context.pipeline, logger: context.logger)
     }

@@ -91,8 +91,11 @@ public final class NatsSink: Sink {
             let client = try NatsClient(configuration: configuration, name: "siphon \(pipeline)", ackHandler: natsAckHandler,
                                         closure: Unmanaged.passRetained(context).toOpaque())
             do {
-                return (client, try NatsStreamSetup.prepare(client: client, configuration: configuration, prefix: prefix,
-                                                           pipeline: pipeline, filters: filters))
+                guard let setup = try NatsStreamSetup.prepare(client: client, configuration: configuration, prefix: prefix,
+                                                              pipeline: pipeline, filters: filters) else {
+                    throw SiphonError(.sink, "stream \(configuration.stream.name) could not be created", transient: true)
+                }
+                return (client, setup)
             } catch {
                 client.destroy()
                 throw error
@@ -116,6 +119,20 @@ public final class NatsSink: Sink {
         }
         session.withLock { $0 = NatsSession(client: client, context: context, setup: setup, skipsThrough: resumeAfter, sink: self) }
         return .tracked(last: resumeAfter)
+    }
+
+    /// What the stream holds for this pipeline, read without creating the
+    /// stream or publishing (`siphon offsets show` and `reset`): a missing
+    /// stream holds nothing.
+    func storedPosition() async throws -> SinkPosition {
+        let configuration = configuration, prefix = prefix, pipeline = pipeline, filters = filters
+        let held = try await Blocking.run { () throws -> Position? in
+            let client = try NatsClient(configuration: configuration, name: "siphon \(pipeline) offsets", ackHandler: nil, closure: nil)
+            defer { client.destroy() }
+            return try NatsStreamSetup.prepare(client: client, configuration: configuration, prefix: prefix, pipeline: pipeline,
+                                               filters: filters, create: false)?.held
+        }
+        return .tracked(last: held)
     }
 
     public func write(_ batch: EventBatch) async throws {

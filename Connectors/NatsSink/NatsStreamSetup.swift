@@ -33,12 +33,14 @@ struct NatsStreamSetup: Sendable {
     static let pipelineHeader = "siphon-pipeline"
 
     /// Finds or creates the stream and reads its tail; blocks on the network.
+    /// Without `create`, a missing stream is reported as nil and nothing is changed.
     static func prepare(client: NatsClient, configuration: NatsSinkConfiguration, prefix: String, pipeline: String,
-                        filters: [(key: String, filter: String)]) throws -> NatsStreamSetup {
+                        filters: [(key: String, filter: String)], create: Bool = true) throws -> NatsStreamSetup? {
         let name = configuration.stream.name
         var created = false
         var info = try streamInfo(client, name)
         if info == nil {
+            guard create else { return nil }
             try addStream(client, configuration.stream, prefix: prefix)
             created = true
             info = try streamInfo(client, name)

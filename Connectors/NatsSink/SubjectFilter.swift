@@ -19,8 +19,3 @@ enum SubjectFilter {
         outers.contains { covers($0, inner) }
     }
 }
-
-/// For tests: `SubjectFilter.covers` without `@testable`.
-public enum NatsSinkTestHooks {
-    public static func covers(_ outer: String, _ inner: String) -> Bool { SubjectFilter.covers(outer, inner) }
-}

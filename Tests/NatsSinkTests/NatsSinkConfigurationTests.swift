@@ -1,4 +1,4 @@
-import NatsSink
+@testable import NatsSink
 import XCTest
 @testable import SiphonCore
 
@@ -121,7 +121,7 @@ final class NatsSinkConfigurationTests: XCTestCase {
             ("p.a.*", "p.*.*", false),
         ]
         for (outer, inner, expected) in cases {
-            XCTAssertEqual(NatsSinkTestHooks.covers(outer, inner), expected, "\(outer) covers \(inner)")
+            XCTAssertEqual(SubjectFilter.covers(outer, inner), expected, "\(outer) covers \(inner)")
         }
     }
 }

@@ -153,4 +153,26 @@ final class NatsSinkRoundTripTests: XCTestCase {
             XCTAssertTrue(error.message.contains("SHOP"), error.message)
         }
     }
+
+    /// `siphon offsets show`/`reset`: what the stream holds, read without
+    /// creating the stream or changing anything.
+    func testTheStoredPositionIsReadWithoutChangingAnything() async throws {
+        let server = try NatsServer.start()
+        let state = try TemporaryDirectory()
+        let context = ConnectorContext(pipeline: "shop", state: try StateDirectory(path: state.path), logger: .init(label: "test"))
+        let configuration = NatsSinkConfiguration(servers: [server.url], stream: .init(name: "SHOP"))
+        let before = try await NatsSink.storedPosition(configuration, context: context)
+        XCTAssertEqual(before, .tracked(last: nil))
+        XCTAssertNil(try server.client().configuration(stream: "SHOP"), "the stream was not created")
+
+        let batch = NatsTestEvents.everyKind(pipeline: "shop")
+        let sink = server.sink(pipeline: "shop", stream: .init(name: "SHOP"))
+        _ = try await sink.open()
+        try await sink.write(batch)
+        _ = try await sink.flush()
+        try await sink.close()
+        let after = try await NatsSink.storedPosition(configuration, context: context)
+        XCTAssertEqual(after, .tracked(last: batch.lastPosition))
+        XCTAssertEqual(try server.client().messages(stream: "SHOP").count, batch.count)
+    }
 }
