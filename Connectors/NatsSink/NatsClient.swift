@@ -36,6 +36,10 @@ final class NatsClient: @unchecked Sendable {
         natsOptions_SetReconnectWait(options, 500)
         natsOptions_SetTimeout(options, 2000)
         natsOptions_SetNoRandomize(options, false)
+        if let closure {
+            natsOptions_SetDisconnectedCB(options, natsDisconnected, closure)
+            natsOptions_SetReconnectedCB(options, natsReconnected, closure)
+        }
         switch configuration.credentials {
         case .none: break
         case let .userPassword(user, password):

@@ -1,6 +1,8 @@
 import CNats
 import Foundation
+import Logging
 import SiphonCore
+import Synchronization
 
 /// One `open` of the NATS sink: its connection, acknowledgement ledger,
 /// what the stream held at `open`, and the subjects worked out so far.
@@ -226,12 +228,34 @@ final class AckContext: Sendable {
     let ledger: AckLedger
     let stream: String
     let secrets: [String]
+    let logger: Logger
+    /// The servers, without credentials, for log lines.
+    let servers: String
+    /// Set when the sink closes the connection itself: not worth a warning.
+    let closing = Atomic<Bool>(false)
 
-    init(ledger: AckLedger, stream: String, secrets: [String]) {
+    init(ledger: AckLedger, stream: String, secrets: [String], logger: Logger, servers: String) {
         self.ledger = ledger
         self.stream = stream
         self.secrets = secrets
+        self.logger = logger
+        self.servers = servers
     }
+}
+
+/// libnats lost the connection (it reconnects on its own; unacknowledged
+/// publishes then time out and the session starts again).
+let natsDisconnected: natsConnectionHandler = { _, closure in
+    guard let closure else { return }
+    let context = Unmanaged<AckContext>.fromOpaque(closure).takeUnretainedValue()
+    guard !context.closing.load(ordering: .relaxed) else { return }
+    context.logger.warning("NATS connection lost; reconnecting", metadata: ["servers": .string(context.servers)])
+}
+
+let natsReconnected: natsConnectionHandler = { _, closure in
+    guard let closure else { return }
+    let context = Unmanaged<AckContext>.fromOpaque(closure).takeUnretainedValue()
+    context.logger.info("NATS connection back", metadata: ["servers": .string(context.servers)])
 }
 
 /// One publish's acknowledgement, positive or negative (libnats' thread).

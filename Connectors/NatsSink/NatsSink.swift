@@ -85,7 +85,8 @@ public final class NatsSink: Sink {
         try await close()
         guard wakeRead >= 0 else { throw SiphonError(.sink, "cannot make a pipe: \(String(cString: strerror(errno)))", transient: true) }
         let context = AckContext(ledger: AckLedger(wakeWrite: wakeWrite), stream: configuration.stream.name,
-                                 secrets: configuration.secrets)
+                                 secrets: configuration.secrets, logger: logger,
+                                 servers: configuration.servers.map(NatsErrors.withoutUserInfo).joined(separator: ","))
         let configuration = configuration, prefix = prefix, pipeline = pipeline, filters = filters
         let (client, setup) = try await Blocking.run { () throws -> (NatsClient, NatsStreamSetup) in
             let client = try NatsClient(configuration: configuration, name: "siphon \(pipeline)", ackHandler: natsAckHandler,
@@ -230,6 +231,7 @@ public final class NatsSink: Sink {
             defer { state = nil }
             return state
         }) else { return }
+        closing.context.closing.store(true, ordering: .relaxed)
         let client = closing.client
         try await Blocking.run { client.destroy() }
     }
