@@ -86,11 +86,17 @@ final class NatsSession: @unchecked Sendable {
         let id = event.position.description
         let op = Self.opValue(event.op)
         let version = Self.schemaVersion(in: batch.buffer.bytes[event.line])
-        // Headers: the NATS/1.0 line, each "name: value\r\n", the blank line;
-        // Nats-Msg-Id and one expected-sequence header are added by libnats.
-        var headerBytes = 12 + (13 + 32 + 4) + (40 + 20)
-        headerBytes += (9 + 32 + 4) + (15 + pipeline.utf8.count + 4) + (op.map { 9 + $0.count + 4 } ?? 0)
-            + (version.map { 21 + $0.count + 4 } ?? 0)
+        // What the server counts against max_payload: the payload and the
+        // headers ("NATS/1.0\r\n", "Name: value\r\n" each, "\r\n"),
+        // including those libnats adds (Nats-Msg-Id, the expectations).
+        func header(_ name: Int, _ value: Int) -> Int { name + 2 + value + 2 }
+        var headerBytes = 10 + 2 + header(11, 32) + header(9, 32) + header(15, pipeline.utf8.count)
+        headerBytes += op.map { header(9, $0.utf8.count) } ?? 0
+        headerBytes += version.map { header(21, $0.utf8.count) } ?? 0
+        switch setup.expectation {
+        case .stream: headerBytes += header(27, 20) + header(25, 32)
+        case .subject: headerBytes += header(35, 20)
+        }
         let size = event.line.count + headerBytes
         if size > maxPayload || setup.maxMessageSize.map({ size > $0 }) == true {
             let limit = size > maxPayload ? "the server's max_payload of \(maxPayload) bytes" : "stream \(configuration.stream.name)'s max_msg_size of \(setup.maxMessageSize ?? 0) bytes"
