@@ -38,6 +38,10 @@ enum NatsErrors {
             return SiphonError(.sink, "NATS at \(servers) refused the credentials (\(said)); \(which)")
         case NATS_SSL_ERROR:
             return SiphonError(.sink, "the TLS handshake with NATS at \(servers) failed (\(said)); check sink.tls and the server's certificate")
+        case NATS_SECURE_CONNECTION_REQUIRED:
+            return SiphonError(.sink, "NATS at \(servers) requires TLS (\(said)); set sink.tls (at least tls.ca) or use a tls:// URL")
+        case NATS_SECURE_CONNECTION_WANTED:
+            return SiphonError(.sink, "NATS at \(servers) does not offer TLS (\(said)); remove sink.tls or use a nats:// URL")
         default:
             return SiphonError(.sink, "cannot reach NATS at \(servers) (\(said)); retrying: check sink.url and that nats-server is up",
                                transient: true)

@@ -19,12 +19,19 @@ public final class NatsTestClient: @unchecked Sendable {
     let connection: OpaquePointer
     let jetStream: OpaquePointer
 
-    public init(url: String, user: String? = nil, password: String? = nil) throws {
+    public init(url: String, user: String? = nil, password: String? = nil, token: String? = nil,
+                tls: NatsSinkConfiguration.TLS? = nil) throws {
         var options: OpaquePointer?
         natsOptions_Create(&options)
         defer { natsOptions_Destroy(options) }
         natsOptions_SetURL(options, url)
         if let user, let password { natsOptions_SetUserInfo(options, user, password) }
+        if let token { natsOptions_SetToken(options, token) }
+        if let tls {
+            natsOptions_SetSecure(options, true)
+            if let ca = tls.ca { natsOptions_LoadCATrustedCertificates(options, ca) }
+            if let cert = tls.cert, let key = tls.key { natsOptions_LoadCertificatesChain(options, cert, key) }
+        }
         natsOptions_SetTimeout(options, 2000)
         var nc: OpaquePointer?
         let status = natsConnection_Connect(&nc, options)
@@ -169,17 +176,19 @@ public final class NatsTestClient: @unchecked Sendable {
 }
 
 extension NatsServer {
-    /// A NATS sink on this server for `pipeline`, into `stream`.
-    public func sink(pipeline: String, stream: NatsSinkConfiguration.Stream,
+    /// A NATS sink on this server for `pipeline`, into `stream`, with the
+    /// server's credentials; `tls` for a TLS server.
+    public func sink(pipeline: String, stream: NatsSinkConfiguration.Stream, tls: NatsSinkConfiguration.TLS? = nil,
                      configure: (inout NatsSinkConfiguration) -> Void = { _ in }) -> NatsSink {
-        var configuration = NatsSinkConfiguration(servers: [url], stream: stream, ackTimeout: .seconds(3))
+        var configuration = NatsSinkConfiguration(servers: [url], stream: stream, tls: tls, ackTimeout: .seconds(3))
         if let user, let password { configuration.credentials = .userPassword(user: user, password: password) }
+        if let token { configuration.credentials = .token(token) }
         configure(&configuration)
         return NatsSink(configuration: configuration, pipeline: pipeline, logger: Logger(label: "nats-sink-test"))
     }
 
     /// A test client on this server.
-    public func client() throws -> NatsTestClient {
-        try NatsTestClient(url: url, user: user, password: password)
+    public func client(tls: NatsSinkConfiguration.TLS? = nil) throws -> NatsTestClient {
+        try NatsTestClient(url: url, user: user, password: password, token: token, tls: tls)
     }
 }

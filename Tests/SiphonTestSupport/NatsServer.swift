@@ -14,6 +14,23 @@ public final class NatsServer: @unchecked Sendable {
     public let password: String?
     /// Set when the server was started with a `max_payload` below the default.
     public let maxPayload: Int?
+    /// Set when connections must give this token (`--auth`).
+    public let token: String?
+    /// Set when the server speaks TLS only.
+    public let tls: TLS?
+
+    /// A TLS server: its certificate and key, and, to require client
+    /// certificates, the CA they must be signed by.
+    public struct TLS: Sendable {
+        public var cert: String
+        public var key: String
+        public var clientCA: String?
+        public init(cert: String, key: String, clientCA: String? = nil) {
+            self.cert = cert
+            self.key = key
+            self.clientCA = clientCA
+        }
+    }
 
     private let root: TemporaryDirectory
     private let lock = NSLock()
@@ -25,11 +42,12 @@ public final class NatsServer: @unchecked Sendable {
     /// Starts a new server; returns once it accepts connections. With
     /// `user` and `password`, connections must give them; `maxPayload`
     /// lowers the largest message the server takes.
-    public static func start(user: String? = nil, password: String? = nil, maxPayload: Int? = nil) throws -> NatsServer {
+    public static func start(user: String? = nil, password: String? = nil, token: String? = nil, tls: TLS? = nil,
+                             maxPayload: Int? = nil) throws -> NatsServer {
         var attempt = 1
         while true {
             let server = try NatsServer(port: try PostgresBinaries.freeLoopbackPort(), user: user, password: password,
-                                        maxPayload: maxPayload)
+                                        token: token, tls: tls, maxPayload: maxPayload)
             do {
                 try server.start()
                 return server
@@ -41,10 +59,12 @@ public final class NatsServer: @unchecked Sendable {
         }
     }
 
-    private init(port: Int, user: String?, password: String?, maxPayload: Int?) throws {
+    private init(port: Int, user: String?, password: String?, token: String?, tls: TLS?, maxPayload: Int?) throws {
         self.port = port
         self.user = user
         self.password = password
+        self.token = token
+        self.tls = tls
         self.maxPayload = maxPayload
         root = try TemporaryDirectory(prefix: "siphon-nats")
         storeDirectory = root.appending("store")
@@ -60,6 +80,11 @@ public final class NatsServer: @unchecked Sendable {
         var arguments = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDirectory]
         if maxPayload != nil { arguments += ["-c", root.appending("server.conf")] }
         if let user, let password { arguments += ["--user", user, "--pass", password] }
+        if let token { arguments += ["--auth", token] }
+        if let tls {
+            arguments += ["--tlscert", tls.cert, "--tlskey", tls.key]
+            if let ca = tls.clientCA { arguments += ["--tlsverify", "--tlscacert", ca] } else { arguments += ["--tls"] }
+        }
         let child = try ChildProcess(executable: Self.executable, arguments: arguments)
         lock.withLock { process = child }
         let deadline = ContinuousClock.now + .seconds(30)
