@@ -128,3 +128,49 @@ final class NatsSinkFaultTests: XCTestCase {
         throw TestSupportError("open succeeded")
     }
 }
+
+extension NatsSinkFaultTests {
+    /// Acknowledgements that stop coming (the server frozen) while the
+    /// messages are stored after all: the stream's tail is then past what
+    /// the session made durable. Stream mode resumes after the tail (the
+    /// chain of expected ids guarantees everything before it is in);
+    /// per-subject mode resumes after what was acknowledged, and the
+    /// duplicate window drops the repeats. Each event once either way.
+    func testMissingAcknowledgementsInBothModes() async throws {
+        for shared in [false, true] {
+            let server = try NatsServer.start()
+            let client = try server.client()
+            try client.createStream("SHOP", subjects: shared ? ["shop.>", "other.>"] : ["shop.>"])
+            let sink = server.sink(pipeline: "shop", stream: .init(name: "SHOP")) { $0.ackTimeout = .milliseconds(500) }
+            _ = try await sink.open()
+            let first = NatsTestEvents.rows(pipeline: "shop", high: 1, count: 50)
+            try await sink.write(first)
+            let durable = try await sink.flush()
+            XCTAssertEqual(durable, first.lastPosition)
+            server.pause()
+            let second = NatsTestEvents.rows(pipeline: "shop", high: 2, count: 50)
+            do {
+                try await sink.write(second)
+                _ = try await sink.flush()
+                XCTFail("flushed with the server frozen")
+            } catch let error as SiphonError {
+                XCTAssertTrue(error.isTransient, error.message)
+            }
+            server.resume()
+            try await sink.close()
+            try eventually(timeout: .seconds(10), "the frozen server stores what it had received") {
+                try client.messages(stream: "SHOP").count == 100
+            }
+            let reopened = try await sink.open()
+            XCTAssertEqual(reopened, .tracked(last: shared ? first.lastPosition : second.lastPosition), "shared: \(shared)")
+            var both = first
+            both.append(second)
+            try await sink.write(both)
+            let resumed = try await sink.flush()
+            XCTAssertEqual(resumed, second.lastPosition)
+            try await sink.close()
+            let ids = try client.messages(stream: "SHOP").compactMap { $0.headers["siphon-id"] }
+            XCTAssertEqual(ids, both.events.map(\.position.description), "shared: \(shared)")
+        }
+    }
+}

@@ -114,6 +114,16 @@ public final class NatsServer: @unchecked Sendable {
         _ = try child.waitForExit(timeout: .seconds(10))
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() {
+        lock.withLock { process }?.signal(SIGSTOP)
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    public func resume() {
+        lock.withLock { process }?.signal(SIGCONT)
+    }
+
     public var isRunning: Bool { lock.withLock { process }?.isRunning ?? false }
 
     /// What the server wrote to stderr (its log) since its last start.
