@@ -93,6 +93,8 @@ let package = Package(
             dependencies: ["KafkaSink", "CRdKafka", "SiphonCore", "SiphonTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/KafkaTesting"
         ),
+        // The mock cluster in a process of its own, for the tests that kill siphon.
+        .executableTarget(name: "siphon-kafka-mock", dependencies: ["CRdKafka"], path: "Tests/KafkaMockHelper"),
         .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         // A real nats-server (NatsServer in SiphonTestSupport) and a reader of its streams.
         .target(

@@ -23,9 +23,9 @@ final class DeliveryLedger: Sendable {
         /// Delivered records at or beyond the frontier.
         var deliveredAhead: Set<UInt64> = []
         /// Events in order, with the number of records that must be
-        /// delivered before each is durable; those at the front leave as
-        /// the frontier passes them.
-        var pending: [(position: Position, needs: UInt64)] = []
+        /// delivered before each is durable, and whether a checkpoint may
+        /// stop after it; those at the front leave as the frontier passes them.
+        var pending: [(position: Position, needs: UInt64, boundary: Bool)] = []
         var pendingStart = 0
         /// The last event all of whose records, and all before them, were delivered.
         var durable: Position?
@@ -72,10 +72,13 @@ final class DeliveryLedger: Sendable {
     }
 
     /// An event whose records (if any) were all numbered: durable once they
-    /// and every record before them are delivered.
-    func eventSent(_ position: Position) {
+    /// and every record before them are delivered. Without `boundary`, it
+    /// is never reported durable by itself, only with a later boundary
+    /// event (the transaction metadata needs a restart to begin at a
+    /// transaction's first event, see `TransactionMetadata`).
+    func eventSent(_ position: Position, boundary: Bool = true) {
         state.withLock { state in
-            state.pending.append((position, state.sent))
+            state.pending.append((position, state.sent, boundary))
             state.advance()
         }
     }
@@ -119,7 +122,7 @@ extension DeliveryLedger.State {
     /// a failed one is never reported delivered.
     mutating func advance() {
         while pendingStart < pending.count, pending[pendingStart].needs <= frontier {
-            durable = pending[pendingStart].position
+            if pending[pendingStart].boundary { durable = pending[pendingStart].position }
             pendingStart += 1
         }
         if pendingStart > 4096, pendingStart * 2 > pending.count {

@@ -56,6 +56,10 @@ final class KafkaSession: @unchecked Sendable {
             let name = try topicName(for: event, batch: batch).name
             if !existing.contains(name), !missing.contains(name) { missing.append(name) }
         }
+        if configuration.transactionMetadata, let first = batch.events.first {
+            let name = try transactionTopic(for: first, batch: batch).name
+            if !existing.contains(name), !missing.contains(name) { missing.append(name) }
+        }
         return missing
     }
 
@@ -77,36 +81,142 @@ final class KafkaSession: @unchecked Sendable {
         serveReports()
     }
 
+    /// The records of one event, in the order they are sent.
+    enum Step: Int, Comparable {
+        /// The transaction's BEGIN, before its first event.
+        case begin
+        /// The event itself.
+        case value
+        /// The tombstone after a keyed delete.
+        case tombstone
+        /// The transaction's END, after its last event.
+        case end
+
+        static func < (lhs: Step, rhs: Step) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
     enum Sent {
         case done
         /// librdkafka's queue is full: wait for reports, then call again
-        /// with `valueSent` (true when only the tombstone is left to send).
-        case queueFull(valueSent: Bool)
+        /// from `step` (the records before it were sent).
+        case queueFull(from: Step)
     }
 
-    /// Sends event `index` of `batch` (and its tombstone), unless Kafka
-    /// already holds it.
-    func send(_ batch: EventBatch, _ index: Int, valueSent: Bool) throws -> Sent {
+    /// The transaction records around the event being sent, worked out
+    /// when its first step is sent and kept while the queue is full.
+    private var around = TransactionMetadata.Records()
+
+    /// Sends event `index` of `batch` (its BEGIN, the event, its tombstone,
+    /// its END), from `step` on, skipping what Kafka already holds.
+    func send(_ batch: EventBatch, _ index: Int, from step: Step) throws -> Sent {
         let event = batch.events[index]
         let topic = try topicName(for: event, batch: batch)
         let tombstone = configuration.tombstones && event.op == .delete && event.key != nil
+        if step == .begin {
+            around = configuration.transactionMetadata ? transactions.observe(event, in: batch.buffer.bytes) : .init()
+        }
         var decision = KafkaSinkPosition.Decision.send
         if let count = topic.heldPartitions {
-            // The partition librdkafka's murmur2 partitioner will choose.
             let partition = batch.buffer.bytes.withUnsafeBytes { raw in
-                event.key.map { rd_kafka_msg_partitioner_murmur2(nil, raw.baseAddress! + $0.lowerBound, $0.count, count, nil, nil) }
-                    ?? rd_kafka_msg_partitioner_murmur2(nil, nil, 0, count, nil, nil)
+                Self.partition(of: event.key.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }, count: count)
             }
-            decision = held.decide(topic: topic.name, partition: partition, position: event.position, tombstoneFollows: tombstone)
+            decision = held.decide(topic: topic.name, partition: partition, position: event.position, secondFollows: tombstone)
         }
-        if decision == .send && !valueSent {
-            guard try produce(batch, event, topic: topic.cName, value: true) else { return .queueFull(valueSent: false) }
+        if step <= .begin, let begin = around.begin {
+            guard try produceTransaction(begin, of: event, batch: batch, second: false) else { return .queueFull(from: .begin) }
         }
-        if tombstone && decision != .skip {
-            guard try produce(batch, event, topic: topic.cName, value: false) else { return .queueFull(valueSent: true) }
+        if step <= .value, decision == .send {
+            guard try produce(batch, event, topic: topic.cName, value: true) else { return .queueFull(from: .value) }
         }
-        ledger.eventSent(event.position)
+        if step <= .tombstone, tombstone && decision != .skip {
+            guard try produce(batch, event, topic: topic.cName, value: false) else { return .queueFull(from: .tombstone) }
+        }
+        if step <= .end, let end = around.end {
+            guard try produceTransaction(end, of: event, batch: batch, second: true) else { return .queueFull(from: .end) }
+        }
+        ledger.eventSent(event.position, boundary: !configuration.transactionMetadata || event.endsTransaction)
         return .done
+    }
+
+    /// The partition librdkafka's murmur2 partitioner will choose.
+    private static func partition(of key: UnsafeRawBufferPointer?, count: Int32) -> Int32 {
+        if let key, key.count > 0 {
+            return rd_kafka_msg_partitioner_murmur2(nil, key.baseAddress, key.count, count, nil, nil)
+        }
+        return rd_kafka_msg_partitioner_murmur2(nil, nil, 0, count, nil, nil)
+    }
+
+    private var transactions = TransactionMetadata()
+    private var transactionTopic: Topic?
+
+    /// A BEGIN or END record (`second`), unless Kafka holds it; false when
+    /// librdkafka's queue is full.
+    private func produceTransaction(_ record: (key: [UInt8], value: [UInt8]), of event: EventRecord, batch: EventBatch,
+                                    second: Bool) throws -> Bool {
+        let topic = try transactionTopic(for: event, batch: batch)
+        if let count = topic.heldPartitions {
+            let partition = record.key.withUnsafeBytes { Self.partition(of: $0, count: count) }
+            if held.decide(topic: topic.name, partition: partition, position: event.position, secondFollows: second) == .skip {
+                return true
+            }
+        }
+        let recordNumber = ledger.nextRecord()
+        let err: rd_kafka_resp_err_t = record.key.withUnsafeBytes { key in
+            record.value.withUnsafeBytes { value in
+                topic.cName.withUnsafeBufferPointer { topicName in
+                    pipeline.withUnsafeBufferPointer { pipelineName in
+                        event.position.withHexDigits { id in
+                            var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6)
+                            fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                            fields[0].u.cstr = topicName.baseAddress
+                            fields[1].vtype = RD_KAFKA_VTYPE_KEY
+                            fields[1].u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress)
+                            fields[1].u.mem.size = key.count
+                            fields[2].vtype = RD_KAFKA_VTYPE_VALUE
+                            fields[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                            fields[2].u.mem.size = value.count
+                            fields[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                            fields[3].u.i = RD_KAFKA_MSG_F_COPY
+                            fields[4].vtype = RD_KAFKA_VTYPE_OPAQUE
+                            fields[4].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(recordNumber + 1))
+                            fields[5] = Self.header(Self.idHeader, id.baseAddress!, id.count)
+                            fields.append(Self.header(Self.pipelineHeader, pipelineName.baseAddress!, pipelineName.count))
+                            guard let error = rd_kafka_produceva(producer.pointer, fields, fields.count) else {
+                                return RD_KAFKA_RESP_ERR_NO_ERROR
+                            }
+                            defer { rd_kafka_error_destroy(error) }
+                            return rd_kafka_error_code(error)
+                        }
+                    }
+                }
+            }
+        }
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR { return true }
+        ledger.unsend(recordNumber)
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return false }
+        throw SiphonError(.sink, "Kafka refused the transaction record of event \(event.position) for topic \(topic.name) (\(KafkaErrors.name(err))); \(KafkaErrors.isPermanent(err) ? "the pipeline stops before it" : "the pipeline starts again from its checkpoint")",
+                          transient: !KafkaErrors.isPermanent(err))
+    }
+
+    /// `sink.transaction_topic`, rendered with the first event's facts.
+    private func transactionTopic(for event: EventRecord, batch: EventBatch) throws -> Topic {
+        if let topic = transactionTopic { return topic }
+        let template = configuration.transactionTopic
+        var values = TopicTemplate.Values(prefix: prefix, db: "", schema: "", table: "", connector: "")
+        if template.usesSourceFacts {
+            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            guard let db = facts.db, let connector = facts.connector else {
+                throw SiphonError(.sink, "sink.transaction_topic: the event at \(event.position) does not say its {db} or {connector}")
+            }
+            values.db = db
+            values.connector = connector
+        }
+        let name = template.render(values)
+        let topic = Topic(name: name, cName: Array(name.utf8CString),
+                          heldPartitions: held.lastRecords[name] != nil ? held.partitionCounts[name] : nil)
+        transactionTopic = topic
+        context.topic(name, holds: "transaction metadata")
+        return topic
     }
 
     /// One record: the event (or, without `value`, its tombstone) with its headers.

@@ -49,6 +49,10 @@ public final class KafkaSink: Sink {
     /// partition's last record" no longer means "in Kafka" past it; sending
     /// those events again may repeat some, and loses none.
     private let gapAfter = Mutex<GapGuard?>(nil)
+    private let highestHeld = Mutex<Position?>(nil)
+
+    /// The highest position in the last records `open` read.
+    public var highestPositionHeld: Position? { highestHeld.withLock { $0 } }
 
     struct GapGuard: Sendable {
         var durable: Position?
@@ -112,6 +116,7 @@ public final class KafkaSink: Sink {
             "topics": .stringConvertible(held.partitionCounts.count),
             "highest-held": .string(held.highest?.description ?? "none"),
         ])
+        highestHeld.withLock { $0 = held.highest }
         var trusted = held
         if let gap = gapAfter.withLock({ $0 }) {
             trusted.skipsNothingAfter(gap.durable)
@@ -127,20 +132,20 @@ public final class KafkaSink: Sink {
             try await createMissingTopics(for: batch, in: session, creation)
         }
         var index = 0
-        var valueSent = false
+        var step = KafkaSession.Step.begin
         while index < batch.count {
             let now = session.ledger.snapshot
             if let failure = now.failure {
                 noteGap(durable: now.durable)
                 throw failure
             }
-            switch try session.send(batch, index, valueSent: valueSent) {
+            switch try session.send(batch, index, from: step) {
             case .done:
                 index += 1
-                valueSent = false
-            case let .queueFull(sent):
+                step = .begin
+            case let .queueFull(from):
                 // librdkafka's queue is full: wait for reports to free it.
-                valueSent = sent
+                step = from
                 await session.waitForReports()
             }
         }

@@ -40,6 +40,12 @@ extension KafkaSinkConfiguration {
         let topic = template("topic", .defaultRows)
         let schemaTopic = template("schema_topic", .defaultSchema)
         let messageTopic = template("message_topic", .defaultMessages)
+        let transactionMetadata = reader.bool("transaction_metadata", default: false)
+        let transactionTopic = template("transaction_topic", .defaultTransactions)
+        if transactionTopic.parts.contains(.schema) || transactionTopic.parts.contains(.table) {
+            valid = false
+            reader.report("transaction_topic", "a transaction belongs to no one table: use {prefix}, {db} or {connector}, not {schema} or {table}")
+        }
         let prefix = reader.string("prefix")
         if let prefix, prefix.isEmpty {
             valid = false
@@ -70,7 +76,8 @@ extension KafkaSinkConfiguration {
         }
         reader.finish()
         guard valid else { return nil }
-        self.init(brokers: brokers, topic: topic, schemaTopic: schemaTopic, messageTopic: messageTopic, prefix: prefix,
+        self.init(brokers: brokers, topic: topic, schemaTopic: schemaTopic, messageTopic: messageTopic,
+                  transactionMetadata: transactionMetadata, transactionTopic: transactionTopic, prefix: prefix,
                   compression: compression, tombstones: tombstones, createTopics: createTopics, properties: properties)
     }
 

@@ -14,6 +14,12 @@ public struct KafkaSinkConfiguration: Sendable, Equatable {
     public var schemaTopic: TopicTemplate
     /// Where logical-message events (`op: "m"`) go (`sink.message_topic`).
     public var messageTopic: TopicTemplate
+    /// Whether the sink writes Debezium's transaction metadata, a BEGIN and
+    /// an END record per source transaction (`sink.transaction_metadata`,
+    /// off by default as in Debezium; see `TransactionMetadata`).
+    public var transactionMetadata: Bool
+    /// Where they go (`sink.transaction_topic`).
+    public var transactionTopic: TopicTemplate
     /// `{prefix}` in the templates (`sink.prefix`); nil: the pipeline's name.
     public var prefix: String?
     public var compression: Compression
@@ -41,12 +47,15 @@ public struct KafkaSinkConfiguration: Sendable, Equatable {
     }
 
     public init(brokers: [String], topic: TopicTemplate = .defaultRows, schemaTopic: TopicTemplate = .defaultSchema,
-                messageTopic: TopicTemplate = .defaultMessages, prefix: String? = nil, compression: Compression = .none,
+                messageTopic: TopicTemplate = .defaultMessages, transactionMetadata: Bool = false,
+                transactionTopic: TopicTemplate = .defaultTransactions, prefix: String? = nil, compression: Compression = .none,
                 tombstones: Bool = true, createTopics: TopicCreation? = nil, properties: [(key: String, value: String)] = []) {
         self.brokers = brokers
         self.topic = topic
         self.schemaTopic = schemaTopic
         self.messageTopic = messageTopic
+        self.transactionMetadata = transactionMetadata
+        self.transactionTopic = transactionTopic
         self.prefix = prefix
         self.compression = compression
         self.tombstones = tombstones
@@ -56,7 +65,8 @@ public struct KafkaSinkConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.brokers == rhs.brokers && lhs.topic == rhs.topic && lhs.schemaTopic == rhs.schemaTopic
-            && lhs.messageTopic == rhs.messageTopic && lhs.prefix == rhs.prefix && lhs.compression == rhs.compression
+            && lhs.messageTopic == rhs.messageTopic && lhs.transactionMetadata == rhs.transactionMetadata
+            && lhs.transactionTopic == rhs.transactionTopic && lhs.prefix == rhs.prefix && lhs.compression == rhs.compression
             && lhs.tombstones == rhs.tombstones && lhs.createTopics == rhs.createTopics
             && lhs.properties.map(\.key) == rhs.properties.map(\.key) && lhs.properties.map(\.value) == rhs.properties.map(\.value)
     }

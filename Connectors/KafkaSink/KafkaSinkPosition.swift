@@ -15,8 +15,10 @@ import SiphonCore
 struct KafkaSinkPosition: Sendable {
     struct LastRecord: Sendable, Equatable {
         var position: Position
-        /// A null-value record: the tombstone after a delete (which is then in Kafka too).
-        var tombstone: Bool
+        /// The second record of its event: the tombstone after a delete (a
+        /// null value), or a transaction's END (`TransactionMetadata`), in
+        /// Kafka after the first.
+        var second: Bool
     }
 
     /// Partition counts of the topics inspected.
@@ -31,7 +33,7 @@ struct KafkaSinkPosition: Sendable {
 
     /// Whether the topics may be written by this sink's templates.
     static func isPipelineTopic(_ topic: String, configuration: KafkaSinkConfiguration, prefix: String) -> Bool {
-        [configuration.topic, configuration.schemaTopic, configuration.messageTopic]
+        [configuration.topic, configuration.schemaTopic, configuration.messageTopic, configuration.transactionTopic]
             .contains { $0.matches(topic, prefix: prefix) }
     }
 
@@ -104,7 +106,14 @@ struct KafkaSinkPosition: Sendable {
         guard writer == pipeline else {
             throw SiphonError(.sink, "\(place) was written by \(writer.map { "pipeline '\($0)'" } ?? "another pipeline"), not by '\(pipeline)': two pipelines must never write the same topic, or each would skip the other's events. Give this pipeline its own sink.prefix or sink.topic")
         }
-        return LastRecord(position: id, tombstone: message.pointee.payload == nil)
+        return LastRecord(position: id, second: message.pointee.payload == nil || isTransactionEnd(message))
+    }
+
+    private static let endStatus = Array("{\"status\":\"END\"".utf8)
+
+    static func isTransactionEnd(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
+        guard let payload = message.pointee.payload, message.pointee.len >= endStatus.count else { return false }
+        return UnsafeRawBufferPointer(start: payload, count: endStatus.count).elementsEqual(endStatus)
     }
 
     static func header(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ name: String) -> String? {
@@ -117,10 +126,10 @@ struct KafkaSinkPosition: Sendable {
     }
 
     enum Decision: Equatable {
-        /// Not in Kafka yet: send it (and its tombstone).
+        /// Not in Kafka yet: send it (and its second record).
         case send
-        /// The delete is in Kafka, its tombstone is not.
-        case tombstoneOnly
+        /// The first record is in Kafka, the second (a tombstone, an END) is not.
+        case secondOnly
         /// Already in Kafka.
         case skip
     }
@@ -136,12 +145,12 @@ struct KafkaSinkPosition: Sendable {
         if let position { skipsUpTo = position } else { trustsNothing = true }
     }
 
-    func decide(topic: String, partition: Int32, position: Position, tombstoneFollows: Bool) -> Decision {
+    func decide(topic: String, partition: Int32, position: Position, secondFollows: Bool) -> Decision {
         if trustsNothing { return .send }
         if let limit = skipsUpTo, position > limit { return .send }
         guard let last = lastRecords[topic]?[partition] else { return .send }
         if position < last.position { return .skip }
         if position > last.position { return .send }
-        return tombstoneFollows && !last.tombstone ? .tombstoneOnly : .skip
+        return secondFollows && !last.second ? .secondOnly : .skip
     }
 }

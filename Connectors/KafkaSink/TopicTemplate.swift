@@ -17,6 +17,7 @@ public struct TopicTemplate: Sendable, Equatable {
     public static let defaultRows = try! TopicTemplate("{prefix}.{schema}.{table}")
     public static let defaultSchema = try! TopicTemplate("{prefix}")
     public static let defaultMessages = try! TopicTemplate("{prefix}.message")
+    public static let defaultTransactions = try! TopicTemplate("{prefix}.transaction")
 
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public var description: String

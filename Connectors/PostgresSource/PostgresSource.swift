@@ -35,6 +35,31 @@ public final class PostgresSource: Source {
     /// The latest acknowledged position (read by the session's loop).
     func acknowledgedPosition() -> Position? { acknowledged.current }
 
+    /// A position's commit LSN beyond the end of the server's WAL cannot be
+    /// this database's (see `Source.verifyProduced`).
+    public func verifyProduced(_ position: Position) async throws {
+        let target: ConnectionTarget
+        do {
+            target = try ConnectionTarget(configuration.url)
+        } catch {
+            throw SiphonError(.configuration, "source.url: \(error.text)")
+        }
+        let end: LSN
+        do {
+            let connection = try await PostgresConnection.connect(target, replication: false)
+            defer { connection.close() }
+            let rows = try await connection.query(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END")
+            guard let text = rows.first?.first ?? nil, let lsn = LSN(text) else { return }
+            end = lsn
+        } catch {
+            throw Self.classify(error)
+        }
+        let commit = LSN(rawValue: position.high)
+        guard commit > end else { return }
+        throw SiphonError(.resume, "the sink or the checkpoint holds event \(position) (commit LSN \(commit)), but the WAL of \(target.display) ends at \(end): that event cannot come from this database. The sink's data or the state folder belongs to another database, or this one was restored from an older backup; resuming would skip every change up to \(commit). Point the pipeline at a sink and state folder of its own (for Kafka, a new sink.prefix or sink.topic), or, for a restored database, start over with `siphon offsets reset --config <file> --to beginning --yes` and a sink emptied of the old events")
+    }
+
     public func run(resumingAfter position: Position?, output: EventQueue) async throws {
         let target: ConnectionTarget
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import SiphonCore
 
 extension PostgresSourceConfiguration {
@@ -15,8 +16,31 @@ extension PostgresSourceConfiguration {
         let messages = reader.bool("messages", default: true)
         let retryDelay = reader.duration("retry_delay", default: .milliseconds(500))
         let maxRetryDelay = reader.duration("max_retry_delay", default: .seconds(30))
-        reader.finish()
         var valid = url != nil && slot != nil
+        var heartbeat: Heartbeat?
+        if let mapping = reader.child("heartbeat") {
+            let interval = mapping.duration("interval", default: .seconds(30))
+            let query = mapping.string("query") ?? Heartbeat.defaultQuery
+            if interval < .seconds(1) || interval > .seconds(86_400) {
+                mapping.report("interval", "must be between 1s and 24h")
+                valid = false
+            }
+            if query.trimmingCharacters(in: .whitespaces).isEmpty {
+                mapping.report("query", "must be a SQL statement, or left out for pg_logical_emit_message")
+                valid = false
+            }
+            mapping.finish()
+            heartbeat = Heartbeat(interval: interval, query: query)
+        }
+        var maxLagBytes: Int64?
+        if let text = reader.scalarText("max_lag") {
+            maxLagBytes = Self.bytes(text)
+            if maxLagBytes == nil || maxLagBytes! <= 0 {
+                reader.report("max_lag", "must be a size such as 1GB, 500MB or 1048576 (bytes)")
+                valid = false
+            }
+        }
+        reader.finish()
         if let url {
             do {
                 _ = try ConnectionTarget(url)
@@ -62,6 +86,19 @@ extension PostgresSourceConfiguration {
                   snapshot: SnapshotMode(rawValue: snapshot) ?? .initial, statusInterval: statusInterval,
                   streaming: streaming, binary: binary, retryDelay: retryDelay, maxRetryDelay: maxRetryDelay)
         self.messages = messages
+        self.heartbeat = heartbeat
+        self.maxLagBytes = maxLagBytes
+    }
+
+    /// `1GB`, `500MB`, `64kB`, `1048576`: PostgreSQL's units, powers of 1024.
+    static func bytes(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isNumber }
+        guard let number = Int64(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let shifts: [String: Int64] = ["": 0, "b": 0, "kb": 10, "mb": 20, "gb": 30, "tb": 40]
+        guard let shift = shifts[unit], number <= Int64.max >> shift else { return nil }
+        return number << shift
     }
 
     /// The shortest pause `retry_delay` may ask for between reconnects.

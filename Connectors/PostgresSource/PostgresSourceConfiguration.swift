@@ -35,6 +35,31 @@ public struct PostgresSourceConfiguration: Sendable {
     public var retryDelay: Duration
     /// At least `retryDelay` when read from a pipeline file.
     public var maxRetryDelay: Duration
+    /// `source.heartbeat`: a statement run on the source every `interval`
+    /// while streaming, so the slot advances on servers where the WAL end
+    /// keepalives report is not enough (see `Heartbeat`); nil: none.
+    public var heartbeat: Heartbeat?
+    /// `source.max_lag`: WAL the slot may hold back (bytes) before Siphon
+    /// warns, once per check; nil: no check. It never drops the slot.
+    public var maxLagBytes: Int64?
+
+    /// What `source.heartbeat` runs, and how often.
+    public struct Heartbeat: Sendable, Equatable {
+        /// Written by the default heartbeat: a non-transactional logical
+        /// message that Siphon drops instead of turning into an event.
+        public static let messagePrefix = "siphon-heartbeat"
+        public static let defaultQuery = "SELECT pg_logical_emit_message(false, '\(messagePrefix)', '')"
+
+        public var interval: Duration
+        /// The statement, run on a normal connection to the source database
+        /// (Debezium's `heartbeat.action.query`).
+        public var query: String
+
+        public init(interval: Duration, query: String = Heartbeat.defaultQuery) {
+            self.interval = interval
+            self.query = query
+        }
+    }
 
     public init(url: String, slot: String, publication: String? = nil, tables: [String] = ["public.*"],
                 snapshot: SnapshotMode = .initial, statusInterval: Duration = .seconds(10), streaming: Bool = true,

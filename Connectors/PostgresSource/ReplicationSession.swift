@@ -47,6 +47,8 @@ final class ReplicationSession {
     /// When the last standby status update went out, and the LSN it confirmed.
     private var lastStatusSent = ContinuousClock.now
     private var confirmedSent = LSN.zero
+    private var lastHeartbeat = ContinuousClock.now
+    private var lastLagCheck = ContinuousClock.now
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
          state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool,
@@ -171,6 +173,14 @@ final class ReplicationSession {
                 now = lastStatusSent
                 replyRequested = false
             }
+            if let heartbeat = configuration.heartbeat, now - lastHeartbeat >= heartbeat.interval {
+                lastHeartbeat = now
+                await beat(heartbeat, on: catalog.connection)
+            }
+            if let limit = configuration.maxLagBytes, now - lastLagCheck >= lagCheckInterval {
+                lastLagCheck = now
+                await checkLag(limit, on: catalog.connection)
+            }
             if drained {
                 if pacing.shouldSettle(at: now) {
                     Self.settle()
@@ -180,6 +190,40 @@ final class ReplicationSession {
                 await replication.waitForData(timeout: .milliseconds(100))
                 pacing.waited(from: waitStarted, to: clock.now)
             }
+        }
+    }
+
+    /// How often `source.max_lag` is checked: a catalog read, so a slow timer.
+    private var lagCheckInterval: Duration { max(configuration.statusInterval * 3, .seconds(3)) }
+
+    /// Runs `source.heartbeat`'s statement on the side connection. A failure
+    /// is a warning (the slot still advances by the keepalives' WAL end).
+    private func beat(_ heartbeat: PostgresSourceConfiguration.Heartbeat, on connection: PostgresConnection) async {
+        do {
+            try await connection.query(heartbeat.query)
+        } catch {
+            logger.warning("source.heartbeat.query failed; streaming goes on", metadata: [
+                "error": .string(PostgresSource.classify(error).message),
+                "fix": .string("make the statement run as the pipeline's role, or leave source.heartbeat.query out for pg_logical_emit_message"),
+            ])
+        }
+    }
+
+    /// Warns when the slot holds back more WAL than `source.max_lag`.
+    private func checkLag(_ limit: Int64, on connection: PostgresConnection) async {
+        do {
+            let rows = try await connection.query("""
+                SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
+                                       confirmed_flush_lsn)::bigint
+                FROM pg_replication_slots WHERE slot_name = $1
+                """, parameters: [configuration.slot])
+            guard let text = rows.first?.first ?? nil, let lag = Int64(text), lag > limit else { return }
+            logger.warning("the slot holds back more WAL than source.max_lag", metadata: [
+                "slot": .string(configuration.slot), "lag_bytes": .stringConvertible(lag), "max_lag_bytes": .stringConvertible(limit),
+                "fix": .string("the sink is slow or failing (see the lines before), or the pipeline is behind a large backlog; Siphon never drops the slot itself"),
+            ])
+        } catch {
+            logger.debug("could not read the slot's lag", metadata: ["error": .string(PostgresSource.classify(error).message)])
         }
     }
 

@@ -24,11 +24,10 @@ struct Run: AsyncParsableCommand {
             """)
 
     @OptionGroup var config: ConfigOptions
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = ProcessInfo.processInfo.environment["SIPHON_LOG_LEVEL"] ?? "info"
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let logger = SiphonLogging.bootstrap(level: logLevel)
+        let logger = SiphonLogging.bootstrap(level: logging.resolvedLevel, format: logging.resolvedFormat)
         let problems = ConfigProblems()
         let definitions = preparePipelines(config.paths, problems: problems)
         guard problems.isEmpty else { exitWithProblems(problems) }
@@ -115,7 +114,7 @@ struct SQLiteCommands: AsyncParsableCommand {
         @Option(help: "The SQL to run, in one transaction.") var sql: String
 
         func run() async throws {
-            let logger = SiphonLogging.bootstrap(level: "warning")
+            let logger = SiphonLogging.bootstrap(level: .warning)
             let problems = ConfigProblems()
             let targets = sqliteSources(paths: config.paths, problems: problems)
             guard problems.isEmpty else { exitWithProblems(problems) }

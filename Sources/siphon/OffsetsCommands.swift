@@ -14,7 +14,7 @@ struct Offsets: AsyncParsableCommand {
         @OptionGroup var config: ConfigOptions
 
         func run() async throws {
-            let logger = SiphonLogging.bootstrap(level: "warning")
+            let logger = SiphonLogging.bootstrap(level: .warning)
             let problems = ConfigProblems()
             let definitions = preparePipelines(config.paths, problems: problems, staticChecks: false)
             guard problems.isEmpty else { exitWithProblems(problems) }
@@ -66,7 +66,7 @@ struct Offsets: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = SiphonLogging.bootstrap(level: "warning")
+            let logger = SiphonLogging.bootstrap(level: .warning)
             let problems = ConfigProblems()
             let definitions = preparePipelines(config.paths, problems: problems, staticChecks: false)
             guard problems.isEmpty else { exitWithProblems(problems) }

@@ -26,6 +26,12 @@ struct Siphon: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            // The argument parser's own usage errors (an unknown option, a
+            // bad --log-level) are bad configuration too: exit 2, not 64.
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.configuration)
+            }
             exit(withError: error)
         }
     }
@@ -34,7 +40,7 @@ struct Siphon: AsyncParsableCommand {
         commandName: "siphon",
         abstract: "Change data capture: every committed row and schema change as a versioned event.",
         version: SiphonVersion.current,
-        subcommands: [Run.self, Validate.self, Offsets.self, SQLiteCommands.self]
+        subcommands: [Run.self, Validate.self, Check.self, Offsets.self, SQLiteCommands.self]
     )
 }
 
@@ -52,7 +58,8 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-/// Exit codes: 0 success, 1 a runtime failure, 2 bad configuration.
+/// Exit codes: 0 success (and --help, --version), 1 a runtime failure, 2 bad
+/// configuration: a pipeline file, or the command line itself.
 enum ExitStatus {
     static let failure: Int32 = 1
     static let configuration: Int32 = 2

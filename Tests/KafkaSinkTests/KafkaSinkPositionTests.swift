@@ -8,12 +8,12 @@ final class KafkaSinkPositionTests: XCTestCase {
     private func held(last: UInt64, tombstone: Bool = false) -> KafkaSinkPosition {
         var held = KafkaSinkPosition()
         held.partitionCounts = ["p.s.t": 1]
-        held.lastRecords = ["p.s.t": [0: .init(position: Position(high: 1, low: last), tombstone: tombstone)]]
+        held.lastRecords = ["p.s.t": [0: .init(position: Position(high: 1, low: last), second: tombstone)]]
         return held
     }
 
     private func decide(_ held: KafkaSinkPosition, _ low: UInt64, tombstone: Bool = false) -> KafkaSinkPosition.Decision {
-        held.decide(topic: "p.s.t", partition: 0, position: Position(high: 1, low: low), tombstoneFollows: tombstone)
+        held.decide(topic: "p.s.t", partition: 0, position: Position(high: 1, low: low), secondFollows: tombstone)
     }
 
     func testSkipsWhatThePartitionHolds() {
@@ -21,8 +21,8 @@ final class KafkaSinkPositionTests: XCTestCase {
         XCTAssertEqual(decide(held, 4), .skip)
         XCTAssertEqual(decide(held, 5), .skip)
         XCTAssertEqual(decide(held, 6), .send)
-        XCTAssertEqual(decide(held, 5, tombstone: true), .tombstoneOnly, "the delete arrived, its tombstone did not")
-        XCTAssertEqual(held.decide(topic: "p.s.t", partition: 1, position: Position(high: 1, low: 1), tombstoneFollows: false),
+        XCTAssertEqual(decide(held, 5, tombstone: true), .secondOnly, "the delete arrived, its tombstone did not")
+        XCTAssertEqual(held.decide(topic: "p.s.t", partition: 1, position: Position(high: 1, low: 1), secondFollows: false),
                        .send, "an empty partition holds nothing")
     }
 

@@ -5,8 +5,12 @@ import Logging
 import SiphonCore
 import SiphonTestSupport
 
-/// librdkafka's mock cluster, in this process: brokers on local TCP ports
-/// that keep their data for as long as the object lives.
+/// librdkafka's mock cluster: brokers on local TCP ports that keep their
+/// data for as long as the object lives. Hosted in this process (the mock
+/// API, `cluster`, then injects faults), or with `inHelperProcess` in a
+/// process of its own (`siphon-kafka-mock`), for tests that kill and restart
+/// `siphon run`: neither siphon's crashes nor anything in this process can
+/// take the cluster's data with them.
 public final class MockKafka: @unchecked Sendable {
     /// A record as a consumer reads it back.
     public struct Record: Equatable, Sendable {
@@ -18,26 +22,58 @@ public final class MockKafka: @unchecked Sendable {
         public var headers: [String: String]
     }
 
-    private let handle: OpaquePointer
-    public let cluster: OpaquePointer
+    private let handle: OpaquePointer?
+    /// The cluster, for the mock API; only when hosted in this process.
+    public let cluster: OpaquePointer!
+    private let helper: SiphonProcess?
     /// `host:port` of the mock brokers, for a sink or a pipeline file.
     public let bootstraps: String
     private let reader: OpaquePointer
 
     public init(brokers: Int32 = 1) throws {
-        handle = try Self.client(RD_KAFKA_PRODUCER, [:])
+        let handle = try Self.client(RD_KAFKA_PRODUCER, [:])
         guard let cluster = rd_kafka_mock_cluster_new(handle, brokers) else {
+            rd_kafka_destroy(handle)
             throw TestSupportError("cannot start librdkafka's mock cluster")
         }
+        self.handle = handle
         self.cluster = cluster
+        helper = nil
         bootstraps = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
         reader = try Self.client(RD_KAFKA_CONSUMER, ["bootstrap.servers": bootstraps, "fetch.wait.max.ms": "10"])
     }
 
+    /// A cluster in a `siphon-kafka-mock` process started for this object
+    /// (and stopped with it), with `topics` (name: partitions) created.
+    public static func inHelperProcess(topics: [String: Int32] = [:]) throws -> MockKafka {
+        let process = try SiphonProcess(executable: try SiphonProcess.locateExecutable(named: "siphon-kafka-mock"),
+                                        arguments: topics.sorted { $0.key < $1.key }.flatMap { ["--topic", "\($0.key):\($0.value)"] })
+        try process.waitFor(stderrContaining: "ready ", timeout: .seconds(30))
+        guard let line = process.stderrText.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }) else {
+            throw TestSupportError("siphon-kafka-mock said no address: \(process.stderrText)")
+        }
+        return try MockKafka(helper: process, bootstraps: String(line.dropFirst("ready ".count)))
+    }
+
+    private init(helper: SiphonProcess, bootstraps: String) throws {
+        handle = nil
+        cluster = nil
+        self.helper = helper
+        self.bootstraps = bootstraps
+        reader = try Self.client(RD_KAFKA_CONSUMER, ["bootstrap.servers": bootstraps, "fetch.wait.max.ms": "10"])
+    }
+
+    /// Whether the helper process is up (always true in this process).
+    public var isRunning: Bool { helper?.isRunning ?? true }
+
     deinit {
         rd_kafka_destroy(reader)
-        rd_kafka_mock_cluster_destroy(cluster)
-        rd_kafka_destroy(handle)
+        if let cluster { rd_kafka_mock_cluster_destroy(cluster) }
+        if let handle { rd_kafka_destroy(handle) }
+        if let helper {
+            helper.signal(SIGTERM)
+            _ = try? helper.waitForExit(timeout: .seconds(10))
+        }
     }
 
     static func client(_ type: rd_kafka_type_t, _ settings: [String: String]) throws -> OpaquePointer {
@@ -54,6 +90,7 @@ public final class MockKafka: @unchecked Sendable {
     }
 
     public func createTopic(_ name: String, partitions: Int32, replicationFactor: Int32 = 1) throws {
+        guard let cluster else { throw TestSupportError("a cluster in a helper process takes its topics when it starts (inHelperProcess)") }
         let err = rd_kafka_mock_topic_create(cluster, name, partitions, replicationFactor)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw TestSupportError("create \(name): \(String(cString: rd_kafka_err2str(err)))") }
     }

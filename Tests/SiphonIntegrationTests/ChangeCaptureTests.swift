@@ -40,6 +40,8 @@ final class ChangeCaptureTests: PostgresTestCase {
                        Int((rows[2][path: "transaction.id"] as? String ?? "").split(separator: ":").first ?? ""),
                        "Debezium's transaction id: <txId>:<LSN>")
         XCTAssertEqual(rows[3][path: "transaction.total_order"] as? Int, 2)
+        XCTAssertEqual(rows[0...1].map { $0[path: "transaction.total_order"] as? Int }, [1, 2],
+                       "the table's schema event, in the same transaction, carries no transaction and is not counted")
         XCTAssertTrue(rows[3][path: "before.item"] is NSNull, "a delete's before: the key, every other column null")
         // Ids are unique and increase in file order.
         let ids = try pipeline.events().compactMap { $0["id"] as? String }

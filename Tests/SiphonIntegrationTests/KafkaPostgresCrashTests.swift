@@ -5,20 +5,20 @@ import SiphonTestSupport
 import XCTest
 
 /// `siphon run` from PostgreSQL into librdkafka's mock cluster (hosted by
-/// this test process and reached over TCP, so it keeps its data while
-/// siphon is killed with SIGKILL and started again, mid-workload).
+/// a helper process, `siphon-kafka-mock`, and reached over TCP, so it keeps
+/// its data while siphon is killed with SIGKILL and started again, mid-workload).
 final class KafkaPostgresCrashTests: PostgresTestCase {
     /// Three tables (one with a two-column key). A single session commits
     /// random transactions of one to four statements: inserts (of keys
     /// deleted before, too), updates, key changes and deletes, across the
     /// tables. Each change is also written, in the same transaction, to
     /// `audit`, which the pipeline does not capture: the list of changes
-    /// Kafka must hold, in commit order.
+    /// Kafka must hold, in commit order, with the transaction that made it.
     static let setup = """
         CREATE TABLE ta (id int PRIMARY KEY, v int);
         CREATE TABLE tb (id int PRIMARY KEY, v text);
         CREATE TABLE tc (a int, b int, v int, PRIMARY KEY (a, b));
-        CREATE TABLE audit (seq bigserial PRIMARY KEY, tbl text, op text, k text);
+        CREATE TABLE audit (seq bigserial PRIMARY KEY, tbl text, op text, k text, tx bigint DEFAULT txid_current());
         CREATE PROCEDURE workload(transactions int, seed float8) LANGUAGE plpgsql AS $$
         DECLARE
           t int; r float8; k int; k2 int; n int; a1 int; b1 int; a2 int; b2 int;
@@ -81,16 +81,21 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         """
 
     func testKillNineInALoopDuringARandomWorkloadLeavesEveryChangeInKafkaExactlyOnce() throws {
-        let kafka = try MockKafka()
+        let prefix = "crash"
+        let tables = ["ta", "tb", "tc"]
+        let transactionTopic = "\(prefix).transaction"
+        var topics = Dictionary(uniqueKeysWithValues: tables.map { ("\(prefix).public.\($0)", Int32(3)) })
+        topics[transactionTopic] = 2
+        let kafka = try MockKafka.inHelperProcess(topics: topics)
         let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"], snapshot: "never",
                                            setup: Self.setup, sink: """
                                                type: kafka
                                                brokers: \(kafka.bootstraps)
+                                               prefix: \(prefix)
+                                               transaction_metadata: true
                                                properties:
                                                  linger.ms: 5
                                                """)
-        let tables = ["ta", "tb", "tc"]
-        for table in tables { try kafka.createTopic("\(pipeline.name).public.\(table)", partitions: 3) }
 
         var process = try pipeline.start()
         try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
@@ -109,11 +114,12 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         // The changes, in commit order (one session wrote them all).
         let audit = try server.psql("SELECT tbl || ' ' || op || ' ' || k FROM audit ORDER BY seq", database: pipeline.database)
             .split(separator: "\n").map(String.init)
-        let rowTopics = Set(tables.map { "\(pipeline.name).public.\($0)" })
+        let rowTopics = Set(tables.map { "\(prefix).public.\($0)" })
         var records: [MockKafka.Record] = []
         do {
             try eventually(timeout: .seconds(60), "\(audit.count) row events in Kafka") {
                 guard process.isRunning else { throw TestSupportError("siphon exited:\n\(process.stderrText.suffix(3000))") }
+                guard kafka.isRunning else { throw TestSupportError("the mock cluster's process exited") }
                 records = try kafka.records { rowTopics.contains($0) }
                 return records.filter { $0.value != nil }.count >= audit.count
             }
@@ -122,8 +128,8 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         }
         try pipeline.stop(process)
 
-        // Every record of the pipeline's topics (row, schema and message topics).
-        let all = try kafka.records { $0 == pipeline.name || $0.hasPrefix(pipeline.name + ".") }
+        // Every record of the pipeline's event topics (row, schema and message topics).
+        let all = try kafka.records { ($0 == prefix || $0.hasPrefix(prefix + ".")) && $0 != transactionTopic }
         let values = all.filter { $0.value != nil }
         let ids = values.compactMap { $0.headers["siphon-id"] }
         XCTAssertEqual(ids.count, values.count, "every record carries its event id")
@@ -163,8 +169,65 @@ final class KafkaPostgresCrashTests: PostgresTestCase {
         for key in Set(auditByKey.keys).union(kafkaOps.keys).sorted() where auditByKey[key] != kafkaOps[key] {
             XCTFail("seed \(seed): \(key): committed \(auditByKey[key] ?? []), in Kafka \(kafkaOps[key] ?? [])")
         }
+        try checkTransactionMetadata(try kafka.records { $0 == transactionTopic }, pipeline: pipeline, seed: seed)
         // The workload did what it is there for.
         for op in [" c ", " u ", " d "] { XCTAssertTrue(audit.contains { $0.contains(op) }, "no\(op)change") }
+    }
+
+    /// Topics holding a record this database cannot have written (its commit
+    /// LSN is past the end of the WAL: topics of another database under the
+    /// same pipeline name) stop the pipeline before anything is skipped.
+    func testAPositionTheDatabaseCannotHaveProducedIsRefused() throws {
+        let kafka = try MockKafka()
+        let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
+                                           setup: "CREATE TABLE t (id int PRIMARY KEY)", sink: """
+                                               type: kafka
+                                               brokers: \(kafka.bootstraps)
+                                               """)
+        let ahead = Position(high: 0x7F_0000_0000, low: 0)
+        try kafka.createTopic("\(pipeline.name).public.t", partitions: 1)
+        try kafka.produce(topic: "\(pipeline.name).public.t", key: #"{"id":1}"#, value: "{}",
+                          headers: ["siphon-id": ahead.description, "siphon-pipeline": pipeline.name])
+        let process = try pipeline.start()
+        XCTAssertEqual(try process.waitForExit(timeout: .seconds(60)), 1, process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("cannot come from this database"), process.stderrText)
+        XCTAssertTrue(process.stderrText.contains("7F/0"), process.stderrText)
+        XCTAssertEqual(process.stderrText.components(separatedBy: "siphon: error:").count, 2,
+                       "one line, not a retry loop: \(process.stderrText)")
+    }
+
+    /// One BEGIN and one END per transaction, in that order, END counting
+    /// the transaction's changes per table as the audit table does.
+    private func checkTransactionMetadata(_ records: [MockKafka.Record], pipeline: PipelineHarness, seed: Double) throws {
+        let audit = try server.psql("SELECT tx || ' public.' || tbl FROM audit ORDER BY seq", database: pipeline.database)
+            .split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        var expected: [String: [String: Int]] = [:]
+        for change in audit { expected[change[0], default: [:]][change[1], default: 0] += 1 }
+        var begun: Set<String> = [], ended: [String: [String: Int]] = [:]
+        for record in records {
+            let value = try XCTUnwrap(record.value.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            let id = try XCTUnwrap(value["id"] as? String)
+            XCTAssertEqual(record.key, "{\"id\":\"\(id)\"}")
+            XCTAssertNotNil(record.headers["siphon-id"].flatMap { Position($0) }, "siphon-id of \(id)")
+            XCTAssertNotNil(value["ts_ms"] as? Int, "ts_ms of \(id)")
+            let tx = String(id.prefix { $0 != ":" })
+            switch value["status"] as? String {
+            case "BEGIN":
+                XCTAssertFalse(begun.contains(id), "seed \(seed): BEGIN of \(id) twice")
+                begun.insert(id)
+            case "END":
+                XCTAssertTrue(begun.contains(id), "seed \(seed): END of \(id) before its BEGIN")
+                XCTAssertNil(ended[tx], "seed \(seed): END of \(id) twice")
+                let collections = try XCTUnwrap(value["data_collections"] as? [[String: Any]])
+                ended[tx] = Dictionary(uniqueKeysWithValues: collections.map { ($0["data_collection"] as! String, $0["event_count"] as! Int) })
+                XCTAssertEqual(value["event_count"] as? Int, ended[tx]!.values.reduce(0, +))
+            default: XCTFail("not a transaction record: \(record)")
+            }
+        }
+        XCTAssertEqual(begun.count, ended.count, "seed \(seed): every BEGIN has its END")
+        for tx in Set(expected.keys).union(ended.keys).sorted() where expected[tx] != ended[tx] {
+            XCTFail("seed \(seed): transaction \(tx): committed \(expected[tx] ?? [:]), END says \(ended[tx] ?? [:])")
+        }
     }
 
     /// `{"a":1,"b":2}` as `a=1,b=2` (the audit's spelling), columns in name order.

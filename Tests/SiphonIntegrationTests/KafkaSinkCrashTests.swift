@@ -4,15 +4,14 @@ import SiphonCore
 import SiphonTestSupport
 import XCTest
 
-/// `siphon run` from SQLite into librdkafka's mock cluster (hosted by this
-/// test process, reached over TCP like a real broker, keeping its data while
-/// siphon is killed and started again).
+/// `siphon run` from SQLite into librdkafka's mock cluster (hosted by a
+/// helper process, `siphon-kafka-mock`, reached over TCP like a real broker,
+/// keeping its data while siphon is killed and started again).
 final class KafkaSinkCrashTests: XCTestCase {
     func testKillNineInALoopLeavesEveryChangeInKafkaExactlyOnce() throws {
         let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, v INT);", snapshot: "never")
-        let kafka = try MockKafka()
         let topic = "\(harness.name).main.t"
-        try kafka.createTopic(topic, partitions: 4)
+        let kafka = try MockKafka.inHelperProcess(topics: [topic: 4])
         try """
             version: 1
             name: \(harness.name)

@@ -9,16 +9,17 @@ public enum TestEvents {
     /// `"note":note`.
     public static func append(to batch: inout EventBatch, position: Position, key: Int?, pipeline: String = "p",
                               endsTransaction: Bool = false, table: TableName = TableName(schema: "s", name: "t"),
-                              note: String? = nil) {
+                              note: String? = nil, transaction: EventTransaction? = nil) {
         let envelope = EventEnvelope(options: EventOptions(), connector: "test", pipeline: pipeline)
         batch.appendRowEvent(position: position, op: .create, table: table,
                              envelope: envelope,
                              source: { json in
                                  json.appendRaw("{\"name\":")
                                  json.appendString(pipeline)
+                                 if transaction != nil { json.appendRaw(",\"ts_ms\":1700000000123") }
                                  json.appendRaw("}")
                              },
-                             transaction: nil, timestampMicros: 0, schemaVersion: 1,
+                             transaction: transaction, timestampMicros: 0, schemaVersion: 1,
                              facts: { CloudEventFacts(sourceMillis: 0, snapshot: .none, database: "test") }) { image, json in
             switch image {
             case .before: return false

@@ -42,6 +42,8 @@ extension ChangeDecoder {
     /// A logical decoding message (`op: "m"`), with `source.schema` and
     /// `source.table` empty as Debezium writes them.
     mutating func logicalMessage(_ message: LogicalMessage, into batch: inout EventBatch) {
+        // Siphon's own heartbeat (`source.heartbeat`) moves the WAL, and is no change.
+        if message.prefix == PostgresSourceConfiguration.Heartbeat.messagePrefix { return }
         let position: Position
         var eventTransaction: EventTransaction?
         var source = JSONBuffer(capacity: 256)

@@ -18,6 +18,10 @@ struct ChangeDecoder {
         var commitLSN: LSN
         var commitMicros: Int64
         var nextIndex: UInt64 = 0
+        /// Events that carry `transaction` so far (`total_order`): schema
+        /// events take a position in the transaction but are not counted,
+        /// as Debezium counts only the events it brackets with BEGIN and END.
+        var transactionEvents = 0
         /// Debezium's `transaction.id`: `<xid>:<commit LSN>`.
         var id: String
         var xidText: String
@@ -31,6 +35,7 @@ struct ChangeDecoder {
         /// (total_order, data_collection_order).
         mutating func order(of relation: UInt32) -> EventTransaction {
             nextIndex += 1
+            transactionEvents += 1
             var collection = 1
             if let index = tableCounts.firstIndex(where: { $0.relation == relation }) {
                 tableCounts[index].count += 1
@@ -38,7 +43,7 @@ struct ChangeDecoder {
             } else {
                 tableCounts.append((relation, 1))
             }
-            return EventTransaction(id: id, totalOrder: Int(nextIndex), dataCollectionOrder: collection)
+            return EventTransaction(id: id, totalOrder: transactionEvents, dataCollectionOrder: collection)
         }
     }
 

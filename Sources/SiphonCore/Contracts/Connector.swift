@@ -70,10 +70,16 @@ public protocol SourceConnector: SendableMetatype {
     /// outside the state folder so that the next start begins again (the
     /// PostgreSQL slot); returns one line per thing done.
     static func resetToBeginning(_ configuration: Configuration, context: ConnectorContext) async throws -> [String]
+    /// `siphon check`: connects and checks everything the pipeline needs,
+    /// one line each, creating nothing; never throws (a failure is a line).
+    static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck]
 }
 
 extension SourceConnector {
     public static var aliases: [String] { [] }
+    public static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck] {
+        [.pass("source", "no checks beyond `siphon validate` for this source type")]
+    }
     public static func staticProblems(in configuration: Configuration) -> [ConnectorProblem] { [] }
     public static func resetToBeginning(_ configuration: Configuration, context: ConnectorContext) async throws -> [String] { [] }
 }
@@ -96,9 +102,15 @@ public protocol SinkConnector: SendableMetatype {
     /// changing anything (`offsets show`, `offsets reset`); `.untracked`
     /// when it cannot tell.
     static func storedPosition(_ configuration: Configuration, context: ConnectorContext) async throws -> SinkPosition
+    /// `siphon check`: reachable, authenticated, the destination usable,
+    /// one line each, creating nothing; never throws.
+    static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck]
 }
 
 extension SinkConnector {
+    public static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck] {
+        [.pass("sink", "no checks beyond `siphon validate` for this sink type")]
+    }
     public static func staticProblems(in configuration: Configuration) -> [ConnectorProblem] { [] }
     public static func claims(of configuration: Configuration) -> [ResourceClaim] { [] }
     public static func storedPosition(_ configuration: Configuration, context: ConnectorContext) async throws -> SinkPosition {

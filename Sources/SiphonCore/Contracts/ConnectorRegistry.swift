@@ -53,7 +53,8 @@ public struct ConnectorRegistry: Sendable {
                 staticProblems: { C.staticProblems(in: configuration) },
                 make: { C.makeSource(configuration, context: $0) },
                 describe: { C.describe($0) },
-                reset: { try await C.resetToBeginning(configuration, context: $0) })
+                reset: { try await C.resetToBeginning(configuration, context: $0) },
+                preflight: { await C.preflight(configuration, context: $0) })
         }
     }
 
@@ -65,7 +66,8 @@ public struct ConnectorRegistry: Sendable {
                 staticProblems: { C.staticProblems(in: configuration) },
                 claims: C.claims(of: configuration),
                 make: { C.makeSink(configuration, context: $0) },
-                storedPosition: { try await C.storedPosition(configuration, context: $0) })
+                storedPosition: { try await C.storedPosition(configuration, context: $0) },
+                preflight: { await C.preflight(configuration, context: $0) })
         }
     }
 }
@@ -77,6 +79,7 @@ public struct PreparedSource: Sendable {
     public let make: @Sendable (ConnectorContext) -> any Source
     public let describe: @Sendable (Position) -> String
     public let reset: @Sendable (ConnectorContext) async throws -> [String]
+    public let preflight: @Sendable (ConnectorContext) async -> [PreflightCheck]
 }
 
 /// A sink whose configuration was read and is valid, ready to be checked and built.
@@ -86,4 +89,5 @@ public struct PreparedSink: Sendable {
     public let claims: [ResourceClaim]
     public let make: @Sendable (ConnectorContext) -> any Sink
     public let storedPosition: @Sendable (ConnectorContext) async throws -> SinkPosition
+    public let preflight: @Sendable (ConnectorContext) async -> [PreflightCheck]
 }

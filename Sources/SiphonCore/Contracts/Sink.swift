@@ -66,8 +66,15 @@ public protocol Sink: Sendable {
     func close() async throws
     /// Whether `flush` may run while `write` goes on (see the contract).
     var flushesAlongsideWrites: Bool { get }
+    /// After `open`: the highest position the sink holds anywhere, for a
+    /// sink that answers `.untracked` because no single position says what
+    /// it holds (a broker's partitions), yet skips what it holds. The
+    /// pipeline has the source check that it could have produced it
+    /// (`Source.verifyProduced`). nil: nothing, or the sink cannot tell.
+    var highestPositionHeld: Position? { get }
 }
 
 extension Sink {
     public var flushesAlongsideWrites: Bool { false }
+    public var highestPositionHeld: Position? { nil }
 }

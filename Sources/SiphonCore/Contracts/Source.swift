@@ -35,8 +35,18 @@ public protocol Source: Sendable {
     /// holds events then refuses to start rather than number schema
     /// versions from 1 again (see `ResumePlan`).
     var resumeStateMissing: Bool { get }
+
+    /// Throws a permanent error when no event at `position` can have come
+    /// from this source because its log has not reached it yet: a sink or a
+    /// checkpoint holding it belongs to another database, or to this one
+    /// before it was restored from an older backup, and resuming after it
+    /// would skip every change up to it. The pipeline calls it before `run`
+    /// with the highest position the checkpoint and the sink claim. A source
+    /// that cannot tell does nothing.
+    func verifyProduced(_ position: Position) async throws
 }
 
 extension Source {
     public var resumeStateMissing: Bool { false }
+    public func verifyProduced(_ position: Position) async throws {}
 }

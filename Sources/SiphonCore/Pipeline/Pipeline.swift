@@ -177,6 +177,11 @@ public final class Pipeline: Service, Sendable {
             ]
             if case .tracked(let last) = held { metadata["sink_position"] = .string(last?.description ?? "none") }
             logger.info("pipeline starting", metadata: metadata)
+            // A position the source's log has not reached belongs to another
+            // database: resuming after it, or skipping up to it, loses changes.
+            if let claimed = [plan.resumeAfter, sink.highestPositionHeld].compactMap({ $0 }).max() {
+                try await source.verifyProduced(claimed)
+            }
             if plan.catchUpCheckpoint, let resume = plan.resumeAfter {
                 // The sink holds more than the checkpoint says (a crash between
                 // the sink's flush and the checkpoint): catch the checkpoint up.
