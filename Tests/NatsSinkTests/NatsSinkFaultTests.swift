@@ -174,3 +174,34 @@ extension NatsSinkFaultTests {
         }
     }
 }
+
+extension NatsSinkFaultTests {
+    /// `max_pending` bounds what is in flight: with the server frozen, the
+    /// sink publishes that many, then waits (and gives up after
+    /// `ack_timeout`) instead of queueing the rest in memory.
+    func testMaxPendingBoundsWhatIsInFlight() async throws {
+        let server = try NatsServer.start()
+        let sink = server.sink(pipeline: "shop", stream: .init(name: "SHOP")) {
+            $0.maxPending = 10
+            $0.ackTimeout = .milliseconds(500)
+        }
+        _ = try await sink.open()
+        server.pause()
+        do {
+            try await sink.write(NatsTestEvents.rows(pipeline: "shop", high: 1, count: 100))
+            _ = try await sink.flush()
+            XCTFail("wrote and flushed with the server frozen")
+        } catch let error as SiphonError {
+            XCTAssertTrue(error.isTransient, error.message)
+        }
+        server.resume()
+        try await sink.close()
+        let client = try server.client()
+        try eventually(timeout: .seconds(10), "the frozen server stores what it had received") {
+            try client.messages(stream: "SHOP").count == 10
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let stored = try client.messages(stream: "SHOP").count
+        XCTAssertEqual(stored, 10, "no more than max_pending left the sink")
+    }
+}
