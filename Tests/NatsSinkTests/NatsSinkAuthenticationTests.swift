@@ -32,6 +32,33 @@ final class NatsSinkAuthenticationTests: XCTestCase {
         }
     }
 
+    func testAnNKeyRightAndWrong() async throws {
+        let key = try TestNKey()
+        let server = try NatsServer.start(nkeyUser: key.publicKey)
+        let good = server.sink(pipeline: "shop", stream: .init(name: "SHOP")) {
+            $0.credentials = .nkey(publicKey: key.publicKey, seedFile: key.seedFile)
+        }
+        let batch = NatsTestEvents.everyKind(pipeline: "shop")
+        _ = try await good.open()
+        try await good.write(batch)
+        let flushed = try await good.flush()
+        XCTAssertEqual(flushed, batch.lastPosition)
+        try await good.close()
+        XCTAssertEqual(try NatsTestClient(url: server.url, nkey: key).messages(stream: "SHOP").count, batch.count)
+
+        let other = try TestNKey()
+        let bad = server.sink(pipeline: "shop", stream: .init(name: "SHOP")) {
+            $0.credentials = .nkey(publicKey: other.publicKey, seedFile: other.seedFile)
+        }
+        do {
+            _ = try await bad.open()
+            XCTFail("an unknown nkey was taken")
+        } catch let error as SiphonError {
+            XCTAssertFalse(error.isTransient, error.message)
+            XCTAssertTrue(error.message.contains("check sink.nkey"), error.message)
+        }
+    }
+
     func testTLSWithAClientCertificate() async throws {
         let certificates = try TestCertificates()
         let server = try NatsServer.start(tls: .init(cert: certificates.serverCert, key: certificates.serverKey,

@@ -20,13 +20,14 @@ public final class NatsTestClient: @unchecked Sendable {
     let jetStream: OpaquePointer
 
     public init(url: String, user: String? = nil, password: String? = nil, token: String? = nil,
-                tls: NatsSinkConfiguration.TLS? = nil) throws {
+                nkey: TestNKey? = nil, tls: NatsSinkConfiguration.TLS? = nil) throws {
         var options: OpaquePointer?
         natsOptions_Create(&options)
         defer { natsOptions_Destroy(options) }
         natsOptions_SetURL(options, url)
         if let user, let password { natsOptions_SetUserInfo(options, user, password) }
         if let token { natsOptions_SetToken(options, token) }
+        if let nkey { natsOptions_SetNKeyFromSeed(options, nkey.publicKey, nkey.seedFile) }
         if let tls {
             natsOptions_SetSecure(options, true)
             if let ca = tls.ca { natsOptions_LoadCATrustedCertificates(options, ca) }

@@ -16,6 +16,8 @@ public final class NatsServer: @unchecked Sendable {
     public let maxPayload: Int?
     /// Set when connections must give this token (`--auth`).
     public let token: String?
+    /// Set when the only user is this NKey (its public key).
+    public let nkeyUser: String?
     /// Set when the server speaks TLS only.
     public let tls: TLS?
 
@@ -42,12 +44,12 @@ public final class NatsServer: @unchecked Sendable {
     /// Starts a new server; returns once it accepts connections. With
     /// `user` and `password`, connections must give them; `maxPayload`
     /// lowers the largest message the server takes.
-    public static func start(user: String? = nil, password: String? = nil, token: String? = nil, tls: TLS? = nil,
-                             maxPayload: Int? = nil) throws -> NatsServer {
+    public static func start(user: String? = nil, password: String? = nil, token: String? = nil, nkeyUser: String? = nil,
+                             tls: TLS? = nil, maxPayload: Int? = nil) throws -> NatsServer {
         var attempt = 1
         while true {
             let server = try NatsServer(port: try PostgresBinaries.freeLoopbackPort(), user: user, password: password,
-                                        token: token, tls: tls, maxPayload: maxPayload)
+                                        token: token, nkeyUser: nkeyUser, tls: tls, maxPayload: maxPayload)
             do {
                 try server.start()
                 return server
@@ -59,26 +61,29 @@ public final class NatsServer: @unchecked Sendable {
         }
     }
 
-    private init(port: Int, user: String?, password: String?, token: String?, tls: TLS?, maxPayload: Int?) throws {
+    private init(port: Int, user: String?, password: String?, token: String?, nkeyUser: String?, tls: TLS?,
+                 maxPayload: Int?) throws {
         self.port = port
         self.user = user
         self.password = password
         self.token = token
+        self.nkeyUser = nkeyUser
         self.tls = tls
         self.maxPayload = maxPayload
         root = try TemporaryDirectory(prefix: "siphon-nats")
         storeDirectory = root.appending("store")
         try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: false)
-        if let maxPayload {
-            try "max_payload: \(maxPayload)\n".write(toFile: root.appending("server.conf"), atomically: false, encoding: .utf8)
-        }
+        var conf = ""
+        if let maxPayload { conf += "max_payload: \(maxPayload)\n" }
+        if let nkeyUser { conf += "authorization { users = [ { nkey: \"\(nkeyUser)\" } ] }\n" }
+        if !conf.isEmpty { try conf.write(toFile: root.appending("server.conf"), atomically: false, encoding: .utf8) }
     }
 
     /// Starts the server on the same port and store (after `stop()` or `kill()`);
     /// returns once it accepts connections.
     public func start() throws {
         var arguments = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDirectory]
-        if maxPayload != nil { arguments += ["-c", root.appending("server.conf")] }
+        if maxPayload != nil || nkeyUser != nil { arguments += ["-c", root.appending("server.conf")] }
         if let user, let password { arguments += ["--user", user, "--pass", password] }
         if let token { arguments += ["--auth", token] }
         if let tls {
