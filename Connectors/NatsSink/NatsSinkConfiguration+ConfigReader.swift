@@ -12,8 +12,9 @@ extension NatsSinkConfiguration {
             valid = false
             reader.report("servers", "give sink.url or sink.servers, not both")
         }
-        if let url = reader.string("url") { servers = [url] }
-        servers += reader.stringList("servers", default: [])
+        // Either may be one comma-separated string, as libnats' own URL option takes.
+        servers = (reader.string("url").map { [$0] } ?? []) + reader.stringList("servers", default: [])
+        servers = servers
             .flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }

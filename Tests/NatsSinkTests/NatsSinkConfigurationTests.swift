@@ -63,6 +63,12 @@ final class NatsSinkConfigurationTests: XCTestCase {
         XCTAssertEqual(read.ackTimeout, .seconds(30))
     }
 
+    func testAURLMayListSeveralServers() throws {
+        let (configuration, problems) = try read("url: \"nats://n1:4222, nats://n2:4222\"\nstream: S\n")
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(configuration?.servers, ["nats://n1:4222", "nats://n2:4222"])
+    }
+
     func testOtherCredentials() throws {
         XCTAssertEqual(try read("url: nats://h:1\nstream: S\ntoken: tok-secret\n").0?.credentials, .token("tok-secret"))
         XCTAssertEqual(try read("url: nats://h:1\nstream: S\ncreds: /etc/u.creds\n").0?.credentials, .credsFile("/etc/u.creds"))
