@@ -66,10 +66,18 @@ let package = Package(
             dependencies: ["SiphonCore", "CRdKafka", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/KafkaSink"
         ),
+        // The NATS C client (JetStream asynchronous publish with acknowledgements).
+        .systemLibrary(name: "CNats", path: "Sources/CNats", pkgConfig: "libnats",
+                       providers: [.apt(["libnats-dev"])]),
+        .target(
+            name: "NatsSink",
+            dependencies: ["SiphonCore", "CNats", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/NatsSink"
+        ),
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "NatsSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,9 +106,16 @@ let package = Package(
         // The mock cluster in a process of its own, for the tests that kill siphon.
         .executableTarget(name: "siphon-kafka-mock", dependencies: ["CRdKafka"], path: "Tests/KafkaMockHelper"),
         .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        // A real nats-server (NatsServer in SiphonTestSupport) and a reader of its streams.
+        .target(
+            name: "NatsTesting",
+            dependencies: ["NatsSink", "CNats", "SiphonCore", "SiphonTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/NatsTesting"
+        ),
+        .testTarget(name: "NatsSinkTests", dependencies: ["NatsSink", "NatsTesting", "CNats", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
-            dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "NatsTesting", "siphon", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"]
         ),
     ]

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source Scripts/lib/packages.sh
-ensure_packages postgresql-15 libpq-dev libsqlite3-dev sqlite3 pkg-config librdkafka-dev curl systemd
+ensure_packages postgresql-15 libpq-dev libsqlite3-dev sqlite3 pkg-config librdkafka-dev nats-server libnats-dev python3-cryptography curl systemd
 
 # The integration tests run the built `siphon` executable, so build every product first.
 swift build

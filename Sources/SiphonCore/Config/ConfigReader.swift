@@ -56,6 +56,14 @@ public final class ConfigReader: @unchecked Sendable {
         return value != .null
     }
 
+    /// True when `key` holds a mapping, for keys that take either a plain value or a mapping
+    /// (`sink.stream: name` or `sink.stream: {name: ..., subjects: ...}`). Does not mark the
+    /// key as known.
+    public func isMapping(_ key: String) -> Bool {
+        guard case .mapping = entries.first(where: { $0.key == key })?.value else { return false }
+        return true
+    }
+
     /// The nested mapping under `key`, or nil when it is absent or null. A value that is not
     /// a mapping is reported and gives nil. ``finish()`` on this reader also finishes the child.
     public func child(_ key: String) -> ConfigReader? {
