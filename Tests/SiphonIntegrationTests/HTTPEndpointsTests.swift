@@ -20,24 +20,6 @@ final class HTTPEndpointsTests: XCTestCase {
             .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
     }
 
-    private func writeConfig(_ harness: SQLiteHarness, sinkPath: String) throws {
-        try """
-            version: 1
-            name: \(harness.name)
-            retry_delay: 50ms
-            max_retry_delay: 400ms
-            source:
-              type: sqlite
-              path: \(harness.databasePath)
-              tables: ["*"]
-            sink:
-              type: file
-              path: \(sinkPath)
-            state:
-              path: \(harness.statePath)
-            """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
-    }
-
     func testEndpointsFollowTheRunningPipeline() throws {
         let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", snapshot: "never")
         let port = try PostgresBinaries.freeLoopbackPort()
@@ -79,7 +61,7 @@ final class HTTPEndpointsTests: XCTestCase {
             throw XCTSkip("\(error)")
         }
         let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT);")
-        try writeConfig(harness, sinkPath: disk.path + "/out/events.jsonl")
+        try harness.writeRetryingConfig(sinkPath: disk.path + "/out/events.jsonl")
         let port = try PostgresBinaries.freeLoopbackPort()
         let process = try SiphonProcess(arguments: ["run", "--config", harness.configPath, "--http", "127.0.0.1:\(port)"])
         _ = try harness.sql("INSERT INTO t SELECT value, 'first' FROM generate_series(1, 100);")

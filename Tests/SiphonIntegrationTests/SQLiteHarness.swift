@@ -50,6 +50,29 @@ final class SQLiteHarness {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// A pipeline file with quick restarts (50ms, up to 400ms) into the file
+    /// sink at `sinkPath`, for tests of failures and recovery; written to
+    /// `path` (default: this harness's config path) under `name`.
+    func writeRetryingConfig(sinkPath: String, to path: String? = nil, name: String? = nil) throws {
+        let yaml = """
+            version: 1
+            name: \(name ?? self.name)
+            retry_delay: 50ms
+            max_retry_delay: 400ms
+            source:
+              type: sqlite
+              path: \(databasePath)
+              tables: ["*"]
+            sink:
+              type: file
+              path: \(sinkPath)
+            state:
+              path: \(statePath)
+
+            """
+        try yaml.write(toFile: path ?? configPath, atomically: true, encoding: .utf8)
+    }
+
     /// Runs SQL through the sqlite3 shell, waiting up to 10 s for locks.
     @discardableResult
     func sql(_ statements: String) throws -> String {

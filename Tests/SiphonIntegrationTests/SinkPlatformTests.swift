@@ -8,23 +8,7 @@ import XCTest
 final class SinkPlatformTests: XCTestCase {
     /// A pipeline file for `harness`'s database with the sink at `sinkPath`.
     private func writeConfig(_ harness: SQLiteHarness, sinkPath: String, to path: String? = nil, name: String? = nil) throws {
-        let yaml = """
-            version: 1
-            name: \(name ?? harness.name)
-            retry_delay: 50ms
-            max_retry_delay: 400ms
-            source:
-              type: sqlite
-              path: \(harness.databasePath)
-              tables: ["*"]
-            sink:
-              type: file
-              path: \(sinkPath)
-            state:
-              path: \(harness.statePath)
-
-            """
-        try yaml.write(toFile: path ?? harness.configPath, atomically: true, encoding: .utf8)
+        try harness.writeRetryingConfig(sinkPath: sinkPath, to: path, name: name)
     }
 
     private func lines(_ path: String) -> [[String: Any]] {
