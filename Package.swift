@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "SiphonCore", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Connectors/PostgresSource"
         ),

@@ -1,3 +1,4 @@
+import Metrics
 import Foundation
 import Logging
 import SiphonCore
@@ -49,6 +50,7 @@ final class ReplicationSession {
     private var confirmedSent = LSN.zero
     private var lastHeartbeat = ContinuousClock.now
     private var lastLagCheck = ContinuousClock.now
+    private lazy var lagGauge = Gauge(label: "siphon_slot_lag_bytes", dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
          state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool,
@@ -177,9 +179,9 @@ final class ReplicationSession {
                 lastHeartbeat = now
                 await beat(heartbeat, on: catalog.connection)
             }
-            if let limit = configuration.maxLagBytes, now - lastLagCheck >= lagCheckInterval {
+            if now - lastLagCheck >= lagCheckInterval {
                 lastLagCheck = now
-                await checkLag(limit, on: catalog.connection)
+                await checkLag(configuration.maxLagBytes, on: catalog.connection)
             }
             if drained {
                 if pacing.shouldSettle(at: now) {
@@ -193,7 +195,8 @@ final class ReplicationSession {
         }
     }
 
-    /// How often `source.max_lag` is checked: a catalog read, so a slow timer.
+    /// How often the slot's lag is read (`siphon_slot_lag_bytes`,
+    /// `source.max_lag`): a catalog read, so a slow timer.
     private var lagCheckInterval: Duration { max(configuration.statusInterval * 3, .seconds(3)) }
 
     /// Runs `source.heartbeat`'s statement on the side connection. A failure
@@ -209,15 +212,17 @@ final class ReplicationSession {
         }
     }
 
-    /// Warns when the slot holds back more WAL than `source.max_lag`.
-    private func checkLag(_ limit: Int64, on connection: PostgresConnection) async {
+    /// Records the WAL the slot holds back, and warns when it is more than `source.max_lag`.
+    private func checkLag(_ limit: Int64?, on connection: PostgresConnection) async {
         do {
             let rows = try await connection.query("""
                 SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
                                        confirmed_flush_lsn)::bigint
                 FROM pg_replication_slots WHERE slot_name = $1
                 """, parameters: [configuration.slot])
-            guard let text = rows.first?.first ?? nil, let lag = Int64(text), lag > limit else { return }
+            guard let text = rows.first?.first ?? nil, let lag = Int64(text) else { return }
+            lagGauge.record(lag)
+            guard let limit, lag > limit else { return }
             logger.warning("the slot holds back more WAL than source.max_lag", metadata: [
                 "slot": .string(configuration.slot), "lag_bytes": .stringConvertible(lag), "max_lag_bytes": .stringConvertible(limit),
                 "fix": .string("the sink is slow or failing (see the lines before), or the pipeline is behind a large backlog; Siphon never drops the slot itself"),

@@ -39,6 +39,11 @@ final class HTTPEndpointsTests: XCTestCase {
         let metrics = try get(port, "/metrics").body
         XCTAssertNotNil(metric(metrics, "siphon_bytes_written_total", pipeline: harness.name), metrics)
         XCTAssertEqual(metric(metrics, "siphon_pipeline_ready", pipeline: harness.name), 1, metrics)
+        let creates = metrics.split(separator: "\n").first {
+            $0.hasPrefix("siphon_events_total{") && $0.contains("pipeline=\"\(harness.name)\"") && $0.contains("op=\"c\"")
+                && $0.contains("table=\"main.t\"")
+        }
+        XCTAssertEqual(creates.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }, 30, metrics)
         try eventually(timeout: .seconds(10), "a checkpoint in /status") {
             let status = try JSONSerialization.jsonObject(with: Data(try get(port, "/status").body.utf8)) as? [String: Any]
             let pipeline = (status?["pipelines"] as? [[String: Any]])?.first

@@ -42,7 +42,10 @@ final class HeartbeatTests: PostgresTestCase {
         let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never", extraSource: """
               max_lag: 1
             """, setup: "CREATE TABLE t (id int PRIMARY KEY)")
-        let process = try pipeline.start()
+        let port = try PostgresBinaries.freeLoopbackPort()
+        var environment = PipelineHarness.environment
+        environment["SIPHON_HTTP"] = "127.0.0.1:\(port)"
+        let process = try pipeline.start(environment: environment)
         try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         let busy = "busy_\(pipeline.name)"
         try server.createDatabase(busy)
@@ -56,6 +59,10 @@ final class HeartbeatTests: PostgresTestCase {
         let writer = try ChildProcessRunner.start(server: server, database: busy, sql: "CALL noisy()")
         try process.waitFor(stderrContaining: "the slot holds back more WAL than source.max_lag", timeout: .seconds(30))
         XCTAssertTrue(process.isRunning, "a warning, never a stop")
+        // The lag is also a gauge, read on the same timer.
+        let metrics = try SiphonProcess.run(executable: "/usr/bin/curl", arguments: ["-s", "http://127.0.0.1:\(port)/metrics"]).stdout
+        let lag = metrics.split(separator: "\n").first { $0.hasPrefix("siphon_slot_lag_bytes{") && $0.contains(pipeline.name) }
+        XCTAssertNotNil(lag.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }, metrics)
         _ = try? writer.waitForExit(timeout: .seconds(60))
         try pipeline.stop(process)
     }

@@ -48,8 +48,17 @@ final class PipelineMonitor: Sendable {
     private let restarts: Counter
     private let checkpointTime: Gauge
     private let ready: Gauge
+    private let name: String
+    /// `siphon_events_total{pipeline, op, table}`, made on first use.
+    private let perTable = Mutex<[TableCounterKey: Counter]>([:])
+
+    private struct TableCounterKey: Hashable {
+        var op: Operation
+        var table: TableName?
+    }
 
     init(name: String) {
+        self.name = name
         status = Mutex(PipelineStatus(name: name))
         let dimensions = [("pipeline", name)]
         events = Counter(label: "siphon_events_written_total", dimensions: dimensions)
@@ -95,6 +104,34 @@ final class PipelineMonitor: Sendable {
         events.increment(by: batch.count)
         bytes.increment(by: batch.byteCount)
         batches.increment()
+        countPerTable(batch)
+    }
+
+    /// Runs of one op and table are counted together: a batch is mostly a
+    /// few of them, so this costs a comparison per event, not a lookup.
+    private func countPerTable(_ batch: EventBatch) {
+        var runs: [(key: TableCounterKey, count: Int)] = []
+        for event in batch.events {
+            let key = TableCounterKey(op: event.op, table: event.table)
+            if let last = runs.indices.last, runs[last].key == key {
+                runs[last].count += 1
+            } else {
+                runs.append((key, 1))
+            }
+        }
+        perTable.withLock { counters in
+            for run in runs {
+                let counter = counters[run.key] ?? {
+                    let made = Counter(label: "siphon_events_total", dimensions: [
+                        ("pipeline", name), ("op", run.key.op == .schemaChange ? "schema" : run.key.op.rawValue),
+                        ("table", run.key.table?.description ?? ""),
+                    ])
+                    counters[run.key] = made
+                    return made
+                }()
+                counter.increment(by: run.count)
+            }
+        }
     }
 
     func checkpointed(_ position: Position) {
