@@ -33,6 +33,7 @@ import psycopg2
 
 import consumers
 import kafka
+import nats
 import report
 import workloads
 
@@ -64,6 +65,7 @@ class Bench:
         self.debezium_python = args.debezium_python
         self.debezium_jvm = args.debezium_jvm
         self.kafka_mock = args.kafka_mock
+        self.nats_server = args.nats_server
         self.work = args.work
         self.port = args.port
         self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
@@ -308,7 +310,7 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
     marker_prefix, marker_lsn = marker
     harness_cpu = own_cpu()
     out = os.path.join(bench.work, f"{slot}.out") if consumer.output == "file" else os.devnull
-    cluster = offsets = None
+    cluster = offsets = server = counts_in = None
     if consumer.output == "kafka":
         # The run's own mock broker, started before the consumer's clock.
         cluster = kafka.MockCluster(bench.kafka_mock, os.path.join(bench.work, f"{slot}.broker.log"))
@@ -321,13 +323,31 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
         # A tombstone follows each delete's record.
         expected_records = workload.changes + deletes
         records = marker_s = None
+    if consumer.output == "nats":
+        # The run's own nats-server (file storage in the run's folder),
+        # started before the consumer's clock; the sink creates the stream.
+        server = nats.Server(bench.nats_server, os.path.join(bench.work, f"{slot}.nats"),
+                             os.path.join(bench.work, f"{slot}.server.log"))
+        try:
+            counts_in = nats.StreamCounts(server.url)
+        except BaseException:
+            server.stop()
+            raise
+        stream = consumer.stream_name(slot)
+        row_subject, message_subject = consumer.subjects(slot, workload)
+        # No tombstones: one message per change.
+        expected_records = workload.changes
+        records = marker_s = None
     try:
-        child = Child(consumer.command(bench, slot, cluster.bootstrap if cluster else out),
-                      os.path.join(bench.work, f"{slot}.log"))
+        target = cluster.bootstrap if cluster else server.url if server else out
+        child = Child(consumer.command(bench, slot, target), os.path.join(bench.work, f"{slot}.log"))
     except BaseException:
         if cluster:
             offsets.close()
             cluster.stop()
+        if server:
+            counts_in.close()
+            server.stop()
         raise
     tail = FileTail(out) if consumer.output == "file" else None
     deadline = child.started + max(300, workload.changes / 2000)
@@ -372,6 +392,23 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
                     # is still seen within about 5 ms.
                     rate = records / (time.monotonic() - child.started)
                     pause = min(0.1, max(0.005, (expected_records - records) / rate / 4))
+            elif counts_in is not None:
+                # As for Kafka: done when every row's message is in the stream
+                # under the rows' subject; the marker's is waited for below.
+                records = counts_in.messages(stream, row_subject)
+                if first_event is None and records:
+                    first_event = time.monotonic() - child.started
+                if records > expected_records:
+                    raise child.failure(f"{consumer.label} stored {records} messages under {row_subject}, "
+                                        f"expected {workload.changes}")
+                if records == expected_records:
+                    break
+                if records:
+                    # Each request is work for the server and the harness on the
+                    # cores Siphon runs on: look less often far from the end.
+                    rate = records / (time.monotonic() - child.started)
+                    pause = min(0.1, max(0.005, (expected_records - records) / rate / 4))
+                server.sample_peak()
             elif walsender is not None and bench.sent_past(walsender, marker_lsn):
                 break
             if time.monotonic() > deadline:
@@ -400,6 +437,15 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
                                         f"end marker within 30 s")
                 time.sleep(0.005)
             marker_s = time.monotonic() - child.started
+        if counts_in is not None:
+            # The end marker's message, on the logical messages' subject.
+            while counts_in.messages(stream, message_subject) < 1:
+                if child.exited() or time.monotonic() - child.started - elapsed > 30:
+                    raise child.failure(f"{consumer.label} delivered every row of {workload.name} but not the "
+                                        f"end marker within 30 s")
+                time.sleep(0.005)
+            marker_s = time.monotonic() - child.started
+            stream_total = counts_in.total(stream)
         status = child.stop(consumer.stop_signal)
         if status != 0:
             raise child.failure(f"{consumer.label} exited with status {status} when stopped")
@@ -412,6 +458,9 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
         if cluster:
             offsets.close()
             broker_cpu = cluster.stop()
+        if server:
+            counts_in.close()
+            server_cpu = server.stop()
     counts = consumer.count(out) if consumer.output == "file" else None
     if out != os.devnull:
         os.remove(out)
@@ -436,6 +485,12 @@ def drain_once(bench, workload, consumer, slot, marker, deletes):
                           f"(log: {bench.work}/{slot}.broker.log)")
         result.update({"broker_cpu_s_per_m": broker_cpu / millions, "broker_peak_rss_mb": cluster.peak_rss_mb(),
                        "records": records, "tombstones": deletes, "marker_s": marker_s})
+    if server:
+        if server.proc.returncode != 0:
+            raise Failure(f"the nats-server of {slot} exited with status {server.proc.returncode} "
+                          f"(log: {bench.work}/{slot}.server.log)")
+        result.update({"broker_cpu_s_per_m": server_cpu / millions, "broker_peak_rss_mb": server.peak_rss_mb(),
+                       "records": records, "stream_messages": stream_total, "marker_s": marker_s})
     details = consumer.details(child.log_path) if hasattr(consumer, "details") else {}
     if "handler_cpu_s" in details:
         result["handler_cpu_s_per_m"] = details["handler_cpu_s"] / millions
@@ -473,7 +528,8 @@ def run_drain(bench, args):
                         result = drain_once(bench, workload, c, slots[rep, c.name], marker, deletes)
                         bench.drop_slot(slots[rep, c.name])
                         runs[c.name].append(result)
-                        broker = (f", mock broker CPU {result['broker_cpu_s_per_m']:.2f} s/M, "
+                        server = "nats-server" if c.output == "nats" else "mock broker"
+                        broker = (f", {server} CPU {result['broker_cpu_s_per_m']:.2f} s/M, "
                                   f"RSS {result['broker_peak_rss_mb']:.0f} MB" if "broker_cpu_s_per_m" in result else "")
                         log(f"  {workload.name} {c.label} [{rep + 1}/{args.repeat}]: {result['seconds']:.2f} s, "
                             f"{result['changes_per_s']:,.0f} changes/s, CPU {result['cpu_s_per_m']:.2f} s/M, "
@@ -483,9 +539,13 @@ def run_drain(bench, args):
                     bench.drop_slot(slot)
         bench.sql(f"DROP TABLE {workload.name}")
         bench.sql("CHECKPOINT")
+        # The machine is shared: what else ran is part of the numbers.
+        load = os.getloadavg()
+        log(f"{workload.title}: load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the end")
         results[workload.name] = {
             "title": workload.title,
             "changes": workload.changes,
+            "load_average_at_end": list(load),
             "consumers": {c.name: dict(median_of(runs[c.name]), label=c.label) for c in drain_consumers},
         }
     return results
@@ -731,6 +791,9 @@ def parse_args():
     parser.add_argument("--debezium-jvm", default=None, help="the libjvm.so Debezium runs on (default: JPype's choice)")
     parser.add_argument("--kafka-mock", default=None,
                         help="the built kafka_mock.c (the Kafka sink's broker; without it the Kafka sink is left out)")
+    parser.add_argument("--nats-server", default=None,
+                        help="nats-server (the NATS sink's server, started per run with JetStream; without it "
+                             "the NATS sink is left out)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
@@ -764,6 +827,8 @@ def parse_args():
             parser.error(f"unknown consumers: {', '.join(sorted(unknown))}")
         if "siphon_kafka" in args.consumers and not args.kafka_mock:
             parser.error("the siphon_kafka consumer needs --kafka-mock (Scripts/bench.sh builds it)")
+        if "siphon_nats" in args.consumers and not args.nats_server:
+            parser.error("the siphon_nats consumer needs --nats-server (Scripts/bench.sh installs it)")
         if "debezium" in args.consumers and not args.debezium_python:
             parser.error("the debezium consumer needs --debezium-python (Scripts/bench.sh sets it up)")
     args.command = args.command or " ".join(sys.argv)

@@ -223,6 +223,46 @@ class SiphonKafka(Siphon):
         return None
 
 
+class SiphonNats(Siphon):
+    """`siphon run` with a postgres source and the NATS JetStream sink, into a
+    nats-server of its own (Benchmarks/nats.py) on the same machine: a stream
+    per run named after the slot, created by the sink with file storage and
+    the default subjects (`{prefix}.>`), the sink's other defaults
+    (max_pending 4096, every publish acknowledged before the checkpoint
+    moves). The pipeline's name, the subjects' prefix, is the slot's."""
+    output = "nats"
+    exact = False  # counted from the stream instead, in bench.py
+
+    def __init__(self, name="siphon_nats", label="Siphon postgres > NATS JetStream (file storage)"):
+        super().__init__(name=name, label=label)
+
+    def sink(self, url):
+        return f"""sink:
+  type: nats
+  url: "{url}"
+  stream:
+    name: {self.stream}
+    storage: file
+"""
+
+    def command(self, bench, slot, out):
+        self.stream = self.stream_name(slot)
+        return super().command(bench, slot, out)
+
+    @staticmethod
+    def stream_name(slot):
+        return slot
+
+    def subjects(self, slot, workload):
+        """The row events' subject and the logical messages' (the end
+        marker's), by the sink's default templates: `{prefix}.{schema}.{table}`
+        and `{prefix}.message`, the prefix being the pipeline's name."""
+        return f"{slot}.public.{workload.name}", f"{slot}.message"
+
+    def count(self, path):
+        return None
+
+
 def siphon_baseline():
     """Siphon built from another commit (`--siphon-baseline`), next to the
     one under test: interleaved in the same run, so the ratio of the two is
@@ -283,13 +323,14 @@ def debezium_versions(bench):
 # the Kafka sink.
 DEBEZIUM_WORKLOADS = ("w1",)
 # The Kafka sink by default on W1 (its target) and W3 (a backlog five times
-# larger, to show whether its memory grows with it).
+# larger, to show whether its memory grows with it); the NATS sink likewise.
 KAFKA_WORKLOADS = ("w1", "w3")
+NATS_WORKLOADS = ("w1", "w3")
 
 
 def _drain_all():
     return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), siphon_baseline(),
-            SiphonKafka(), Debezium()]
+            SiphonKafka(), SiphonNats(), Debezium()]
 
 
 def drain_names():
@@ -301,13 +342,15 @@ def drain_consumers(bench, workload, names=None):
     of `names` if given, otherwise the defaults, with Debezium on W1 when
     its virtual environment was set up (bench.sh passes its Python) and the
     Kafka sink on W1 and W3 when the mock cluster was built (bench.sh
-    passes it)."""
+    passes it), and the NATS sink on W1 and W3 when nats-server is there
+    (bench.sh passes it)."""
     if names:
         return [c for c in _drain_all() if c.name in names]
     return [c for c in _drain_all() if (not isinstance(c, Debezium)
             or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS))
             and (not getattr(c, "baseline", False) or bench.siphon_baseline)
-            and (not isinstance(c, SiphonKafka) or (bench.kafka_mock and workload.name in KAFKA_WORKLOADS))]
+            and (not isinstance(c, SiphonKafka) or (bench.kafka_mock and workload.name in KAFKA_WORKLOADS))
+            and (not isinstance(c, SiphonNats) or (bench.nats_server and workload.name in NATS_WORKLOADS))]
 
 
 def latency_consumers(bench, names=None):

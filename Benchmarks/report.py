@@ -118,11 +118,30 @@ def _peers(results):
 def _kafka(results):
     """The Kafka sink against the file sink of the same run, with the mock
     broker's CPU apart; None when no run drained into Kafka."""
-    rows = ["| Workload | Kafka changes/s | File changes/s | Kafka / file | Kafka s: every row (the marker) | Siphon CPU s / M changes (Kafka, file) "
-            "| Mock broker CPU s / M changes | Harness CPU s / M changes (Kafka, file) | Siphon peak RSS MB (Kafka, file) "
-            "| Mock broker peak RSS MB | Records (of which tombstones) |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    return _sink(results, "siphon_kafka", "Kafka", "Mock broker", "Records (of which tombstones)",
+                 lambda ours: f"{_n(ours.get('records'))} ({_n(ours.get('tombstones'))})",
+                 "Siphon into librdkafka's mock cluster (one broker, a process of its own on the same cores), "
+                 "next to Siphon into a file in the same run; medians, and in brackets the Kafka / file ratio "
+                 "of each repetition.")
+
+
+def _nats(results):
+    """The NATS JetStream sink against the file sink of the same run, with
+    nats-server's CPU apart; None when no run drained into NATS."""
+    return _sink(results, "siphon_nats", "NATS", "nats-server", "Messages in the stream (rows' subject)",
+                 lambda ours: f"{_n(ours.get('stream_messages'))} ({_n(ours.get('records'))})",
+                 "Siphon into a JetStream stream with file storage on nats-server (a process of its own, "
+                 "started per run, on the same cores), every publish acknowledged, next to Siphon into a "
+                 "file in the same run; medians, and in brackets the NATS / file ratio of each repetition.")
+
+
+def _sink(results, name, sink, server, records_title, records, intro):
+    rows = [f"| Workload | {sink} changes/s | File changes/s | {sink} / file | {sink} s: every row (the marker) "
+            f"| Siphon CPU s / M changes ({sink}, file) | {server} CPU s / M changes "
+            f"| Harness CPU s / M changes ({sink}, file) | Siphon peak RSS MB ({sink}, file) "
+            f"| {server} peak RSS MB | {records_title} |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for w in results["drain"].values():
-        ours, file = w["consumers"].get("siphon_kafka"), w["consumers"].get("siphon")
+        ours, file = w["consumers"].get(name), w["consumers"].get("siphon")
         if not ours:
             continue
         ratio = ours["changes_per_s"] / file["changes_per_s"] if file else None
@@ -134,23 +153,21 @@ def _kafka(results):
                     f"{_n(ours.get('broker_cpu_s_per_m'), 1)} | {_n(ours.get('harness_cpu_s_per_m'), 1)}, "
                     f"{_n(file and file.get('harness_cpu_s_per_m'), 1)} | {_n(ours['peak_rss_mb'])}, "
                     f"{_n(file and file['peak_rss_mb'])} | {_n(ours.get('broker_peak_rss_mb'))} | "
-                    f"{_n(ours.get('records'))} ({_n(ours.get('tombstones'))}) |")
+                    f"{records(ours)} |")
     if len(rows) == 2:
         return None
-    parts = ["Siphon into librdkafka's mock cluster (one broker, a process of its own on the same cores), "
-             "next to Siphon into a file in the same run; medians, and in brackets the Kafka / file ratio "
-             "of each repetition.", "", *rows]
+    parts = [intro, "", *rows]
     # Memory against backlog size: the same sink on 200,000 and 1,000,000 changes.
-    sized = sorted((w["changes"], w["consumers"]["siphon_kafka"]["peak_rss_mb"]) for w in results["drain"].values()
-                   if "siphon_kafka" in w["consumers"])
+    sized = sorted((w["changes"], w["consumers"][name]["peak_rss_mb"]) for w in results["drain"].values()
+                   if name in w["consumers"])
     if len(sized) > 1:
-        parts += ["", "Siphon's peak RSS with the Kafka sink by backlog: " + ", ".join(
+        parts += ["", f"Siphon's peak RSS with the {sink} sink by backlog: " + ", ".join(
             f"{_n(rss)} MB for {changes:,} changes" for changes, rss in sized) + "."]
     return "\n".join(parts)
 
 
 def _pair_ratios(ours, theirs):
-    """Kafka / file rate of each repetition (both ran in it)."""
+    """Sink / file rate of each repetition (both ran in it)."""
     return [a["changes_per_s"] / b["changes_per_s"] for a, b in zip(ours.get("runs", []), theirs.get("runs", []))]
 
 
@@ -201,6 +218,9 @@ def targets(results):
     if w1 and "siphon_kafka" in w1["consumers"] and "siphon" in w1["consumers"]:
         ratio = w1["consumers"]["siphon_kafka"]["changes_per_s"] / w1["consumers"]["siphon"]["changes_per_s"]
         checks.append(("Kafka sink W1 ≥ 0.8 × file sink", f"{ratio:.2f} ×", ratio >= 0.8))
+    if w1 and "siphon_nats" in w1["consumers"]:
+        rate = w1["consumers"]["siphon_nats"]["changes_per_s"]
+        checks.append(("NATS sink W1 ≥ 50,000 changes/s", f"{rate:,.0f}/s", rate >= 50000))
     at_5000 = results.get("latency", {}).get("5000", {})
     siphon_5000 = at_5000.get("siphon")
     if siphon_5000:
@@ -254,6 +274,9 @@ def markdown(results):
         into_kafka = _kafka(results)
         if into_kafka:
             parts += ["", "## Siphon into Kafka", "", into_kafka]
+        into_nats = _nats(results)
+        if into_nats:
+            parts += ["", "## Siphon into NATS JetStream", "", into_nats]
     if results.get("latency"):
         parts += ["", "## Latency", "", _latency(results)]
     if results.get("snapshot"):

@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source Scripts/lib/packages.sh
 ensure_packages postgresql-15 postgresql-15-wal2json python3-psycopg2 libpq-dev libsqlite3-dev pkg-config gcc \
-    librdkafka-dev python3-confluent-kafka
+    librdkafka-dev python3-confluent-kafka nats-server
 
 if [[ -n "${SIPHON_BIN:-}" ]]; then
     siphon=$(realpath "$SIPHON_BIN")
@@ -135,12 +135,13 @@ echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $work/pg)" >&2
 export PYTHONDONTWRITEBYTECODE=1
 # The latency mode's reference consumer (Benchmarks/minimal_consumer.c).
 gcc -O2 -o "$work/minimal_consumer" Benchmarks/minimal_consumer.c $(pkg-config --cflags --libs libpq)
-# The mock Kafka cluster the Kafka sink drains into (Benchmarks/kafka_mock.c).
+# The mock Kafka cluster the Kafka sink drains into (Benchmarks/kafka_mock.c);
+# the NATS sink drains into Debian's nats-server, started per run by bench.py.
 gcc -O2 -o "$work/kafka_mock" Benchmarks/kafka_mock.c $(pkg-config --cflags --libs rdkafka)
 
 /usr/bin/python3 Benchmarks/bench.py --siphon "$siphon" --siphon-origin "$origin" --port "$port" \
     --pgbin "$PGBIN" --work "$work/run" --minimal-consumer "$work/minimal_consumer" \
-    --kafka-mock "$work/kafka_mock" "${debezium[@]}" \
+    --kafka-mock "$work/kafka_mock" --nats-server "$(command -v nats-server || echo /usr/sbin/nats-server)" "${debezium[@]}" \
     --command "Scripts/bench.sh $*" "$@"
 
 # The SQLite source benchmark: the same --quick / --repeat; it rewrites its
