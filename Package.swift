@@ -59,10 +59,16 @@ let package = Package(
             dependencies: ["SiphonCore", "CRdKafka", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/KafkaSink"
         ),
+        // Database sinks: a live copy of the captured tables in PostgreSQL or SQLite.
+        .target(
+            name: "PostgresSink",
+            dependencies: ["SiphonCore", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/PostgresSink"
+        ),
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "PostgresSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,6 +92,9 @@ let package = Package(
             path: "Tests/KafkaTesting"
         ),
         .testTarget(name: "KafkaSinkTests", dependencies: ["KafkaSink", "KafkaTesting", "CRdKafka", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        // Real PostgreSQL clusters and SQLite files on both sides, real sources feeding the sinks.
+        .testTarget(name: "PostgresSinkTests",
+                    dependencies: ["PostgresSink", "PostgresSource", "SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
             dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon"],

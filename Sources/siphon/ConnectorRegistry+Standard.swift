@@ -1,5 +1,6 @@
 import FileSink
 import KafkaSink
+import PostgresSink
 import PostgresSource
 import SQLiteSource
 import SiphonCore
@@ -8,5 +9,5 @@ extension ConnectorRegistry {
     /// Every connector this build has: adding one is a line here.
     static let standard = ConnectorRegistry(
         sources: [PostgresSource.self, SQLiteSource.self],
-        sinks: [FileSink.self, KafkaSink.self])
+        sinks: [FileSink.self, KafkaSink.self, PostgresSink.self])
 }
