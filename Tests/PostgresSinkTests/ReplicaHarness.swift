@@ -71,6 +71,17 @@ final class ReplicaHarness: @unchecked Sendable {
         running = nil
     }
 
+    /// The error the pipeline stopped with, waiting up to `timeout` for it to stop.
+    func failure(timeout: Duration = .seconds(60)) async throws -> (any Error)? {
+        let deadline = ContinuousClock.now + timeout
+        while !finished.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        guard finished.isSet, let running else { return nil }
+        self.running = nil
+        pipeline = nil
+        if case .failure(let error) = await running.result { return error }
+        return nil
+    }
+
     /// `query` on both clusters: equal text, row for row.
     func rows(_ query: String) throws -> (source: String, target: String) {
         (try source.psql(query, database: database), try target.psql(query, database: database))
