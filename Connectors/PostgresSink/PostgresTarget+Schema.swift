@@ -27,7 +27,7 @@ extension PostgresTarget {
             if !change.table.primaryKeyColumnNames.isEmpty {
                 definitions.append("PRIMARY KEY (\(change.table.primaryKeyColumnNames.map(SQL.quoted).joined(separator: ", ")))")
             }
-            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(SQL.quoted(name.schema))", doing: "creating schema \(name.schema)")
+            try await Self.createSchemaIfMissing(name.schema, on: connection)
             try await connection.query("CREATE TABLE \(SQL.quoted(name)) (\(definitions.joined(separator: ", ")))",
                                        doing: "creating table \(name)")
             logger.info("target table created", metadata: ["table": .string(name.description)])

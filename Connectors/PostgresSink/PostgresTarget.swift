@@ -31,12 +31,16 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                 throw SiphonError(.sink, "PostgreSQL target at \(address.display) does not let user \(address.user) set session_replication_role (superuser only): use a superuser in sink.url or set sink.replication_role: origin")
             }
         }
-        try await connection.query("CREATE SCHEMA IF NOT EXISTS \(SQL.quoted(configuration.offsetsSchema))",
-                                   doing: "creating schema \(configuration.offsetsSchema)")
-        try await connection.query("""
-            CREATE TABLE IF NOT EXISTS \(offsetsTable) (pipeline text PRIMARY KEY, position text NOT NULL,
-                updated_at timestamptz NOT NULL DEFAULT now())
-            """, doing: "creating \(configuration.offsetsSchema)._siphon_offsets")
+        // Created only when missing: CREATE ... IF NOT EXISTS checks the
+        // CREATE privilege first, which a user that only writes rows lacks.
+        let offsets = TableName(schema: configuration.offsetsSchema, name: "_siphon_offsets")
+        if try await !Self.exists(offsets, on: connection) {
+            try await Self.createSchemaIfMissing(offsets.schema, on: connection)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS \(offsetsTable) (pipeline text PRIMARY KEY, position text NOT NULL,
+                    updated_at timestamptz NOT NULL DEFAULT now())
+                """, doing: "creating \(offsets)")
+        }
         let stored = try await Self.readPosition(connection, table: offsetsTable, pipeline: pipeline)
         logger.info("target connected", metadata: ["target": .string(address.display),
                                                    "position": .string(stored?.description ?? "none")])
@@ -48,10 +52,21 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
         let connection = try await TargetConnection.connect(try TargetAddress(configuration.url))
         defer { connection.close() }
         let table = TableName(schema: configuration.offsetsSchema, name: "_siphon_offsets")
-        let exists = try await connection.query("SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-                                                [table.schema, table.name], doing: "looking for _siphon_offsets")
-        guard exists.first?.first == "t" else { return nil }
+        guard try await exists(table, on: connection) else { return nil }
         return try await readPosition(connection, table: SQL.quoted(table), pipeline: pipeline)
+    }
+
+    static func exists(_ table: TableName, on connection: TargetConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+                                              [table.schema, table.name], doing: "looking for table \(table)")
+        return rows.first?.first == "t"
+    }
+
+    static func createSchemaIfMissing(_ schema: String, on connection: TargetConnection) async throws {
+        let rows = try await connection.query("SELECT to_regnamespace(format('%I', $1::text)) IS NOT NULL", [schema],
+                                              doing: "looking for schema \(schema)")
+        guard rows.first?.first != "t" else { return }
+        try await connection.query("CREATE SCHEMA IF NOT EXISTS \(SQL.quoted(schema))", doing: "creating schema \(schema)")
     }
 
     private static func readPosition(_ connection: TargetConnection, table: String, pipeline: String) async throws -> Position? {

@@ -17,14 +17,20 @@ enum PostgresSinkError {
         if lower.contains("no pg_hba.conf entry") {
             return SiphonError(.sink, "\(target) has no pg_hba.conf entry for this connection: add one for user \(address.user) and reload")
         }
-        if sqlState == "3D000" {
+        if sqlState == "3D000" || (lower.contains("database") && lower.contains("does not exist")) {
             return SiphonError(.sink, "\(target): \(line): create the database or fix dbname in sink.url")
         }
-        if sqlState == "42501" {
+        if lower.contains("role") && lower.contains("does not exist") {
+            return SiphonError(.sink, "\(target): \(line): create the role or fix user in sink.url")
+        }
+        if sqlState == "42501" || lower.contains("permission denied") {
             return SiphonError(.sink, "\(target) denied a permission while \(doing): \(line): grant user \(address.user) USAGE and CREATE on the target schema and SELECT, INSERT, UPDATE, DELETE, TRUNCATE on the target tables (README 'Database sinks')")
         }
+        if sqlState == "40001" || sqlState == "40P01" || sqlState == "55P03" {
+            return SiphonError(.sink, "\(target) aborted the transaction while \(doing) (\(line)); it will be retried", transient: true)
+        }
         if connectionLost || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true
-            || sqlState?.hasPrefix("53") == true || sqlState == "40001" || sqlState == "40P01" || sqlState == "55P03"
+            || sqlState?.hasPrefix("53") == true
             || lower.contains("could not connect") || lower.contains("connection refused") || lower.contains("server closed the connection") {
             return SiphonError(.sink, "cannot reach \(target) while \(doing): \(line)", transient: true)
         }

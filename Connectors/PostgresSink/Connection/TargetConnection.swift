@@ -165,7 +165,9 @@ final class TargetConnection: @unchecked Sendable {
     }
 
     private func resultError(_ result: OpaquePointer, doing: String) -> SiphonError {
-        let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+        // The primary message alone: the full one quotes the statement, which may hold values.
+        let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            ?? PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
         return PostgresSinkError.make(message, sqlState: state, connectionLost: PQstatus(handle) == CONNECTION_BAD,
                                       address: address, doing: doing)
