@@ -65,10 +65,15 @@ let package = Package(
             dependencies: ["SiphonCore", "CLibPQ", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/PostgresSink"
         ),
+        .target(
+            name: "SQLiteSink",
+            dependencies: ["SiphonCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/SQLiteSink"
+        ),
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "PostgresSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "PostgresSink", "SQLiteSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +100,8 @@ let package = Package(
         // Real PostgreSQL clusters and SQLite files on both sides, real sources feeding the sinks.
         .testTarget(name: "PostgresSinkTests",
                     dependencies: ["PostgresSink", "PostgresSource", "SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        .testTarget(name: "SQLiteSinkTests",
+                    dependencies: ["SQLiteSink", "PostgresSink", "PostgresSource", "SQLiteSource", "CSQLite", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
             dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "siphon"],

@@ -2,6 +2,7 @@ import FileSink
 import KafkaSink
 import PostgresSink
 import PostgresSource
+import SQLiteSink
 import SQLiteSource
 import SiphonCore
 
@@ -9,5 +10,5 @@ extension ConnectorRegistry {
     /// Every connector this build has: adding one is a line here.
     static let standard = ConnectorRegistry(
         sources: [PostgresSource.self, SQLiteSource.self],
-        sinks: [FileSink.self, KafkaSink.self, PostgresSink.self])
+        sinks: [FileSink.self, KafkaSink.self, PostgresSink.self, SQLiteSink.self])
 }
