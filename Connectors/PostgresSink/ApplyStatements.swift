@@ -26,36 +26,54 @@ enum ApplyStatements {
         return "INSERT INTO \(SQL.quoted(table.name)) AS t (\(names)) SELECT \(values) FROM jsonb_to_recordset($1::jsonb) AS r(\(record)) ON CONFLICT (\(key)) \(conflict)"
     }
 
-    /// Types whose event form is not their input form: the record reads them as text.
-    private static func readsAsText(_ column: TargetTable.Column) -> Bool {
-        ["json", "jsonb", "bytea", "numeric", "date"].contains(column.typeName)
-    }
+    /// Types whose event form is not their input form: the record reads them
+    /// as text (arrays of them as text[]) and SQL converts each value.
+    private static let converted: Set<String> = ["json", "jsonb", "bytea", "numeric", "date"]
 
     private static func recordField(_ name: String, _ table: TargetTable) -> String {
         let column = table.column(name)!
-        return "\(SQL.quoted(name)) \(readsAsText(column) ? "text" : column.type)"
+        let type: String
+        if converted.contains(column.typeName) {
+            type = "text"
+        } else if column.typeName.hasPrefix("_"), converted.contains(String(column.typeName.dropFirst())) {
+            type = "text[]"
+        } else {
+            type = column.type
+        }
+        return "\(SQL.quoted(name)) \(type)"
     }
 
     /// The column's value from the record, in the column's type.
     private static func valueExpression(_ name: String, _ table: TargetTable) -> String {
         let column = table.column(name)!
         let field = "r.\(SQL.quoted(name))"
-        switch column.typeName {
+        if column.typeName.hasPrefix("_"), converted.contains(String(column.typeName.dropFirst())) {
+            // One-dimensional arrays, element by element, NULLs kept.
+            let element = String(column.typeName.dropFirst())
+            let base = String(column.type.dropLast(2))
+            return "(CASE WHEN \(field) IS NULL THEN NULL ELSE ARRAY(SELECT \(convert("e", typeName: element, type: base)) FROM unnest(\(field)) WITH ORDINALITY AS u(e, n) ORDER BY n) END)::\(column.type)"
+        }
+        return convert(field, typeName: column.typeName, type: column.type)
+    }
+
+    /// `value` (text in the event's form) converted to `type`.
+    private static func convert(_ value: String, typeName: String, type: String) -> String {
+        switch typeName {
         case "json", "jsonb":
-            return "\(field)::\(column.type)"
+            return "\(value)::\(type)"
         case "bytea":
-            return "decode(\(field), 'base64')"
+            return "decode(\(value), 'base64')"
         case "numeric":
-            return "(CASE \(field) WHEN 'NAN' THEN 'NaN' WHEN 'POSITIVE_INFINITY' THEN 'Infinity' WHEN 'NEGATIVE_INFINITY' THEN '-Infinity' ELSE \(field) END)::\(column.type)"
+            return "(CASE \(value) WHEN 'NAN' THEN 'NaN' WHEN 'POSITIVE_INFINITY' THEN 'Infinity' WHEN 'NEGATIVE_INFINITY' THEN '-Infinity' ELSE \(value) END)::\(type)"
         case "date":
             // "2024-02-29Z"; years up to 1 BC are astronomical ("-0043" is 44 BC).
             return """
-                (CASE WHEN \(field) ~ '^(-|0000-)' THEN make_date(substring(\(field) from '^(-?[0-9]+)-')::int - 1, \
-                substring(\(field) from '^-?[0-9]+-([0-9]+)-')::int, substring(\(field) from '^-?[0-9]+-[0-9]+-([0-9]+)')::int) \
-                ELSE rtrim(\(field), 'Z')::date END)
+                (CASE WHEN \(value) ~ '^(-|0000-)' THEN make_date(substring(\(value) from '^(-?[0-9]+)-')::int - 1, \
+                substring(\(value) from '^-?[0-9]+-([0-9]+)-')::int, substring(\(value) from '^-?[0-9]+-[0-9]+-([0-9]+)')::int) \
+                ELSE rtrim(\(value), 'Z')::date END)
                 """
         default:
-            return field
+            return value
         }
     }
 
