@@ -28,6 +28,9 @@ final class ReplicaHarness: @unchecked Sendable {
         state = try TemporaryDirectory()
     }
 
+    /// A test that failed half-way leaves no pipeline running into the next.
+    deinit { pipeline?.stop() }
+
     func sourceSQL(_ sql: String) throws { try source.psql(sql, database: database) }
     func targetSQL(_ sql: String) throws -> String { try target.psql(sql, database: database) }
 

@@ -56,6 +56,8 @@ final class DatabasePair: @unchecked Sendable {
         self.folder = folder
     }
 
+    deinit { pipeline?.stop() }
+
     func start(name: String = "pair") throws {
         let logger = Logger(label: "pair-test")
         let state = try StateDirectory(path: folder.appending("state-\(name)"))
