@@ -14,6 +14,14 @@ public struct RowChange: Sendable {
     /// the target keeps as they are.
     public var values: [String: String]
 
+    public init(kind: Kind, table: TableName, keyText: String, key: [String: String], values: [String: String]) {
+        self.kind = kind
+        self.table = table
+        self.keyText = keyText
+        self.key = key
+        self.values = values
+    }
+
     /// Reads event `index` of `batch`, which must be a `c`, `r`, `u` or `d`.
     /// Throws naming the table when the event has no key (a table without
     /// a primary key or replica identity cannot be applied by key).
