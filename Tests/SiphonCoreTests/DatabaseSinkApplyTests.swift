@@ -5,7 +5,7 @@ import XCTest
 /// What database sinks share, without a database: JSON values kept as
 /// their exact text, collapsing per key, and which source transactions go
 /// into which target transaction (against a target that records its calls).
-final class ApplyTests: XCTestCase {
+final class DatabaseSinkApplyTests: XCTestCase {
     // MARK: JSONMembers
 
     func testMembersKeepExactValueTextAndDecodeNames() throws {
