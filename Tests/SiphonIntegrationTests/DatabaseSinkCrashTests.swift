@@ -81,4 +81,51 @@ final class DatabaseSinkCrashTests: PostgresTestCase {
         XCTAssertEqual(try target.psql("SELECT count(*) FROM _siphon_offsets WHERE pipeline = '\(pipeline.name)'", database: "replica"), "1")
         XCTAssertEqual(try target.psql("SELECT count(*) FROM td WHERE array_length(tags, 1) > 10", database: "replica"), "50")
     }
+
+    /// The same kill loop into an SQLite target file (ta, tb and tc, whose
+    /// rows psql and the sqlite3 shell print alike).
+    func testKillNineInALoopLeavesAnSQLiteTargetEqualToTheSource() throws {
+        let folder = try TemporaryDirectory()
+        let file = folder.appending("replica.db")
+        let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"],
+                                           snapshot: "initial", setup: Self.setup, sink: """
+                                               type: sqlite
+                                               path: \(file)
+                                               batch_max_events: 200
+                                               batch_max_delay: 20ms
+                                               """)
+        var process = try pipeline.start()
+        try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
+        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(2000, \(seed))")
+        for round in 0..<8 {
+            Thread.sleep(forTimeInterval: 0.3 + Double(round % 3) * 0.5)
+            process.signal(SIGKILL)
+            _ = try process.waitForExit(timeout: .seconds(10))
+            process = try pipeline.start()
+        }
+        XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, "seed \(seed): \(writer.stderrText)")
+        let queries = ["SELECT * FROM ta ORDER BY id", "SELECT * FROM tb ORDER BY id", "SELECT * FROM tc ORDER BY a, b"]
+        func sqlite(_ query: String) throws -> String {
+            let result = try SiphonProcess.run(executable: "/usr/bin/sqlite3", arguments: ["-cmd", ".timeout 10000", file, query])
+            guard result.status == 0 else { throw TestSupportError("sqlite3: \(result.stderr)") }
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var last: [(String, String)] = []
+        do {
+            try eventually(timeout: .seconds(90), interval: .milliseconds(250), "the SQLite tables to equal the source's") {
+                guard process.isRunning else { throw TestSupportError("siphon exited:\n\(process.stderrText.suffix(3000))") }
+                last = try queries.map { (try server.psql($0, database: pipeline.database), try sqlite($0)) }
+                return last.allSatisfy { $0.0 == $0.1 }
+            }
+        } catch {
+            for (query, pair) in zip(queries, last) where pair.0 != pair.1 {
+                let source = Set(pair.0.split(separator: "\n")), replica = Set(pair.1.split(separator: "\n"))
+                XCTFail("seed \(seed): \(query): only in source \(source.subtracting(replica).sorted().prefix(10)), only in target \(replica.subtracting(source).sorted().prefix(10))")
+            }
+            throw TestSupportError("seed \(seed): \(error); siphon stderr:\n\(process.stderrText.suffix(3000))")
+        }
+        try pipeline.stop(process)
+        XCTAssertEqual(try sqlite("SELECT count(*) FROM _siphon_offsets WHERE pipeline = '\(pipeline.name)'"), "1")
+    }
 }
