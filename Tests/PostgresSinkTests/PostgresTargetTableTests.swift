@@ -83,4 +83,29 @@ final class PostgresTargetTableTests: XCTestCase {
         }
         XCTAssertEqual(try pair.targetSQL("SELECT count(*) FROM items"), "0")
     }
+
+    /// `schema` puts every table (and `_siphon_offsets`) in one target
+    /// schema, created when missing; `tables` renames one, into another schema.
+    func testSchemaAndTablesChooseTheTarget() async throws {
+        let pair = try ReplicaHarness()
+        try pair.sourceSQL("""
+            CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a VALUES (1, 'a');
+            CREATE TABLE b (id int PRIMARY KEY, v text); INSERT INTO b VALUES (2, 'b');
+            """)
+        try pair.start(sink: pair.sinkConfiguration {
+            $0.schema = "Replica Schema"
+            $0.tables = ["public.b": "elsewhere.bee"]
+        })
+        let deadline = ContinuousClock.now + .seconds(60)
+        var seen = ""
+        while ContinuousClock.now < deadline {
+            seen = (try? pair.targetSQL(#"SELECT (SELECT v FROM "Replica Schema".a) || (SELECT v FROM elsewhere.bee)"#)) ?? ""
+            if seen == "ab" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertEqual(seen, "ab")
+        XCTAssertEqual(try pair.targetSQL(#"SELECT count(*) FROM "Replica Schema"._siphon_offsets"#), "1")
+        XCTAssertEqual(try pair.targetSQL("SELECT to_regclass('public.a') IS NULL AND to_regclass('public.b') IS NULL"), "t")
+        try await pair.stop()
+    }
 }
