@@ -22,6 +22,24 @@ public struct RowChange: Sendable {
         self.values = values
     }
 
+    /// Whether snapshot row `index` of `batch` is the first of its table in
+    /// its snapshot (`source.snapshot` is `first` or
+    /// `first_in_data_collection`). Sources take an interrupted snapshot
+    /// again from its first row, so a database sink empties the table there
+    /// and the target ends up equal to the snapshot, rows deleted since an
+    /// earlier, interrupted one included. (A table with a single row has
+    /// only `last_in_data_collection`: it is not emptied.)
+    public static func startsTableSnapshot(_ batch: EventBatch, _ index: Int) throws -> Bool {
+        let bytes = batch.buffer.bytes
+        let members = try JSONMembers.parse(bytes[batch.events[index].line])
+        guard let source = members.first(where: { $0.name == "source" }), bytes[source.value].first == UInt8(ascii: "{"),
+              let marker = try JSONMembers.parse(bytes[source.value]).first(where: { $0.name == "snapshot" }) else { return false }
+        let text = bytes[marker.value]
+        guard text.first == UInt8(ascii: "\"") else { return false }
+        let value = try JSONMembers.decodeString(text)
+        return value == "first" || value == "first_in_data_collection"
+    }
+
     /// Reads event `index` of `batch`, which must be a `c`, `r`, `u` or `d`.
     /// Throws naming the table when the event has no key (a table without
     /// a primary key or replica identity cannot be applied by key).

@@ -15,6 +15,8 @@
 /// - A schema change or truncate writes everything collected first, then
 ///   runs in the same target transaction, committed at the source
 ///   transaction's end.
+/// - A table's first snapshot row empties the table first: a snapshot
+///   (also one taken again after a crash) replaces the table's rows.
 ///
 /// Not thread-safe: the sink calls it from the pipeline's thread only.
 public final class TransactionApplier: @unchecked Sendable {
@@ -49,6 +51,12 @@ public final class TransactionApplier: @unchecked Sendable {
         for index in batch.events.indices {
             let record = batch.events[index]
             switch record.op {
+            case .read where try RowChange.startsTableSnapshot(batch, index):
+                // A snapshot replaces the table's rows (see `startsTableSnapshot`).
+                guard let table = record.table else { break }
+                try await writeCollected()
+                try await target.truncate(table)
+                current.add(try RowChange.parse(batch, index))
             case .create, .update, .read, .delete:
                 current.add(try RowChange.parse(batch, index))
                 if current.eventCount >= maxEvents { try await writeCollected() }
