@@ -75,10 +75,21 @@ let package = Package(
             dependencies: ["SiphonCore", "CNats", .product(name: "Logging", package: "swift-log")],
             path: "Connectors/NatsSink"
         ),
+        // Database sinks: a live copy of the captured tables in PostgreSQL or SQLite.
+        .target(
+            name: "PostgresSink",
+            dependencies: ["SiphonCore", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/PostgresSink"
+        ),
+        .target(
+            name: "SQLiteSink",
+            dependencies: ["SiphonCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            path: "Connectors/SQLiteSink"
+        ),
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "NatsSink",
+                "SiphonCore", "PostgresSource", "SQLiteSource", "FileSink", "KafkaSink", "NatsSink", "PostgresSink", "SQLiteSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,6 +125,11 @@ let package = Package(
             path: "Tests/NatsTesting"
         ),
         .testTarget(name: "NatsSinkTests", dependencies: ["NatsSink", "NatsTesting", "CNats", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        // Real PostgreSQL clusters and SQLite files on both sides, real sources feeding the sinks.
+        .testTarget(name: "PostgresSinkTests",
+                    dependencies: ["PostgresSink", "PostgresSource", "SQLiteSource", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
+        .testTarget(name: "SQLiteSinkTests",
+                    dependencies: ["SQLiteSink", "PostgresSink", "PostgresSource", "SQLiteSource", "CSQLite", "SiphonCore", "SiphonTestSupport", "SiphonTesting"]),
         .testTarget(
             name: "SiphonIntegrationTests",
             dependencies: ["SiphonCore", "SiphonTestSupport", "KafkaTesting", "NatsTesting", "siphon", .product(name: "Yams", package: "Yams")],

@@ -1,0 +1,172 @@
+import Foundation
+
+/// A JSON value read as the exact text the event holds: numbers, json
+/// strings and nested arrays are never re-rendered, so a database sink
+/// writes what the source sent, digit for digit.
+public enum JSONMembers {
+    /// The JSON was not what an event holds.
+    public struct Malformed: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The members of the object at `bytes` (which holds exactly one object),
+    /// in order: each name decoded, each value as its byte range in `bytes`.
+    public static func parse(_ bytes: ArraySlice<UInt8>) throws(Malformed) -> [(name: String, value: Range<Int>)] {
+        var index = bytes.startIndex
+        skipSpace(bytes, &index)
+        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "{") else { throw Malformed(description: "not a JSON object") }
+        index += 1
+        var members: [(name: String, value: Range<Int>)] = []
+        skipSpace(bytes, &index)
+        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "}") { return members }
+        while true {
+            skipSpace(bytes, &index)
+            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "\"") else { throw Malformed(description: "expected a member name") }
+            let nameStart = index
+            try skipString(bytes, &index)
+            let name = try decodeString(bytes[nameStart..<index])
+            skipSpace(bytes, &index)
+            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") else { throw Malformed(description: "expected ':' after \(name)") }
+            index += 1
+            skipSpace(bytes, &index)
+            let valueStart = index
+            try skipValue(bytes, &index)
+            members.append((name, valueStart..<index))
+            skipSpace(bytes, &index)
+            guard index < bytes.endIndex else { throw Malformed(description: "unterminated object") }
+            if bytes[index] == UInt8(ascii: "}") { return members }
+            guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or '}'") }
+            index += 1
+        }
+    }
+
+    /// The elements of the array at `bytes`, as byte ranges.
+    public static func elements(_ bytes: ArraySlice<UInt8>) throws(Malformed) -> [Range<Int>] {
+        var index = bytes.startIndex
+        skipSpace(bytes, &index)
+        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "[") else { throw Malformed(description: "not a JSON array") }
+        index += 1
+        var elements: [Range<Int>] = []
+        skipSpace(bytes, &index)
+        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "]") { return elements }
+        while true {
+            skipSpace(bytes, &index)
+            let start = index
+            try skipValue(bytes, &index)
+            elements.append(start..<index)
+            skipSpace(bytes, &index)
+            guard index < bytes.endIndex else { throw Malformed(description: "unterminated array") }
+            if bytes[index] == UInt8(ascii: "]") { return elements }
+            guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or ']'") }
+            index += 1
+        }
+    }
+
+    /// A JSON string literal (quotes included) decoded.
+    public static func decodeString(_ literal: ArraySlice<UInt8>) throws(Malformed) -> String {
+        guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else {
+            throw Malformed(description: "not a JSON string")
+        }
+        let body = literal.dropFirst().dropLast()
+        if !body.contains(UInt8(ascii: "\\")) { return String(decoding: body, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var index = body.startIndex
+        var pendingHigh: UInt32?
+        func appendScalar(_ value: UInt32) {
+            let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        }
+        while index < body.endIndex {
+            let byte = body[index]
+            guard byte == UInt8(ascii: "\\") else {
+                if let high = pendingHigh { appendScalar(high); pendingHigh = nil }
+                out.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 1 < body.endIndex else { throw Malformed(description: "dangling escape") }
+            let escaped = body[index + 1]
+            index += 2
+            if escaped == UInt8(ascii: "u") {
+                guard index + 4 <= body.endIndex, let code = UInt32(String(decoding: body[index..<(index + 4)], as: UTF8.self), radix: 16) else {
+                    throw Malformed(description: "bad \\u escape")
+                }
+                index += 4
+                if (0xD800...0xDBFF).contains(code) {
+                    if let high = pendingHigh { appendScalar(high) }
+                    pendingHigh = code
+                } else if (0xDC00...0xDFFF).contains(code), let high = pendingHigh {
+                    appendScalar(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00))
+                    pendingHigh = nil
+                } else {
+                    if let high = pendingHigh { appendScalar(high); pendingHigh = nil }
+                    appendScalar(code)
+                }
+                continue
+            }
+            if let high = pendingHigh { appendScalar(high); pendingHigh = nil }
+            switch escaped {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            default: out.append(escaped)
+            }
+        }
+        if let high = pendingHigh { appendScalar(high) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func skipSpace(_ bytes: ArraySlice<UInt8>, _ index: inout Int) {
+        while index < bytes.endIndex, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
+        }
+    }
+
+    private static func skipString(_ bytes: ArraySlice<UInt8>, _ index: inout Int) throws(Malformed) {
+        index += 1
+        while index < bytes.endIndex {
+            switch bytes[index] {
+            case UInt8(ascii: "\\"): index += 2
+            case UInt8(ascii: "\""): index += 1; return
+            default: index += 1
+            }
+        }
+        throw Malformed(description: "unterminated string")
+    }
+
+    private static func skipValue(_ bytes: ArraySlice<UInt8>, _ index: inout Int) throws(Malformed) {
+        guard index < bytes.endIndex else { throw Malformed(description: "missing value") }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            try skipString(bytes, &index)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while index < bytes.endIndex {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    try skipString(bytes, &index)
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { index += 1; return }
+                default: break
+                }
+                index += 1
+            }
+            throw Malformed(description: "unterminated object or array")
+        default:
+            let start = index
+            while index < bytes.endIndex {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || byte == 0x20
+                    || byte == 0x0A || byte == 0x0D || byte == 0x09 { break }
+                index += 1
+            }
+            if index == start { throw Malformed(description: "missing value") }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/// The exactly-once core of a database sink: it groups row events into
+/// target transactions that hold only whole source transactions, collapsed
+/// per key, and commits each with the position of its last source
+/// transaction (`ApplyTarget.commit`), so the target's rows and its stored
+/// position never disagree, whatever the moment of a crash.
+///
+/// - Complete source transactions collect in `complete` and are committed
+///   together when `flush` is called, or sooner once `maxEvents` events or
+///   `maxDelay` have collected.
+/// - The source transaction in progress collects in `current`. When it
+///   grows to `maxEvents` events, it is written into an open target
+///   transaction (after `complete`), and again for every further
+///   `maxEvents`, which is committed at its end: a huge source transaction
+///   takes bounded memory.
+/// - A schema change or truncate writes everything collected first, then
+///   runs in the same target transaction, committed at the source
+///   transaction's end.
+/// - A table's first snapshot row empties the table first: a snapshot
+///   (also one taken again after a crash) replaces the table's rows.
+///
+/// Not thread-safe: the sink calls it from the pipeline's thread only.
+public final class TransactionApplier: @unchecked Sendable {
+    private let target: any ApplyTarget
+    private let maxEvents: Int
+    private let maxDelay: Duration
+    private var complete = ChangeSet()
+    /// The end of the last source transaction in `complete` (or in the open target transaction).
+    private var completeEnd: Position?
+    private var completeSince: ContinuousClock.Instant?
+    private var current = ChangeSet()
+    /// A target transaction is open and holds changes not yet committed.
+    private var targetOpen = false
+    /// The position stored with the last commit (or read back by `open`).
+    public private(set) var committed: Position?
+
+    public init(target: any ApplyTarget, maxEvents: Int, maxDelay: Duration) {
+        self.target = target
+        self.maxEvents = max(1, maxEvents)
+        self.maxDelay = maxDelay
+    }
+
+    /// Connects and reads the stored position back.
+    public func open() async throws -> SinkPosition {
+        reset()
+        committed = try await target.open()
+        return .tracked(last: committed)
+    }
+
+    /// Collects `batch`, writing and committing as the limits say.
+    public func write(_ batch: EventBatch) async throws {
+        for index in batch.events.indices {
+            let record = batch.events[index]
+            switch record.op {
+            case .read where try RowChange.startsTableSnapshot(batch, index):
+                // A snapshot replaces the table's rows (see `startsTableSnapshot`).
+                guard let table = record.table else { break }
+                try await writeCollected()
+                try await target.truncate(table)
+                current.add(try RowChange.parse(batch, index))
+            case .create, .update, .read, .delete:
+                current.add(try RowChange.parse(batch, index))
+                if current.eventCount >= maxEvents { try await writeCollected() }
+            case .truncate:
+                guard let table = record.table else { break }
+                try await writeCollected()
+                try await target.truncate(table)
+            case .schemaChange:
+                let change = try SchemaChange.parse(batch, index)
+                try await writeCollected()
+                try await target.applySchema(change)
+            case .message:
+                break
+            }
+            if record.endsTransaction { try await endTransaction(at: record.position) }
+        }
+    }
+
+    /// Commits every complete source transaction collected; returns the
+    /// position committed last. A source transaction still open in the
+    /// target (a huge one, or one with a schema change) commits at its end.
+    public func flush() async throws -> Position? {
+        // An open target transaction holds part of the source transaction
+        // in progress (every other commits at its end): it waits for that end.
+        if !targetOpen { try await commitComplete() }
+        return committed
+    }
+
+    /// Abandons whatever is not committed.
+    public func close() async {
+        if targetOpen { await target.rollback() }
+        reset()
+        await target.close()
+    }
+
+    private func reset() {
+        complete = ChangeSet()
+        current = ChangeSet()
+        completeEnd = nil
+        completeSince = nil
+        targetOpen = false
+    }
+
+    private func endTransaction(at position: Position) async throws {
+        complete.append(current)
+        current = ChangeSet()
+        completeEnd = position
+        if completeSince == nil { completeSince = .now }
+        if targetOpen || complete.eventCount >= maxEvents || (completeSince.map { .now - $0 >= maxDelay } ?? false) {
+            try await commitComplete()
+        }
+    }
+
+    /// Writes `complete` and `current` into the open target transaction.
+    private func writeCollected() async throws {
+        try await beginIfNeeded()
+        if !complete.isEmpty {
+            try await target.apply(complete)
+            complete = ChangeSet()
+        }
+        if !current.isEmpty {
+            try await target.apply(current)
+            current = ChangeSet()
+        }
+    }
+
+    private func commitComplete() async throws {
+        guard let end = completeEnd, end != committed else { return }
+        try await beginIfNeeded()
+        if !complete.isEmpty { try await target.apply(complete) }
+        try await target.commit(through: end)
+        targetOpen = false
+        committed = end
+        complete = ChangeSet()
+        completeSince = nil
+    }
+
+    private func beginIfNeeded() async throws {
+        guard !targetOpen else { return }
+        try await target.begin()
+        targetOpen = true
+    }
+}
