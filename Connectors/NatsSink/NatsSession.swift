@@ -23,8 +23,36 @@ final class NatsSession: @unchecked Sendable {
     /// Stream mode: the id of the session's last message handed to libnats,
     /// which the next one names as `Nats-Expected-Last-Msg-Id`.
     private var previousId: String?
-    /// What `write` skips: events the stream holds (see `NatsSink.gapGuard`).
-    let skipsThrough: Position?
+    /// What the stream already holds of the events this session is given.
+    let held: Held
+    /// What `open` answered (`.tracked(last:)`): what `flush` reports while
+    /// nothing of this session is durable yet.
+    let resumedAfter: Position?
+    private var transactions = TransactionMetadata()
+    private var transactionSubject: Subject?
+
+    /// What the stream holds of the events a session is given again (see
+    /// `NatsSink.open`): messages are stored in the order they were
+    /// published (the expected-sequence checks refuse any other), so a
+    /// message is there when it precedes the tail.
+    struct Held: Sendable, Equatable {
+        /// Every message of the events up to here: their BEGINs, the events,
+        /// the ENDs of the ones before it.
+        var through: Position?
+        /// The BEGIN of the event here is in the stream.
+        var beginAt: Position?
+        /// The END of the event here is in the stream.
+        var endAt: Position?
+
+        func holds(_ position: Position, _ part: AckLedger.Part) -> Bool {
+            let upTo = through.map { position <= $0 } ?? false
+            switch part {
+            case .begin: return upTo || beginAt == position
+            case .event: return upTo
+            case .end: return (through.map { position < $0 } ?? false) || endAt == position
+            }
+        }
+    }
 
     final class Subject {
         let name: String
@@ -44,8 +72,9 @@ final class NatsSession: @unchecked Sendable {
         var table: TableName?
     }
 
-    init(client: NatsClient, context: AckContext, setup: NatsStreamSetup, skipsThrough: Position?, sink: NatsSink) {
-        self.skipsThrough = skipsThrough
+    init(client: NatsClient, context: AckContext, setup: NatsStreamSetup, held: Held, resumedAfter: Position?, sink: NatsSink) {
+        self.held = held
+        self.resumedAfter = resumedAfter
         self.client = client
         self.context = context
         self.setup = setup
@@ -79,51 +108,114 @@ final class NatsSession: @unchecked Sendable {
         subject.lookedUp = true
     }
 
-    /// Publishes event `index` of `batch` asynchronously; its acknowledgement
-    /// comes to the ledger.
-    func publish(_ batch: EventBatch, _ index: Int, subject: Subject) throws {
+    /// Publishes what event `index` of `batch` makes that the stream does
+    /// not hold yet: its transaction's BEGIN, the event, its transaction's
+    /// END (with transaction metadata on). Their acknowledgements come to
+    /// the ledger.
+    func send(_ batch: EventBatch, _ index: Int, subject: Subject) throws {
         let event = batch.events[index]
-        let id = event.position.description
+        guard configuration.transactionMetadata else {
+            if !held.holds(event.position, .event) { try publish(batch, index, subject: subject, boundary: true) }
+            return
+        }
+        let around = transactions.observe(event, in: batch.buffer.bytes)
+        if let begin = around.begin, !held.holds(event.position, .begin) {
+            try publishTransaction(begin.value, event: event, batch: batch, part: .begin)
+        }
+        if !held.holds(event.position, .event) {
+            // With metadata on, the checkpoint stops only at transaction
+            // ends, so that a restart replays whole transactions and END
+            // counts every event (see `TransactionMetadata`).
+            try publish(batch, index, subject: subject, boundary: event.endsTransaction && around.end == nil)
+        }
+        if let end = around.end, !held.holds(event.position, .end) {
+            try publishTransaction(end.value, event: event, batch: batch, part: .end)
+        }
+    }
+
+    /// Publishes the event itself.
+    private func publish(_ batch: EventBatch, _ index: Int, subject: Subject, boundary: Bool) throws {
+        let event = batch.events[index]
         let op = Self.opValue(event.op)
         let version = Self.schemaVersion(in: batch.buffer.bytes[event.line])
+        var headers: [(String, String)] = []
+        if let op { headers.append(("siphon-op", op)) }
+        if let version { headers.append(("siphon-schema-version", version)) }
+        try batch.buffer.bytes.withUnsafeBytes { raw in
+            try publishMessage(UnsafeRawBufferPointer(rebasing: raw[event.line]), subject: subject, position: event.position,
+                               part: .event, boundary: boundary, headers: headers, describe: { Self.describe(event, batch) })
+        }
+    }
+
+    /// A BEGIN or END message, on the transaction subject.
+    private func publishTransaction(_ value: [UInt8], event: EventRecord, batch: EventBatch, part: AckLedger.Part) throws {
+        let subject = try transactionSubject(for: event, batch: batch)
+        try value.withUnsafeBytes { raw in
+            try publishMessage(raw, subject: subject, position: event.position, part: part, boundary: part == .end,
+                               headers: [(NatsStreamSetup.transactionHeader, part == .begin ? "BEGIN" : "END")],
+                               describe: { "the transaction \(part == .begin ? "BEGIN" : "END") of event \(event.position)" })
+        }
+    }
+
+    /// `Nats-Msg-Id` of a message: the event id, with `-begin` or `-end`
+    /// for its transaction's messages (the duplicate window tells them apart).
+    static func messageId(_ position: Position, _ part: AckLedger.Part) -> String {
+        switch part {
+        case .begin: return position.description + "-begin"
+        case .event: return position.description
+        case .end: return position.description + "-end"
+        }
+    }
+
+    /// The position and part a `Nats-Msg-Id` names.
+    static func parseMessageId(_ id: Substring) -> (Position, AckLedger.Part)? {
+        guard let position = Position(id.prefix(32)) else { return nil }
+        switch id.dropFirst(32) {
+        case "": return (position, .event)
+        case "-begin": return (position, .begin)
+        case "-end": return (position, .end)
+        default: return nil
+        }
+    }
+
+    private func publishMessage(_ payload: UnsafeRawBufferPointer, subject: Subject, position: Position, part: AckLedger.Part,
+                                boundary: Bool, headers: [(String, String)], describe: () -> String) throws {
+        let id = position.description
+        let messageId = Self.messageId(position, part)
         // What the server counts against max_payload: the payload and the
         // headers ("NATS/1.0\r\n", "Name: value\r\n" each, "\r\n"),
         // including those libnats adds (Nats-Msg-Id, the expectations).
         func header(_ name: Int, _ value: Int) -> Int { name + 2 + value + 2 }
-        var headerBytes = 10 + 2 + header(11, 32) + header(9, 32) + header(15, pipeline.utf8.count)
-        headerBytes += op.map { header(9, $0.utf8.count) } ?? 0
-        headerBytes += version.map { header(21, $0.utf8.count) } ?? 0
+        var headerBytes = 10 + 2 + header(11, messageId.utf8.count) + header(9, 32) + header(15, pipeline.utf8.count)
+        for (name, value) in headers { headerBytes += header(name.utf8.count, value.utf8.count) }
         switch setup.expectation {
-        case .stream: headerBytes += header(27, 20) + header(25, 32)
+        case .stream: headerBytes += header(27, 20) + header(25, 38)
         case .subject: headerBytes += header(35, 20)
         }
-        let size = event.line.count + headerBytes
+        let size = payload.count + headerBytes
         if size > maxPayload || setup.maxMessageSize.map({ size > $0 }) == true {
             let limit = size > maxPayload ? "the server's max_payload of \(maxPayload) bytes" : "stream \(configuration.stream.name)'s max_msg_size of \(setup.maxMessageSize ?? 0) bytes"
-            throw SiphonError(.sink, "the event of \(Self.describe(event, batch)) (\(size) bytes with its headers, id \(id)) is over \(limit); the pipeline stops before it: raise the limit or leave the table out")
+            throw SiphonError(.sink, "the event of \(describe()) (\(size) bytes with its headers, id \(id)) is over \(limit); the pipeline stops before it: raise the limit or leave the table out")
         }
         var message: OpaquePointer?
-        let created = batch.buffer.bytes.withUnsafeBytes { raw in
-            natsMsg_Create(&message, subject.cName, nil, raw.baseAddress!.assumingMemoryBound(to: CChar.self) + event.line.lowerBound,
-                           Int32(event.line.count))
-        }
+        let created = natsMsg_Create(&message, subject.cName, nil, payload.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                     Int32(payload.count))
         guard created == NATS_OK, let message else {
-            throw SiphonError(.sink, "cannot make the NATS message of \(Self.describe(event, batch)) (\(NatsErrors.text(created, secrets: client.secrets)))", transient: true)
+            throw SiphonError(.sink, "cannot make the NATS message of \(describe()) (\(NatsErrors.text(created, secrets: client.secrets)))", transient: true)
         }
         var owned: OpaquePointer? = message
         defer { if let owned { natsMsg_Destroy(owned) } }
         natsMsgHeader_Set(message, NatsStreamSetup.idHeader, id)
         natsMsgHeader_Set(message, NatsStreamSetup.pipelineHeader, pipeline)
-        if let op { natsMsgHeader_Set(message, "siphon-op", op) }
-        if let version { natsMsgHeader_Set(message, "siphon-schema-version", version) }
-        let number = ledger.publishing(event.position)
+        for (name, value) in headers { natsMsgHeader_Set(message, name, value) }
+        let number = ledger.publishing(position, part: part, boundary: boundary)
         var options = jsPubOptions()
         jsPubOptions_Init(&options)
         if case let .stream(lastSequence) = setup.expectation, lastSequence + number == 0 {
             // libnats leaves a 0 out; the server checks it (the stream must be empty).
             natsMsgHeader_Set(message, "Nats-Expected-Last-Sequence", "0")
         }
-        let status: natsStatus = id.withCString { msgId in
+        let status: natsStatus = messageId.withCString { msgId in
             (previousId ?? "").withCString { previous in
                 options.MsgId = msgId
                 switch setup.expectation {
@@ -143,13 +235,37 @@ final class NatsSession: @unchecked Sendable {
             }
         }
         if status == NATS_OK {
-            previousId = id
+            previousId = messageId
             return
         }
         ledger.unpublish(number)
         let error = NatsErrors.publishError(status: status, code: jsErrCode(0), serverText: nil, subject: subject.name,
-                                            id: id, stream: configuration.stream.name, secrets: client.secrets)
-        throw SiphonError(.sink, "\(Self.describe(event, batch)): \(error.message)", transient: error.isTransient)
+                                            id: messageId, stream: configuration.stream.name, secrets: client.secrets)
+        throw SiphonError(.sink, "\(describe()): \(error.message)", transient: error.isTransient)
+    }
+
+    /// The transaction subject, rendered once (`{db}` and `{connector}`
+    /// are the same for every event of a pipeline).
+    func transactionSubject(for event: EventRecord, batch: EventBatch) throws -> Subject {
+        if let transactionSubject { return transactionSubject }
+        let template = configuration.transactionSubject
+        var values = SubjectTemplate.Values(prefix: prefix, schema: "", table: "")
+        if template.usesSourceFacts {
+            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            guard let db = facts.db, let connector = facts.connector else {
+                throw SiphonError(.sink, "sink.transaction_subject: the event at \(event.position) does not say its {db} or {connector}")
+            }
+            values.db = db
+            values.connector = connector
+        }
+        switch template.render(values) {
+        case let .success(name):
+            let subject = Subject(name: name)
+            transactionSubject = subject
+            return subject
+        case let .failure(unfit):
+            throw SiphonError(.sink, "sink.transaction_subject: {\(unfit.placeholder)} is '\(unfit.value)', which a NATS subject token cannot hold (a dot, a space, * or >); use a template without it")
+        }
     }
 
     /// `table public.orders, key {"id":1}`, for messages.
@@ -216,7 +332,7 @@ final class NatsSession: @unchecked Sendable {
     }
 
     /// `source.db` and `source.connector` (CloudEvents: `iodebeziumdb`, `iodebeziumconnector`).
-    private static func sourceFacts(in line: ArraySlice<UInt8>) -> (db: String?, connector: String?) {
+    static func sourceFacts(in line: ArraySlice<UInt8>) -> (db: String?, connector: String?) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return (nil, nil) }
         if let source = object["source"] as? [String: Any] {
             return (source["db"] as? String, source["connector"] as? String)
@@ -269,9 +385,9 @@ let natsAckHandler: jsPubAckHandler = { _, message, ack, failure, closure in
     guard let closure else { return }
     let context = Unmanaged<AckContext>.fromOpaque(closure).takeUnretainedValue()
     defer { if let message { natsMsg_Destroy(message) } }
-    let id = message.flatMap { NatsStreamSetup.header($0, NatsStreamSetup.idHeader) } ?? "?"
-    if let ack, let position = Position(id) {
-        context.ledger.acknowledged(position, sequence: ack.pointee.Sequence)
+    let id = message.flatMap { NatsStreamSetup.header($0, "Nats-Msg-Id") } ?? "?"
+    if let ack, let (position, part) = NatsSession.parseMessageId(id[...]) {
+        context.ledger.acknowledged(position, part: part, sequence: ack.pointee.Sequence)
         return
     }
     let subject = message.map { String(cString: natsMsg_GetSubject($0)) } ?? "?"

@@ -27,9 +27,17 @@ import Synchronization
 /// rejected instead of stored twice; the rejection is transient, and the
 /// next `open` reads the tail again.
 ///
+/// Transaction metadata (`sink.transaction_metadata`, off by default):
+/// Debezium's BEGIN and END messages (`TransactionMetadata`) on
+/// `sink.transaction_subject`, with the headers `siphon-id` (the first or
+/// last event's), `siphon-pipeline` and `siphon-transaction: BEGIN|END`,
+/// and `Nats-Msg-Id` the event id with `-begin` or `-end`. Exactly once
+/// like the events: see `resumePoint(after:transactionMetadata:)`.
+///
 /// Threading: libnats calls back on its own thread; the callback records
-/// the acknowledgement in the ledger and writes a byte to a pipe, which
-/// the pipeline's thread waits on with `FileDescriptorWait`. Connecting,
+/// the acknowledgement in the ledger, which writes a byte to a pipe when
+/// the frontier the pipeline's thread waits for is reached; that thread
+/// waits on the pipe with `FileDescriptorWait`. Connecting,
 /// stream lookups and closing block, so they run on a thread of their own.
 public final class NatsSink: Sink {
     let configuration: NatsSinkConfiguration
@@ -79,6 +87,7 @@ public final class NatsSink: Sink {
         [("subject", configuration.subject.filter(prefix: prefix)),
          ("schema_subject", configuration.schemaSubject.filter(prefix: prefix)),
          ("message_subject", configuration.messageSubject.filter(prefix: prefix))]
+            + (configuration.transactionMetadata ? [("transaction_subject", configuration.transactionSubject.filter(prefix: prefix))] : [])
     }
 
     public func open() async throws -> SinkPosition {
@@ -113,13 +122,43 @@ public final class NatsSink: Sink {
             "expected-sequence": .string(mode),
             "highest-held": .string(setup.held?.description ?? "none"),
         ])
-        var resumeAfter = setup.held
+        var (held, resumeAfter) = Self.resumePoint(after: setup.tail, transactionMetadata: configuration.transactionMetadata)
         if setup.expectation.isPerSubject, let gap = gapGuard.withLock({ $0 }) {
-            if let held = resumeAfter { resumeAfter = gap.durable.map { min($0, held) } }
+            if let point = resumeAfter { resumeAfter = gap.durable.map { min($0, point) } }
+            held = NatsSession.Held(through: resumeAfter)
             logger.warning("a message was refused in the last session: resuming after \(resumeAfter?.description ?? "the start"), not after the stream's tail \(setup.held?.description ?? "none") (some events may repeat, none is lost)")
         }
-        session.withLock { $0 = NatsSession(client: client, context: context, setup: setup, skipsThrough: resumeAfter, sink: self) }
+        session.withLock {
+            $0 = NatsSession(client: client, context: context, setup: setup, held: held, resumedAfter: resumeAfter, sink: self)
+        }
         return .tracked(last: resumeAfter)
+    }
+
+    /// What the stream holds of the events to come, and where the pipeline
+    /// resumes, from the pipeline's last message in the stream.
+    ///
+    /// Without transaction metadata, right after it. With it, END's counts
+    /// need every event of its transaction to pass through the session
+    /// that publishes END: when the tail is a transaction's BEGIN or one of
+    /// its events (its END is missing), the pipeline resumes at the
+    /// transaction's first event (right after the position before it:
+    /// positions are totally ordered, and no event sits between), and the
+    /// session skips, still counting them, the messages the stream holds.
+    static func resumePoint(after tail: NatsStreamSetup.Tail?, transactionMetadata: Bool)
+        -> (held: NatsSession.Held, resumeAfter: Position?) {
+        guard let tail else { return (NatsSession.Held(), nil) }
+        switch tail.part {
+        case .end:
+            return (NatsSession.Held(through: tail.position, endAt: tail.position), tail.position)
+        case .begin:
+            let before = tail.position.predecessor
+            return (NatsSession.Held(through: before, beginAt: tail.position), before)
+        case .event:
+            guard transactionMetadata, let begin = tail.openTransactionBegin else {
+                return (NatsSession.Held(through: tail.position), tail.position)
+            }
+            return (NatsSession.Held(through: tail.position, beginAt: begin), begin.predecessor)
+        }
     }
 
     /// What the stream holds for this pipeline, read without creating the
@@ -138,30 +177,39 @@ public final class NatsSink: Sink {
 
     public func write(_ batch: EventBatch) async throws {
         guard let session = session.withLock({ $0 }) else { throw SiphonError(.sink, "NATS sink used before open") }
+        let maxPending = UInt64(configuration.maxPending)
         for index in batch.events.indices {
             let event = batch.events[index]
-            if let held = session.skipsThrough, event.position <= held { continue }
+            // Events the stream holds pass through the session with
+            // transaction metadata on: END counts them.
+            if !configuration.transactionMetadata, session.held.holds(event.position, .event) { continue }
             try check(session)
-            while session.ledger.inFlight >= UInt64(configuration.maxPending) {
-                await waitForAcks()
-                try check(session)
+            if session.ledger.inFlight >= maxPending {
+                // Down to half the bound before publishing again: one
+                // wake-up per half window, not one per acknowledgement.
+                let sent = session.ledger.snapshot.sent
+                try await waitFor(session, frontier: sent - maxPending / 2)
             }
             let subject = try session.subject(for: event, batch: batch)
-            let first = session.needsLookup(subject)
-            if first { try await session.lookUp(subject) }
-            try session.publish(batch, index, subject: subject)
+            var first = false
+            for needed in [subject] + (configuration.transactionMetadata ? [try session.transactionSubject(for: event, batch: batch)] : [])
+            where session.needsLookup(needed) {
+                try await session.lookUp(needed)
+                first = true
+            }
+            try session.send(batch, index, subject: subject)
             // Per-subject mode: the subject's later messages carry no
             // expectation, so they wait until its first is accepted.
-            if first { try await waitForEverything(session) }
+            if first { try await waitFor(session, frontier: session.ledger.snapshot.sent) }
         }
-        drainWakeups()
     }
 
-    private func waitForEverything(_ session: NatsSession) async throws {
-        let target = session.ledger.snapshot.sent
-        while session.ledger.snapshot.frontier < target {
+    /// Waits until every message numbered below `frontier` is acknowledged,
+    /// or throws the session's failure.
+    private func waitFor(_ session: NatsSession, frontier: UInt64) async throws {
+        while session.ledger.snapshot.frontier < frontier {
             try check(session)
-            await waitForAcks()
+            await waitForAcks(session, frontier: frontier)
         }
     }
 
@@ -172,14 +220,13 @@ public final class NatsSink: Sink {
         guard let session = session.withLock({ $0 }) else { return nil }
         let target = session.ledger.snapshot.sent
         while true {
-            drainWakeups()
             try check(session)
             let now = session.ledger.snapshot
             if now.frontier >= target {
                 if now.durable != nil { gapGuard.withLock { $0 = nil } }
-                return now.durable ?? session.skipsThrough
+                return now.durable ?? session.resumedAfter
             }
-            await waitForAcks()
+            await waitForAcks(session, frontier: target)
         }
     }
 
@@ -203,7 +250,7 @@ public final class NatsSink: Sink {
     /// Keeps the earliest guard (per-subject mode only: see `gapGuard`).
     private func noteGap(_ session: NatsSession, durable: Position?) {
         guard session.setup.expectation.isPerSubject else { return }
-        let point = durable ?? session.skipsThrough
+        let point = durable ?? session.resumedAfter
         gapGuard.withLock { state in
             guard let existing = state else {
                 state = GapGuard(durable: point)
@@ -213,8 +260,12 @@ public final class NatsSink: Sink {
         }
     }
 
-    private func waitForAcks() async {
-        _ = await FileDescriptorWait.wait(wakeRead, for: .read, timeout: .milliseconds(100))
+    /// Waits for the ledger's wake-up (the frontier at `frontier`, or a
+    /// failure), or 100 ms so that a missing acknowledgement is noticed.
+    private func waitForAcks(_ session: NatsSession, frontier: UInt64) async {
+        if session.ledger.waitsFor(frontier: frontier) {
+            _ = await FileDescriptorWait.wait(wakeRead, for: .read, timeout: .milliseconds(100))
+        }
         drainWakeups()
     }
 

@@ -38,6 +38,12 @@ extension NatsSinkConfiguration {
         let subject = template("subject", .defaultRows)
         let schemaSubject = template("schema_subject", .defaultSchema)
         let messageSubject = template("message_subject", .defaultMessages)
+        let transactionMetadata = reader.bool("transaction_metadata", default: false)
+        let transactionSubject = template("transaction_subject", .defaultTransactions)
+        if transactionSubject.usesTable {
+            valid = false
+            reader.report("transaction_subject", "a transaction belongs to no one table: use {prefix}, {db} or {connector}, not {schema} or {table}")
+        }
         let prefix = reader.string("prefix")
         if let prefix, SubjectTemplate.isUnfit(Substring(prefix.replacingAll(".", with: "x"))) || prefix.hasPrefix(".")
             || prefix.hasSuffix(".") || prefix.contains("..") {
@@ -63,7 +69,8 @@ extension NatsSinkConfiguration {
         reader.finish()
         guard valid, let stream else { return nil }
         self.init(servers: servers, stream: stream, subject: subject, schemaSubject: schemaSubject,
-                  messageSubject: messageSubject, prefix: prefix, credentials: credentials, tls: tls,
+                  messageSubject: messageSubject, transactionMetadata: transactionMetadata,
+                  transactionSubject: transactionSubject, prefix: prefix, credentials: credentials, tls: tls,
                   maxPending: maxPending, ackTimeout: ackTimeout)
     }
 

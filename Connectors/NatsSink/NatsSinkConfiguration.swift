@@ -12,6 +12,13 @@ public struct NatsSinkConfiguration: Sendable, Equatable {
     public var schemaSubject: SubjectTemplate
     /// Where logical-message events (`op: "m"`) go (`sink.message_subject`).
     public var messageSubject: SubjectTemplate
+    /// Whether the sink publishes Debezium's transaction metadata, a BEGIN
+    /// and an END message per source transaction
+    /// (`sink.transaction_metadata`, off by default as in Debezium; see
+    /// `TransactionMetadata` and `NatsSink`).
+    public var transactionMetadata: Bool
+    /// Where they go (`sink.transaction_subject`).
+    public var transactionSubject: SubjectTemplate
     /// `{prefix}` in the templates (`sink.prefix`); nil: the pipeline's name.
     public var prefix: String?
     /// How the sink proves who it is (`user`/`password`, `token`, `creds`, `nkey`).
@@ -84,6 +91,7 @@ public struct NatsSinkConfiguration: Sendable, Equatable {
 
     public init(servers: [String], stream: Stream, subject: SubjectTemplate = .defaultRows,
                 schemaSubject: SubjectTemplate = .defaultSchema, messageSubject: SubjectTemplate = .defaultMessages,
+                transactionMetadata: Bool = false, transactionSubject: SubjectTemplate = .defaultTransactions,
                 prefix: String? = nil, credentials: Credentials = .none, tls: TLS? = nil,
                 maxPending: Int = Self.defaultMaxPending, ackTimeout: Duration = .seconds(10)) {
         self.servers = servers
@@ -91,6 +99,8 @@ public struct NatsSinkConfiguration: Sendable, Equatable {
         self.subject = subject
         self.schemaSubject = schemaSubject
         self.messageSubject = messageSubject
+        self.transactionMetadata = transactionMetadata
+        self.transactionSubject = transactionSubject
         self.prefix = prefix
         self.credentials = credentials
         self.tls = tls

@@ -22,15 +22,31 @@ struct NatsStreamSetup: Sendable {
     }
 
     var expectation: Expectation
-    /// The last event this pipeline holds in the stream; nil: none.
-    var held: Position?
+    /// The pipeline's last message in the stream; nil: none.
+    var tail: Tail?
+    /// The position of the pipeline's last message in the stream; nil: none.
+    var held: Position? { tail?.position }
     /// The stream's `max_msg_size`; nil: no limit.
     var maxMessageSize: Int?
     var created: Bool
     var streamSubjects: [String]
 
+    /// The pipeline's last message: which event's, which of its messages,
+    /// and, for an event inside a transaction whose END is not in the
+    /// stream, where that transaction's BEGIN is (see `NatsSink.open`).
+    struct Tail: Sendable, Equatable {
+        var position: Position
+        var part: AckLedger.Part
+        /// The position of the BEGIN message (that of the transaction's
+        /// first event) of the transaction the tail event belongs to, when
+        /// the stream holds it; looked up only with transaction metadata on.
+        var openTransactionBegin: Position?
+    }
+
     static let idHeader = "siphon-id"
     static let pipelineHeader = "siphon-pipeline"
+    /// `BEGIN` or `END` on transaction metadata messages.
+    static let transactionHeader = "siphon-transaction"
 
     /// Finds or creates the stream and reads its tail; blocks on the network.
     /// Without `create`, a missing stream is reported as nil and nothing is changed.
@@ -81,7 +97,7 @@ struct NatsStreamSetup: Sendable {
                 }
             }
         }
-        var held: Position?
+        var last: Tail?
         if let tail {
             defer { natsMsg_Destroy(tail.message) }
             let subject = String(cString: natsMsg_GetSubject(tail.message))
@@ -91,11 +107,56 @@ struct NatsStreamSetup: Sendable {
                 let who = writer.map { "pipeline \($0)" } ?? "a writer that is not Siphon"
                 throw SiphonError(.sink, "stream \(name) ends (sequence \(tail.sequence), subject \(subject)) with a message of \(who), not of pipeline \(pipeline); two writers on the pipeline's subjects would each skip or repeat the other's events: give this pipeline its own subjects (sink.prefix) or stream")
             }
-            held = position
+            let part: AckLedger.Part = switch header(tail.message, transactionHeader) {
+            case "BEGIN": .begin
+            case "END": .end
+            default: .event
+            }
+            last = Tail(position: position, part: part)
+            if part == .event, configuration.transactionMetadata {
+                last?.openTransactionBegin = try transactionBegin(of: tail.message, client: client, configuration: configuration,
+                                                                  prefix: prefix, pipeline: pipeline)
+            }
         }
         let maxSize = Int(config.pointee.MaxMsgSize)
-        return NatsStreamSetup(expectation: onlyWriter ? .stream(lastSequence: lastSequence) : .subject(openSequence: lastSequence), held: held,
+        return NatsStreamSetup(expectation: onlyWriter ? .stream(lastSequence: lastSequence) : .subject(openSequence: lastSequence), tail: last,
                                maxMessageSize: maxSize > 0 ? maxSize : nil, created: created, streamSubjects: subjects)
+    }
+
+    /// For an event inside a source transaction (its payload has a
+    /// `transaction` object), the position of that transaction's BEGIN
+    /// message when the stream holds it: the last message on the
+    /// transaction subject, since the transaction's END is not there (it
+    /// would be the tail) and no later BEGIN can precede its END. nil: the
+    /// event belongs to no transaction, or its BEGIN was never published
+    /// (metadata was off then).
+    static func transactionBegin(of event: OpaquePointer, client: NatsClient, configuration: NatsSinkConfiguration,
+                                 prefix: String, pipeline: String) throws -> Position? {
+        let payload = Array(payloadBytes(event))
+        guard let id = TransactionMetadata.transactionId(in: payload[...]) else { return nil }
+        var values = SubjectTemplate.Values(prefix: prefix, schema: "", table: "")
+        if configuration.transactionSubject.usesSourceFacts {
+            let facts = NatsSession.sourceFacts(in: payload[...])
+            guard let db = facts.db, let connector = facts.connector else { return nil }
+            values.db = db
+            values.connector = connector
+        }
+        guard case let .success(subject) = configuration.transactionSubject.render(values) else { return nil }
+        let stream = configuration.stream.name
+        guard let begin = try message(client, stream: stream, { js_GetLastMsg(&$0, client.jetStream, stream, subject, nil, &$1) }) else {
+            return nil
+        }
+        defer { natsMsg_Destroy(begin) }
+        guard header(begin, transactionHeader) == "BEGIN", header(begin, pipelineHeader) == pipeline,
+              let position = header(begin, idHeader).flatMap({ Position($0) }),
+              let object = try? JSONSerialization.jsonObject(with: Data(payloadBytes(begin))) as? [String: Any],
+              object["id"] as? String == id else { return nil }
+        return position
+    }
+
+    static func payloadBytes(_ message: OpaquePointer) -> UnsafeRawBufferPointer {
+        guard let data = natsMsg_GetData(message) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: data, count: Int(natsMsg_GetDataLength(message)))
     }
 
     /// The last sequence of `subject` in the stream; 0 when it holds none.

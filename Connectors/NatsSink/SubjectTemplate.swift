@@ -21,6 +21,7 @@ public struct SubjectTemplate: Sendable, Equatable {
     /// default subjects, `{prefix}.>`, must cover it.
     public static let defaultSchema = try! SubjectTemplate("{prefix}.schema")
     public static let defaultMessages = try! SubjectTemplate("{prefix}.message")
+    public static let defaultTransactions = try! SubjectTemplate("{prefix}.transaction")
 
     /// A value a placeholder may not take, in any subject: a dot would add
     /// a token (and escape the stream's subject filter), the rest are not

@@ -22,6 +22,8 @@ final class NatsSinkConfigurationTests: XCTestCase {
         XCTAssertEqual(read.subject.text, "{prefix}.{schema}.{table}")
         XCTAssertEqual(read.schemaSubject.text, "{prefix}.schema")
         XCTAssertEqual(read.messageSubject.text, "{prefix}.message")
+        XCTAssertFalse(read.transactionMetadata)
+        XCTAssertEqual(read.transactionSubject.text, "{prefix}.transaction")
         XCTAssertEqual(read.credentials, .none)
         XCTAssertNil(read.tls)
         XCTAssertEqual(read.maxPending, 4096)
@@ -41,6 +43,8 @@ final class NatsSinkConfigurationTests: XCTestCase {
             subject: "{prefix}.{db}.{schema}.{table}"
             schema_subject: "{prefix}.ddl.{connector}"
             message_subject: audit.messages
+            transaction_metadata: true
+            transaction_subject: "{prefix}.tx.{db}"
             prefix: cdc
             user: siphon
             password: "hunter2-very-secret"
@@ -57,6 +61,8 @@ final class NatsSinkConfigurationTests: XCTestCase {
         XCTAssertEqual(try read.subject.render(.init(prefix: "cdc", db: "app", schema: "public", table: "orders")).get(),
                        "cdc.app.public.orders")
         XCTAssertEqual(read.subject.filter(prefix: "cdc"), "cdc.*.*.*")
+        XCTAssertTrue(read.transactionMetadata)
+        XCTAssertEqual(read.transactionSubject.filter(prefix: "cdc"), "cdc.tx.*")
         XCTAssertEqual(read.credentials, .userPassword(user: "siphon", password: "hunter2-very-secret"))
         XCTAssertEqual(read.tls, .init(ca: "/etc/ca.pem", cert: "/etc/c.pem", key: "/etc/k.pem"))
         XCTAssertEqual(read.maxPending, 100)
@@ -83,6 +89,8 @@ final class NatsSinkConfigurationTests: XCTestCase {
             subject: "{prefix}.{tabel}"
             schema_subject: "{prefix}.*"
             message_subject: "{prefix}..m"
+            transaction_subject: "{prefix}.{table}"
+            transaction_metadata: maybe
             password: "hunter2-very-secret"
             token: "tok-very-secret"
             tls: {cert: /c.pem}
@@ -92,7 +100,8 @@ final class NatsSinkConfigurationTests: XCTestCase {
         XCTAssertNil(configuration)
         let text = problems.joined(separator: "\n")
         for key in ["sink.url", "sink.stream.name", "sink.stream.subjects[0]", "sink.stream.storage", "sink.stream.duplicate_window",
-                    "sink.subject", "sink.schema_subject", "sink.message_subject", "sink.user", "sink.token", "sink.tls.key",
+                    "sink.subject", "sink.schema_subject", "sink.message_subject", "sink.transaction_subject",
+                    "sink.transaction_metadata", "sink.user", "sink.token", "sink.tls.key",
                     "sink.max_pending", "sink.ack_timout"] {
             XCTAssertTrue(text.contains(key), "\(key) not named in:\n\(text)")
         }

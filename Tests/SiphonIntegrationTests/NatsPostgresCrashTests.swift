@@ -13,13 +13,14 @@ final class NatsPostgresCrashTests: PostgresTestCase {
     /// A pipeline into `stream` (duplicate window 1 s, so restarts spaced
     /// further apart than it get no help from `Nats-Msg-Id`), with quick
     /// retries.
-    private func harness(nats: NatsServer, stream: String) throws -> PipelineHarness {
+    private func harness(nats: NatsServer, stream: String, transactionMetadata: Bool = false) throws -> PipelineHarness {
         let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"], snapshot: "never",
                                            setup: KafkaPostgresCrashTests.setup, sink: """
                                                type: nats
                                                url: \(nats.url)
                                                stream: {name: \(stream), duplicate_window: 1s}
                                                ack_timeout: 2s
+                                               transaction_metadata: \(transactionMetadata)
                                                """)
         let handle = try XCTUnwrap(FileHandle(forWritingAtPath: pipeline.configPath))
         handle.seekToEndOfFile()
@@ -30,7 +31,9 @@ final class NatsPostgresCrashTests: PostgresTestCase {
 
     func testKillNineInALoopDuringARandomWorkloadLeavesEveryChangeInTheStreamExactlyOnce() throws {
         let nats = try NatsServer.start()
-        let pipeline = try harness(nats: nats, stream: "CRASH")
+        // With transaction metadata: BEGIN and END must be exactly once too,
+        // END counting every change of its transaction across the kills.
+        let pipeline = try harness(nats: nats, stream: "CRASH", transactionMetadata: true)
         var process = try pipeline.start()
         try process.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
@@ -50,7 +53,8 @@ final class NatsPostgresCrashTests: PostgresTestCase {
         }
         XCTAssertGreaterThanOrEqual(kills, 8, "kills during the workload (make it longer)")
         XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, "seed \(seed): \(writer.stderrText)")
-        try expectEveryChangeOnce(pipeline: pipeline, nats: nats, stream: "CRASH", process: process, seed: seed)
+        let messages = try expectEveryChangeOnce(pipeline: pipeline, nats: nats, stream: "CRASH", process: process, seed: seed)
+        try checkTransactionMetadata(messages.filter { $0.subject == "\(pipeline.name).transaction" }, pipeline: pipeline, seed: seed)
         try pipeline.stop(process)
     }
 
@@ -98,9 +102,10 @@ final class NatsPostgresCrashTests: PostgresTestCase {
     }
 
     /// Every change of the audit table is in the stream once (by event id),
-    /// and each key's changes are in commit order.
+    /// and each key's changes are in commit order. Returns the stream's messages.
+    @discardableResult
     private func expectEveryChangeOnce(pipeline: PipelineHarness, nats: NatsServer, stream: String, process: SiphonProcess,
-                                       seed: Double) throws {
+                                       seed: Double) throws -> [NatsTestClient.Message] {
         let audit = try server.psql("SELECT tbl || ' ' || op || ' ' || k FROM audit ORDER BY seq", database: pipeline.database)
             .split(separator: "\n").map(String.init)
         let rowPrefix = "\(pipeline.name).public."
@@ -119,12 +124,15 @@ final class NatsPostgresCrashTests: PostgresTestCase {
         Thread.sleep(forTimeInterval: 1.5)
         messages = try client.messages(stream: stream)
 
-        let ids = messages.compactMap { $0.headers["siphon-id"] }
-        XCTAssertEqual(ids.count, messages.count, "every message carries its event id")
+        XCTAssertEqual(messages.compactMap { $0.headers["siphon-id"] }.count, messages.count, "every message carries its event id")
+        // BEGIN shares its first event's position and END its last's: message ids tell them apart.
+        let ids = messages.compactMap { $0.headers["Nats-Msg-Id"] }
+        XCTAssertEqual(ids.count, messages.count)
         XCTAssertEqual(Set(ids).count, ids.count,
-                       "seed \(seed): event ids in the stream twice: \(Dictionary(grouping: ids) { $0 }.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
-        XCTAssertEqual(messages.map { $0.headers["Nats-Msg-Id"] }, ids.map { Optional($0) })
-        XCTAssertEqual(ids, ids.sorted(), "seed \(seed): the stream holds the events in position order")
+                       "seed \(seed): message ids in the stream twice: \(Dictionary(grouping: ids) { $0 }.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
+        let order = ids.map { id in (id.prefix(32), id.hasSuffix("-begin") ? 0 : id.hasSuffix("-end") ? 2 : 1) }
+        XCTAssertTrue(zip(order, order.dropFirst()).allSatisfy { $0 < $1 },
+                      "seed \(seed): the stream holds the messages in position order, BEGIN before and END after their events")
 
         var streamByKey: [String: [String]] = [:]
         var rows = 0
@@ -147,5 +155,39 @@ final class NatsPostgresCrashTests: PostgresTestCase {
             XCTFail("seed \(seed): \(key): committed \(auditByKey[key] ?? []), in the stream \(streamByKey[key] ?? [])")
         }
         for op in [" c ", " u ", " d "] { XCTAssertTrue(audit.contains { $0.contains(op) }, "no\(op)change") }
+        return messages
+    }
+
+    /// One BEGIN and one END per transaction, BEGIN first, END counting the
+    /// transaction's changes per table as the audit table does.
+    private func checkTransactionMetadata(_ messages: [NatsTestClient.Message], pipeline: PipelineHarness, seed: Double) throws {
+        let audit = try server.psql("SELECT tx || ' public.' || tbl FROM audit ORDER BY seq", database: pipeline.database)
+            .split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        var expected: [String: [String: Int]] = [:]
+        for change in audit { expected[change[0], default: [:]][change[1], default: 0] += 1 }
+        var begun: Set<String> = [], ended: [String: [String: Int]] = [:]
+        for message in messages {
+            let value = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(message.data.utf8)) as? [String: Any])
+            let id = try XCTUnwrap(value["id"] as? String)
+            let tx = String(id.prefix { $0 != ":" })
+            XCTAssertEqual(message.headers["siphon-transaction"], value["status"] as? String)
+            switch value["status"] as? String {
+            case "BEGIN":
+                XCTAssertFalse(begun.contains(id), "seed \(seed): BEGIN of \(id) twice")
+                begun.insert(id)
+            case "END":
+                XCTAssertTrue(begun.contains(id), "seed \(seed): END of \(id) before its BEGIN")
+                XCTAssertNil(ended[tx], "seed \(seed): END of \(id) twice")
+                let collections = try XCTUnwrap(value["data_collections"] as? [[String: Any]])
+                ended[tx] = Dictionary(uniqueKeysWithValues: collections.map { ($0["data_collection"] as! String, $0["event_count"] as! Int) })
+                XCTAssertEqual(value["event_count"] as? Int, ended[tx]!.values.reduce(0, +))
+            default: XCTFail("not a transaction message: \(message)")
+            }
+        }
+        XCTAssertGreaterThan(begun.count, 0, "transaction messages in the stream")
+        XCTAssertEqual(begun.count, ended.count, "seed \(seed): every BEGIN has its END")
+        for tx in Set(expected.keys).union(ended.keys).sorted() where expected[tx] != ended[tx] {
+            XCTFail("seed \(seed): transaction \(tx): committed \(expected[tx] ?? [:]), END says \(ended[tx] ?? [:])")
+        }
     }
 }

@@ -22,6 +22,14 @@ public struct Position: Hashable, Comparable, Sendable, CustomStringConvertible 
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
+    /// The position right before this one (nil for the lowest): a
+    /// pipeline resuming strictly after it resumes at this one.
+    public var predecessor: Position? {
+        if low > 0 { return Position(high: high, low: low - 1) }
+        if high > 0 { return Position(high: high - 1, low: .max) }
+        return nil
+    }
+
     public var description: String {
         withHexDigits { String(decoding: $0, as: UTF8.self) }
     }

@@ -1,9 +1,8 @@
-import SiphonCore
-
 /// Debezium's transaction metadata (`provide.transaction.metadata`), made
 /// from the events themselves: a BEGIN record before the first event of
 /// each source transaction and an END record after its last, both keyed
-/// `{"id":"<transaction id>"}`, in `sink.transaction_topic`:
+/// `{"id":"<transaction id>"}`, in the sink's transaction topic or subject
+/// (Kafka's `sink.transaction_topic`, NATS's `sink.transaction_subject`):
 ///
 ///     {"status":"BEGIN","id":"771:24023128","ts_ms":1733390000000,"event_count":null,"data_collections":null}
 ///     {"status":"END","id":"771:24023128","ts_ms":1733390000000,"event_count":2,
@@ -23,7 +22,9 @@ import SiphonCore
 /// reports durable only positions that end a transaction: a restart begins
 /// at a transaction's first event (events Kafka already holds are skipped,
 /// and still counted).
-struct TransactionMetadata {
+public struct TransactionMetadata: Sendable {
+    public init() {}
+
     /// The transaction whose events are passing through.
     private var current: Open?
 
@@ -36,11 +37,12 @@ struct TransactionMetadata {
     }
 
     /// What the sink writes around one event.
-    struct Records {
+    public struct Records: Sendable {
+        public init() {}
         /// The BEGIN record's key and value, to write before the event.
-        var begin: (key: [UInt8], value: [UInt8])?
+        public var begin: (key: [UInt8], value: [UInt8])?
         /// The END record's key and value, to write after it.
-        var end: (key: [UInt8], value: [UInt8])?
+        public var end: (key: [UInt8], value: [UInt8])?
     }
 
     /// Takes note of `event` (once per event, in order) and says what goes
@@ -48,7 +50,7 @@ struct TransactionMetadata {
     /// never saw (a checkpoint taken inside a transaction before metadata
     /// was turned on) gets neither BEGIN nor END, since its counts would be
     /// wrong.
-    mutating func observe(_ event: EventRecord, in bytes: [UInt8]) -> Records {
+    public mutating func observe(_ event: EventRecord, in bytes: [UInt8]) -> Records {
         var records = Records()
         guard let tag = Self.tag(of: event, in: bytes) else { return records }
         if tag.totalOrder == 1 {
@@ -81,7 +83,7 @@ struct TransactionMetadata {
     /// and the key holds user data; user strings inside it are escaped, so
     /// they cannot contain the marker), and the `"ts_ms":` of the `source`
     /// right before it.
-    static func tag(of event: EventRecord, in bytes: [UInt8])
+    public static func tag(of event: EventRecord, in bytes: [UInt8])
         -> (id: ArraySlice<UInt8>, totalOrder: Int, commitMs: ArraySlice<UInt8>)? {
         let end = event.key?.lowerBound ?? event.line.upperBound
         guard let marker = lastIndex(of: transactionMarker, in: bytes[event.line.lowerBound..<end]) else { return nil }
@@ -93,6 +95,16 @@ struct TransactionMetadata {
               let ts = lastIndex(of: timestampMarker, in: bytes[event.line.lowerBound..<marker]) else { return nil }
         let commitMs = bytes[(ts + timestampMarker.count)..<marker].prefix { (48...57).contains($0) || $0 == UInt8(ascii: "-") }
         return (bytes[idStart..<idEnd], totalOrder, commitMs)
+    }
+
+    /// The transaction id of an event read back from a sink (its whole
+    /// JSON text, key included: a key holds no object, so the marker cannot
+    /// be in it); nil for an event outside a transaction.
+    public static func transactionId(in event: ArraySlice<UInt8>) -> String? {
+        guard let marker = lastIndex(of: transactionMarker, in: event) else { return nil }
+        let idStart = marker + transactionMarker.count
+        guard let idEnd = event[idStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: event[idStart..<idEnd], as: UTF8.self)
     }
 
     private static let transactionMarker = Array("\"transaction\":{\"id\":\"".utf8)
