@@ -42,6 +42,32 @@ final class AckLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.snapshot.frontier, 5)
     }
 
+    private func pendingWakeups() -> Int {
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(fds[0], &buffer, buffer.count)
+        return max(0, count)
+    }
+
+    /// The callback wakes the pipeline's thread once, when the frontier it
+    /// waits for is reached, not once per acknowledgement; a failure always wakes it.
+    func testOneWakeupWhenTheAwaitedFrontierIsReached() {
+        let ledger = AckLedger(wakeWrite: fds[1])
+        for low in 0..<6 { _ = ledger.publishing(position(UInt64(low))) }
+        XCTAssertTrue(ledger.waitsFor(frontier: 3))
+        ledger.acknowledged(position(0), sequence: 1)
+        ledger.acknowledged(position(1), sequence: 2)
+        XCTAssertEqual(pendingWakeups(), 0, "frontier 2: not there yet")
+        ledger.acknowledged(position(2), sequence: 3)
+        ledger.acknowledged(position(3), sequence: 4)
+        XCTAssertEqual(pendingWakeups(), 1, "one wake-up at frontier 3, none after it (nobody waits)")
+        XCTAssertFalse(ledger.waitsFor(frontier: 4), "already there: nothing to wait for")
+        XCTAssertTrue(ledger.waitsFor(frontier: 6))
+        ledger.failed(SiphonError(.sink, "refused", transient: true))
+        XCTAssertEqual(pendingWakeups(), 1, "a failure wakes the waiter")
+        XCTAssertFalse(ledger.waitsFor(frontier: 6), "failed: nothing to wait for")
+    }
+
     func testAFailureStopsTheFrontierAndTheFirstIsKept() {
         let ledger = AckLedger(wakeWrite: fds[1])
         for low in 0..<3 { _ = ledger.publishing(position(UInt64(low))) }
