@@ -7,9 +7,8 @@ import Synchronization
 /// One `open` of the NATS sink: its connection, acknowledgement ledger,
 /// what the stream held at `open`, and the subjects worked out so far.
 ///
-/// Used by the pipeline's task only (the sink does not flush alongside
-/// writes); the ledger is the one part libnats' callback touches, and it
-/// has its own lock.
+/// Used by the pipeline's task only, but for the ledger, which `flush`
+/// (on the shared pool) and libnats' callback read too: it has its own lock.
 final class NatsSession: @unchecked Sendable {
     let client: NatsClient
     let context: AckContext
@@ -167,13 +166,14 @@ final class NatsSession: @unchecked Sendable {
         }
     }
 
-    /// The position and part a `Nats-Msg-Id` names.
+    /// The position and part a `Nats-Msg-Id` names (on libnats' thread, per acknowledgement: bytes, not characters).
     static func parseMessageId(_ id: Substring) -> (Position, AckLedger.Part)? {
-        guard let position = Position(id.prefix(32)) else { return nil }
-        switch id.dropFirst(32) {
-        case "": return (position, .event)
-        case "-begin": return (position, .begin)
-        case "-end": return (position, .end)
+        let bytes = id.utf8
+        guard bytes.count >= 32, let position = Position(Substring(bytes.prefix(32))) else { return nil }
+        switch bytes.count {
+        case 32: return (position, .event)
+        case 38 where bytes.dropFirst(32).elementsEqual("-begin".utf8): return (position, .begin)
+        case 36 where bytes.dropFirst(32).elementsEqual("-end".utf8): return (position, .end)
         default: return nil
         }
     }
