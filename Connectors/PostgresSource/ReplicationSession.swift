@@ -229,12 +229,15 @@ final class ReplicationSession {
 
     /// Records the WAL the slot holds back (its lag behind the server's
     /// WAL, and the WAL kept from its restart LSN on, with `wal_status`), and
-    /// warns when the lag is more than `source.max_lag`.
+    /// warns when the lag is more than `source.max_lag`. (`wal_status`, from
+    /// PostgreSQL 13 on, is read through `to_jsonb` so that the query still
+    /// runs on 10 to 12, where it is null.)
     private func checkLag(_ limit: Int64?, on connection: PostgresConnection) async {
         do {
             let rows = try await connection.query("""
-                SELECT pg_wal_lsn_diff(w.lsn, confirmed_flush_lsn)::bigint, pg_wal_lsn_diff(w.lsn, restart_lsn)::bigint, wal_status
-                FROM pg_replication_slots,
+                SELECT pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint, pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint,
+                       to_jsonb(s) ->> 'wal_status'
+                FROM pg_replication_slots s,
                      (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
                 WHERE slot_name = $1
                 """, parameters: [configuration.slot])
