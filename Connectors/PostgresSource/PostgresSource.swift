@@ -7,12 +7,14 @@ import SiphonCore
 /// the retry loop around them: transient failures (server restart, network,
 /// the slot still held by a dying connection) reconnect with capped
 /// exponential backoff and resume from the last acknowledged position.
-public final class PostgresSource: Source {
+public final class PostgresSource: ReportsSourceActivity {
     private let configuration: PostgresSourceConfiguration
     private let pipeline: String
     let state: StateDirectory
     private let logger: Logger
     private let acknowledged = AcknowledgedPosition()
+    /// Reconnects, positions (LSNs), snapshot progress, the slot's retained WAL.
+    public let activity: SourceActivity
 
     /// How events are written (`events:`).
     let events: EventOptions
@@ -23,6 +25,7 @@ public final class PostgresSource: Source {
         self.events = events
         self.pipeline = pipeline
         self.state = state
+        activity = SourceActivity(pipeline: pipeline)
         var logger = logger
         logger[metadataKey: "source"] = "postgres"
         self.logger = logger
@@ -30,6 +33,8 @@ public final class PostgresSource: Source {
 
     public func acknowledge(_ position: Position) {
         acknowledged.advance(to: position)
+        // The commit LSN of the last durable event.
+        activity.durable(position.high)
     }
 
     /// The latest acknowledged position (read by the session's loop).
@@ -76,7 +81,14 @@ public final class PostgresSource: Source {
         var snapshotHandedOver: SnapshotState?
         let reconnector = Reconnector(initialDelay: configuration.retryDelay, maxDelay: configuration.maxRetryDelay,
                                       action: "reconnecting")
-        try await reconnector.run(logger: logger, classify: Self.classify) {
+        let activity = activity
+        // A transient failure here is a reconnect, which the pipeline never sees.
+        let classify = { (error: any Error) -> SiphonError in
+            let failure = Self.classify(error)
+            if failure.isTransient { activity.reconnecting(after: failure) }
+            return failure
+        }
+        try await reconnector.run(logger: logger, classify: classify) {
             while true {
                 let session = ReplicationSession(configuration: configuration, target: target, pipeline: pipeline,
                                                  state: state, logger: logger, source: self, binaryAllowed: binaryAllowed,

@@ -175,6 +175,11 @@ extension ReplicationSession {
             // A partitioned table has no rows of its own to COPY: a query reads its partitions'.
             let rows = captured.isPartitioned ? "(SELECT \(columnList) FROM \(try catalog.qualifiedName(table)))"
                 : "\(try catalog.qualifiedName(table)) (\(columnList))"
+            // Progress for /status and /metrics: the planner's estimate of the
+            // rows (no count(*), which would read the table twice), exact at the end.
+            let estimate = try await estimatedRows(of: table, catalog: catalog)
+            var tableRows: Int64 = 0
+            self.source.activity.snapshot(table: table.description, rowsDone: 0, rowsTotal: estimate)
             try await side.startCopy("COPY \(rows) TO STDOUT" + (format == .binary ? " (FORMAT binary)" : ""))
             logger.debug("reading table", metadata: [
                 "table": .string(table.description), "values": .string(format == .binary ? "binary" : "text"),
@@ -209,6 +214,10 @@ extension ReplicationSession {
                     latest = ((range.lowerBound - lineStart)..<(range.upperBound - lineStart), firstInTable)
                     index += 1
                     rowsRead += 1
+                    tableRows += 1
+                    if tableRows % 4096 == 0 {
+                        self.source.activity.snapshot(table: table.description, rowsDone: tableRows, rowsTotal: estimate)
+                    }
                     if batch.count >= Self.batchEvents || batch.byteCount >= Self.batchBytes {
                         try await sendSnapshotBatch(output, holdingLatest: true)
                     }
@@ -220,6 +229,7 @@ extension ReplicationSession {
                     break copying
                 }
             }
+            self.source.activity.snapshot(table: table.description, rowsDone: tableRows, rowsTotal: nil, done: true)
             if let latest {
                 // The table's last row.
                 let final: SnapshotMarker = lastTable ? .last
@@ -232,6 +242,14 @@ extension ReplicationSession {
         try await side.query("COMMIT")
         try await sendSnapshotBatch(output, holdingLatest: false)
         return rowsRead
+    }
+
+    /// `pg_class.reltuples` (nil when the table was never vacuumed or analyzed).
+    private func estimatedRows(of table: TableName, catalog: Catalog) async throws -> Int64? {
+        let rows = try await catalog.connection.query(
+            "SELECT CASE WHEN reltuples < 0 THEN NULL ELSE reltuples::bigint END FROM pg_class WHERE oid = $1::regclass",
+            parameters: [try catalog.qualifiedName(table)])
+        return (rows.first?.first ?? nil).flatMap { Int64($0) }
     }
 
     /// Hands the batch over; `holdingLatest` keeps its last event (a row

@@ -51,6 +51,17 @@ final class ReplicationSession {
     private var lastHeartbeat = ContinuousClock.now
     private var lastLagCheck = ContinuousClock.now
     private lazy var lagGauge = Gauge(label: "siphon_slot_lag_bytes", dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
+    private lazy var retainedGauge = Gauge(label: "siphon_slot_retained_wal_bytes",
+                                           dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
+    /// `siphon_slot_wal_status{status}`: 1 for the slot's `wal_status`, 0 for the others.
+    private lazy var walStatusGauges = Dictionary(uniqueKeysWithValues: Self.walStatuses.map { status in
+        (status, Gauge(label: "siphon_slot_wal_status", dimensions: [("pipeline", pipeline), ("slot", configuration.slot), ("status", status)]))
+    })
+    private static let walStatuses = ["reserved", "extended", "unreserved", "lost"]
+    /// The commit time (ms since 1970) of the transaction being decoded, or
+    /// of the last one: what the batch's last event carries as `source.ts_ms`.
+    private var commitMillis: Int64?
+    private var receivedReported = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
          state: StateDirectory, logger: Logger, source: PostgresSource, binaryAllowed: Bool,
@@ -164,6 +175,10 @@ final class ReplicationSession {
             // Here after every wait and every 512 messages: often enough, and
             // not a task lookup per message.
             try Task.checkCancellation()
+            if receivedLSN > receivedReported {
+                receivedReported = receivedLSN
+                source.activity.received(receivedLSN.rawValue)
+            }
             // Standby status: promptly when the confirmed LSN moved, otherwise every status_interval.
             if let acknowledged = source.acknowledgedPosition() { tracker.acknowledge(acknowledged) }
             var now = clock.now
@@ -212,15 +227,27 @@ final class ReplicationSession {
         }
     }
 
-    /// Records the WAL the slot holds back, and warns when it is more than `source.max_lag`.
+    /// Records the WAL the slot holds back (its lag behind the server's
+    /// WAL, and the WAL kept from its restart LSN on, with `wal_status`), and
+    /// warns when the lag is more than `source.max_lag`. (`wal_status`, from
+    /// PostgreSQL 13 on, is read through `to_jsonb` so that the query still
+    /// runs on 10 to 12, where it is null.)
     private func checkLag(_ limit: Int64?, on connection: PostgresConnection) async {
         do {
             let rows = try await connection.query("""
-                SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
-                                       confirmed_flush_lsn)::bigint
-                FROM pg_replication_slots WHERE slot_name = $1
+                SELECT pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint, pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint,
+                       to_jsonb(s) ->> 'wal_status'
+                FROM pg_replication_slots s,
+                     (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
+                WHERE slot_name = $1
                 """, parameters: [configuration.slot])
-            guard let text = rows.first?.first ?? nil, let lag = Int64(text) else { return }
+            guard let row = rows.first, row.count >= 3, let text = row[0], let lag = Int64(text) else { return }
+            let retained = row[1].flatMap { Int64($0) }
+            if let retained { retainedGauge.record(retained) }
+            if let status = row[2] {
+                for (name, gauge) in walStatusGauges { gauge.record(name == status ? 1 : 0) }
+            }
+            source.activity.retainedLog(bytes: retained, status: row[2])
             lagGauge.record(lag)
             guard let limit, lag > limit else { return }
             logger.warning("the slot holds back more WAL than source.max_lag", metadata: [
@@ -241,6 +268,7 @@ final class ReplicationSession {
             applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
             replyRequested: requestReply)
         try await replication.sendCopyData(update.encode())
+        if tracker.confirmedLSN > confirmedSent { source.activity.acknowledged(tracker.confirmedLSN.rawValue) }
         confirmedSent = tracker.confirmedLSN
         lastStatusSent = ContinuousClock.now
     }
@@ -297,6 +325,7 @@ final class ReplicationSession {
         var full = batch
         let held = inTransaction && !(full.events.last?.endsTransaction ?? true) ? full.removeLastEvent() : nil
         guard !full.isEmpty else { return }
+        full.commitUnixMillis = commitMillis
         // Sized like the batch before it, so that the next one rarely grows
         // (each growth is a new allocation and a copy), with room for the
         // event that takes a batch past `batchBytes`: without it, a batch
@@ -325,6 +354,7 @@ final class ReplicationSession {
         switch message {
         case .begin(let begin):
             decoder.begin(finalLSN: begin.finalLSN, xid: begin.xid, commitTime: begin.commitTime)
+            commitMillis = PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime) / 1000
         case .commit(let commit):
             // The batch's last event, if any, is this transaction's (see `sendBatch`) or an earlier end.
             batch.markTransactionEnd()
@@ -352,6 +382,7 @@ final class ReplicationSession {
                         catalog: Catalog, decoder: inout ChangeDecoder, output: EventQueue) async throws {
         switch message {
         case .message(let logical) where !logical.isTransactional:
+            commitMillis = decoder.nowMicros / 1000  // its `source.ts_ms`: when it was read
             decoder.logicalMessage(logical, into: &batch)
             batch.markTransactionEnd()
             tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
@@ -365,6 +396,7 @@ final class ReplicationSession {
             try spills.abort(xid: abort.xid, subtransaction: abort.subtransactionXid)
         case .streamCommit(let commit):
             decoder.begin(finalLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime)
+            commitMillis = PostgresTime.unixMicros(fromPostgresMicros: commit.commitTime) / 1000
             if let spill = try spills.take(xid: commit.xid) {
                 defer { spill.discard() }
                 let aborted = spill.abortedSubtransactions

@@ -187,6 +187,12 @@ final class CaptureSession {
     /// transactions committed in quick succession may share one too.
     private func readAvailable(output: EventQueue, through limit: Int64? = nil) async throws {
         let end = try limit ?? connection.integer("SELECT coalesce(max(seq), 0) FROM \(CaptureInstaller.changelog)")
+        if limit == nil {
+            // Sequences are contiguous: the rows after the durable one, from
+            // the one statement this read makes anyway.
+            let durable = source.acknowledgedPosition().map { Int64(bitPattern: $0.high) } ?? resumeFloor
+            source.activity.backlog(max(0, end - durable))
+        }
         guard end > lastSeq else { return }
         renderer.endTransaction()
         var created: [String] = []
@@ -209,7 +215,9 @@ final class CaptureSession {
                        Self.contains(readChanges.bytes(5), "\"table_created\":true") {
                         created.append(readChanges.string(1) ?? "")
                     }
-                    _ = try renderer.appendChange(readChanges, to: &batch, now: now)
+                    if try renderer.appendChange(readChanges, to: &batch, now: now) {
+                        batch.commitUnixMillis = readChanges.int64(4)  // `ts`: when the trigger recorded it
+                    }
                     if batch.byteCount >= Self.batchBytes { break }
                 }
                 readChanges.reset()
@@ -258,6 +266,7 @@ final class CaptureSession {
             }
             if !batch.isEmpty { try await output.send(batch) }
             lastSeq = through
+            source.activity.received(UInt64(through))
         }
         if !held.isEmpty {
             held.markTransactionEnd()
@@ -300,6 +309,9 @@ final class CaptureSession {
             for table in tables where existing.contains(table) {
                 guard let schema = renderer.registry.latest(table), !schema.columns.isEmpty else { continue }
                 let rows = try connection.prepare(CaptureInstaller.snapshotSQL(schema))
+                // No estimate of the total: a count(*) would read the table twice.
+                let rowsBefore = marking.rows
+                source.activity.snapshot(table: "main." + table, rowsDone: 0, rowsTotal: nil)
                 var more = try rows.step()
                 while more {
                     let marker = marking.nextRow()
@@ -311,12 +323,14 @@ final class CaptureSession {
                     // Handed over only when another row follows, so that a
                     // batch never leaves with a row whose marker may change.
                     if more, batch.count >= configuration.batchSize || batch.byteCount >= Self.batchBytes {
+                        source.activity.snapshot(table: "main." + table, rowsDone: Int64(marking.rows - rowsBefore), rowsTotal: nil)
                         try await output.send(batch)
                         batch = EventBatch(capacity: 256 * 1024)
                         latestMarker = nil
                         now = Clock.unixMicros()
                     }
                 }
+                source.activity.snapshot(table: "main." + table, rowsDone: Int64(marking.rows - rowsBefore), rowsTotal: nil, done: true)
                 if let marker = marking.tableEnded(), let range = latestMarker {
                     latestMarker = batch.changeSnapshotMarkerOfLastEvent(to: marker, sourceMarker: range)
                 }
@@ -383,6 +397,7 @@ final class CaptureSession {
             }
             if connection.changes < configuration.cleanupBatch {
                 cleanedThrough = through
+                source.activity.acknowledged(UInt64(max(0, through)))
                 return false
             }
         }

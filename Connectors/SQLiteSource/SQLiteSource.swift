@@ -11,7 +11,7 @@ import SiphonCore
 /// `CaptureSession`: a transient failure (a lock held too long, an I/O
 /// error) reopens the database and resumes from the last acknowledged
 /// position.
-public final class SQLiteSource: Source {
+public final class SQLiteSource: ReportsSourceActivity {
     private let configuration: SQLiteSourceConfiguration
     private let pipeline: String
     /// How events are written (`events:`), fixed for the pipeline.
@@ -19,6 +19,8 @@ public final class SQLiteSource: Source {
     private let state: StateDirectory
     private let logger: Logger
     private let acknowledged = AcknowledgedPosition()
+    /// Reopens, positions (changelog sequences), snapshot progress, the changelog's backlog.
+    public let activity: SourceActivity
 
     public init(configuration: SQLiteSourceConfiguration, pipeline: String, events: EventOptions, state: StateDirectory,
                 logger: Logger) {
@@ -26,6 +28,7 @@ public final class SQLiteSource: Source {
         self.pipeline = pipeline
         envelope = EventEnvelope(options: events, connector: "sqlite", pipeline: pipeline)
         self.state = state
+        activity = SourceActivity(pipeline: pipeline, backlogLabel: "siphon_sqlite_changelog_backlog")
         var logger = logger
         logger[metadataKey: "source"] = "sqlite"
         self.logger = logger
@@ -33,6 +36,8 @@ public final class SQLiteSource: Source {
 
     public func acknowledge(_ position: Position) {
         acknowledged.advance(to: position)
+        // The changelog sequence of the last durable event.
+        activity.durable(position.high)
     }
 
     func acknowledgedPosition() -> Position? { acknowledged.current }
@@ -50,7 +55,14 @@ public final class SQLiteSource: Source {
     }
 
     private func capture(reconnector: Reconnector, output: EventQueue) async throws {
-        try await reconnector.run(logger: logger, classify: { Self.classify($0, path: configuration.path) }) {
+        let activity = activity, path = configuration.path
+        // A transient failure here is a reopen, which the pipeline never sees.
+        let classify = { (error: any Error) -> SiphonError in
+            let failure = Self.classify(error, path: path)
+            if failure.isTransient { activity.reconnecting(after: failure) }
+            return failure
+        }
+        try await reconnector.run(logger: logger, classify: classify) {
             let connection = try Self.open(configuration, logger: logger)
             let session = try CaptureSession(configuration: configuration, connection: connection, pipeline: pipeline,
                                              envelope: envelope, state: state, logger: logger, source: self)

@@ -41,7 +41,9 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let logger = SiphonLogging.bootstrap(level: logging.resolvedLevel, format: logging.resolvedFormat)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[CommitToSinkMetric.label] = CommitToSinkMetric.buckets
+        MetricsSystem.bootstrap(factory)
         let problems = ConfigProblems()
         let definitions = preparePipelines(config.paths, problems: problems)
         guard problems.isEmpty else { exitWithProblems(problems) }

@@ -70,9 +70,35 @@ struct HTTPService: Service {
             object["checkpoint_unix_ms"] = status.checkpointUnixMillis.map { NSNumber(value: $0) } ?? NSNull()
             object["last_error"] = status.lastError ?? NSNull()
             object["last_error_kind"] = status.lastErrorKind ?? NSNull()
+            if let source = status.source { object["source"] = sourceJSON(source) }
             return object
         }
         return (try? JSONSerialization.data(withJSONObject: ["pipelines": list], options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
+}
+
+extension HTTPService {
+    /// `/status`'s `source` object: positions (the source's numbers: an
+    /// LSN, a changelog sequence), reconnects, snapshot progress, and what
+    /// the source's database keeps for it.
+    static func sourceJSON(_ report: SourceActivity.Report) -> [String: Any] {
+        var object: [String: Any] = [
+            "reconnects": report.reconnects,
+            "last_reconnect_error": report.lastReconnectError ?? NSNull(),
+            "last_reconnect_error_kind": report.lastReconnectErrorKind ?? NSNull(),
+            "snapshot": report.snapshot.map { table -> [String: Any] in
+                ["table": table.table, "rows_done": table.rowsDone, "done": table.done,
+                 "rows_total": table.rowsTotal.map { NSNumber(value: $0) } ?? NSNull()]
+            },
+        ]
+        for (key, value) in [("position_received", report.received), ("position_durable", report.durable),
+                             ("position_acknowledged", report.acknowledged)] {
+            object[key] = value.map { NSNumber(value: $0) } ?? NSNull()
+        }
+        if let bytes = report.retainedLogBytes { object["retained_wal_bytes"] = bytes }
+        if let status = report.logStatus { object["wal_status"] = status }
+        if let backlog = report.backlog { object["changelog_backlog"] = backlog }
+        return object
     }
 }
 

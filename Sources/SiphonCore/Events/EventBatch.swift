@@ -61,6 +61,10 @@ public struct EventBatch: Sendable {
     /// when the source goes quiet, before a resumable batch is acknowledged,
     /// and at the end.
     public var resumable = true
+    /// When the source committed the last event's change (ms since 1970),
+    /// when it knows: the start of `siphon_commit_to_sink_seconds`. Nil for
+    /// snapshot rows, which were never committed as changes.
+    public var commitUnixMillis: Int64?
 
     /// `capacity` bytes and `events` events are reserved: a batch filled
     /// to a known size never grows (each growth copies what it holds).
@@ -88,6 +92,7 @@ public struct EventBatch: Sendable {
         let offset = events[first].line.lowerBound
         var result = EventBatch(capacity: buffer.count - offset)
         result.resumable = resumable
+        result.commitUnixMillis = commitUnixMillis
         result.buffer.appendRaw(buffer.bytes[offset...])
         result.events = events[first...].map { record in
             var moved = record
@@ -115,6 +120,7 @@ public struct EventBatch: Sendable {
         let start = last.line.lowerBound
         var moved = EventBatch(capacity: max(buffer.count - start, 256))
         moved.resumable = resumable
+        moved.commitUnixMillis = commitUnixMillis
         moved.buffer.appendRaw(buffer.bytes[start...])
         var record = last
         record.line = (last.line.lowerBound - start)..<(last.line.upperBound - start)
@@ -141,6 +147,7 @@ public struct EventBatch: Sendable {
 
     /// Appends the events of `other`, which must all come after this batch's.
     public mutating func append(_ other: EventBatch) {
+        if !other.isEmpty { commitUnixMillis = other.commitUnixMillis }
         let offset = buffer.count
         buffer.appendRaw(other.buffer.bytes)
         events.append(contentsOf: other.events.map { record in

@@ -72,7 +72,7 @@ public final class Pipeline: Service, Sendable {
         self.sink = sink
         self.checkpoints = checkpoints
         self.options = options
-        monitor = PipelineMonitor(name: name)
+        monitor = PipelineMonitor(name: name, source: (source as? any ReportsSourceActivity)?.activity)
         var logger = logger
         logger[metadataKey: "pipeline"] = .string(name)
         self.logger = logger
