@@ -25,6 +25,12 @@ enum NatsErrors {
     static func connectError(_ status: natsStatus, servers: String, credentials: NatsSinkConfiguration.Credentials,
                              secrets: [String]) -> SiphonError {
         let said = text(status, secrets: secrets)
+        // libnats reads the .creds file at every connect and fails with its
+        // generic NATS_ERR when it cannot ("error opening file", "no nkey
+        // user seed found"): no retry mends the file.
+        if case let .credsFile(path) = credentials, status == NATS_ERR {
+            return SiphonError(.sink, "cannot use sink.creds (\(path)): \(said); give a .creds file holding a user JWT and its NKey seed, as `nsc generate creds` writes it")
+        }
         switch status {
         case NATS_CONNECTION_AUTH_FAILED, NATS_NOT_PERMITTED:
             let which: String
@@ -32,7 +38,8 @@ enum NatsErrors {
             case .none: which = "no credentials are set: give sink.user and sink.password, sink.token, sink.creds or sink.nkey"
             case .userPassword: which = "check sink.user and sink.password"
             case .token: which = "check sink.token"
-            case .credsFile: which = "check the file sink.creds names"
+            case let .credsFile(path):
+                which = "check the file sink.creds names (\(path)): its user JWT must be signed by an account the server trusts, and not be expired or revoked"
             case .nkey: which = "check sink.nkey"
             }
             return SiphonError(.sink, "NATS at \(servers) refused the credentials (\(said)); \(which)")

@@ -20,7 +20,7 @@ public final class NatsTestClient: @unchecked Sendable {
     let jetStream: OpaquePointer
 
     public init(url: String, user: String? = nil, password: String? = nil, token: String? = nil,
-                nkey: TestNKey? = nil, tls: NatsSinkConfiguration.TLS? = nil) throws {
+                nkey: TestNKey? = nil, credsFile: String? = nil, tls: NatsSinkConfiguration.TLS? = nil) throws {
         var options: OpaquePointer?
         natsOptions_Create(&options)
         defer { natsOptions_Destroy(options) }
@@ -28,6 +28,7 @@ public final class NatsTestClient: @unchecked Sendable {
         if let user, let password { natsOptions_SetUserInfo(options, user, password) }
         if let token { natsOptions_SetToken(options, token) }
         if let nkey { natsOptions_SetNKeyFromSeed(options, nkey.publicKey, nkey.seedFile) }
+        if let credsFile { natsOptions_SetUserCredentialsFromFiles(options, credsFile, nil) }
         if let tls {
             natsOptions_SetSecure(options, true)
             if let ca = tls.ca { natsOptions_LoadCATrustedCertificates(options, ca) }

@@ -20,7 +20,18 @@ public struct TestNKey: Sendable {
         try (lines[1] + "\n").write(toFile: seedFile, atomically: false, encoding: .utf8)
     }
 
-    static let script = #"""
+    static let script = encoding + #"""
+seed = os.urandom(32)
+key = Ed25519PrivateKey.from_private_bytes(seed)
+public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+USER, SEED = 20 << 3, 18 << 3
+print(encode(bytes([USER]) + public))
+print(encode(bytes([SEED | (USER >> 5), (USER & 31) << 3]) + seed))
+"""#
+
+    /// Python: the imports, and `encode(raw)`, an NKey's text (base32 of
+    /// prefix bytes, key and CRC16, unpadded); shared with `TestOperator`.
+    static let encoding = #"""
 import base64, os, sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
@@ -38,11 +49,5 @@ def encode(raw):
     c = crc16(raw)
     return base64.b32encode(raw + bytes([c & 0xFF, c >> 8])).decode().rstrip("=")
 
-seed = os.urandom(32)
-key = Ed25519PrivateKey.from_private_bytes(seed)
-public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-USER, SEED = 20 << 3, 18 << 3
-print(encode(bytes([USER]) + public))
-print(encode(bytes([SEED | (USER >> 5), (USER & 31) << 3]) + seed))
 """#
 }

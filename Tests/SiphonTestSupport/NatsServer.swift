@@ -20,6 +20,9 @@ public final class NatsServer: @unchecked Sendable {
     public let nkeyUser: String?
     /// Set when the server speaks TLS only.
     public let tls: TLS?
+    /// Set when the server runs in operator (JWT) mode: only users whose
+    /// JWT an account it knows signed may connect.
+    public let operatorTrust: OperatorTrust?
 
     /// A TLS server: its certificate and key, and, to require client
     /// certificates, the CA they must be signed by.
@@ -34,6 +37,20 @@ public final class NatsServer: @unchecked Sendable {
         }
     }
 
+    /// What a server in operator (decentralized JWT) mode trusts: the
+    /// operator's JWT, its system account, and every account's JWT, keyed
+    /// by the account's public key (preloaded into a memory resolver).
+    public struct OperatorTrust: Sendable {
+        public var operatorJWT: String
+        public var systemAccount: String
+        public var accountJWTs: [String: String]
+        public init(operatorJWT: String, systemAccount: String, accountJWTs: [String: String]) {
+            self.operatorJWT = operatorJWT
+            self.systemAccount = systemAccount
+            self.accountJWTs = accountJWTs
+        }
+    }
+
     private let root: TemporaryDirectory
     private let lock = NSLock()
     private var process: ChildProcess?
@@ -43,13 +60,15 @@ public final class NatsServer: @unchecked Sendable {
 
     /// Starts a new server; returns once it accepts connections. With
     /// `user` and `password`, connections must give them; `maxPayload`
-    /// lowers the largest message the server takes.
+    /// lowers the largest message the server takes; `operatorTrust` puts
+    /// it in operator mode.
     public static func start(user: String? = nil, password: String? = nil, token: String? = nil, nkeyUser: String? = nil,
-                             tls: TLS? = nil, maxPayload: Int? = nil) throws -> NatsServer {
+                             tls: TLS? = nil, maxPayload: Int? = nil, operatorTrust: OperatorTrust? = nil) throws -> NatsServer {
         var attempt = 1
         while true {
             let server = try NatsServer(port: try PostgresBinaries.freeLoopbackPort(), user: user, password: password,
-                                        token: token, nkeyUser: nkeyUser, tls: tls, maxPayload: maxPayload)
+                                        token: token, nkeyUser: nkeyUser, tls: tls, maxPayload: maxPayload,
+                                        operatorTrust: operatorTrust)
             do {
                 try server.start()
                 return server
@@ -62,7 +81,7 @@ public final class NatsServer: @unchecked Sendable {
     }
 
     private init(port: Int, user: String?, password: String?, token: String?, nkeyUser: String?, tls: TLS?,
-                 maxPayload: Int?) throws {
+                 maxPayload: Int?, operatorTrust: OperatorTrust?) throws {
         self.port = port
         self.user = user
         self.password = password
@@ -70,12 +89,19 @@ public final class NatsServer: @unchecked Sendable {
         self.nkeyUser = nkeyUser
         self.tls = tls
         self.maxPayload = maxPayload
+        self.operatorTrust = operatorTrust
         root = try TemporaryDirectory(prefix: "siphon-nats")
         storeDirectory = root.appending("store")
         try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: false)
         var conf = ""
         if let maxPayload { conf += "max_payload: \(maxPayload)\n" }
         if let nkeyUser { conf += "authorization { users = [ { nkey: \"\(nkeyUser)\" } ] }\n" }
+        if let operatorTrust {
+            conf += "operator: \(operatorTrust.operatorJWT)\nsystem_account: \(operatorTrust.systemAccount)\n"
+            conf += "resolver: MEMORY\nresolver_preload: {\n"
+            for (account, jwt) in operatorTrust.accountJWTs.sorted(by: { $0.key < $1.key }) { conf += "  \(account): \(jwt)\n" }
+            conf += "}\n"
+        }
         if !conf.isEmpty { try conf.write(toFile: root.appending("server.conf"), atomically: false, encoding: .utf8) }
     }
 
@@ -83,7 +109,7 @@ public final class NatsServer: @unchecked Sendable {
     /// returns once it accepts connections.
     public func start() throws {
         var arguments = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDirectory]
-        if maxPayload != nil || nkeyUser != nil { arguments += ["-c", root.appending("server.conf")] }
+        if maxPayload != nil || nkeyUser != nil || operatorTrust != nil { arguments += ["-c", root.appending("server.conf")] }
         if let user, let password { arguments += ["--user", user, "--pass", password] }
         if let token { arguments += ["--auth", token] }
         if let tls {
