@@ -21,7 +21,7 @@ public struct PipelineDefinition: Sendable {
         var logger = logger
         logger[metadataKey: "pipeline"] = .string(file.name)
         return ConnectorContext(pipeline: file.name, state: StateDirectory(readingAt: file.statePath), logger: logger,
-                                events: file.events)
+                                events: file.events, lease: file.lease)
     }
 }
 
@@ -60,7 +60,30 @@ public enum PipelineAssembly {
             }
         }
         reportSharedClaims(definitions, problems: problems)
+        definitions.forEach { reportLeaseProblems($0, problems: problems) }
         return definitions
+    }
+
+    /// Sink types a `lease:` standby cannot take over. The file sink: its
+    /// file is on the disk of the host that ran the pipeline, so a standby
+    /// on another host would start a file of its own; on shared storage it
+    /// would rest on that storage's locking and fsync, which nothing here
+    /// checks.
+    static let sinkTypesWithoutLease: Set<String> = ["file"]
+
+    /// `lease:` needs a source that has one and a sink whose position a
+    /// standby with another state folder finds.
+    static func reportLeaseProblems(_ definition: PipelineDefinition, problems: ConfigProblems) {
+        guard let lease = definition.file.lease else { return }
+        let file = definition.file.file
+        let context = ConnectorContext(pipeline: definition.name, state: StateDirectory(readingAt: definition.file.statePath),
+                                       logger: Logger(label: "siphon.validate"), lease: lease)
+        if definition.source.makeLease(context) == nil {
+            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "source type '\(definition.source.type)' has no lease; remove lease: and run one siphon for this pipeline"))
+        }
+        if sinkTypesWithoutLease.contains(definition.sink.type) {
+            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "the \(definition.sink.type) sink cannot be taken over by a standby: its file is on one host's disk, so another instance would start a file of its own. Use a sink that keeps its own position (postgres, sqlite, nats, kafka), or remove lease:"))
+        }
     }
 
     /// Creates each state folder (0700) and locks it for this process,
@@ -71,10 +94,15 @@ public enum PipelineAssembly {
             try state.lockForProcess()
             var context = definition.context(logger: logger)
             context.state = state
+            var options = definition.options
+            if let lease = definition.file.lease, let made = definition.source.makeLease(context) {
+                options.lease = made
+                options.leaseRetryInterval = lease.retryInterval
+            }
             return Pipeline(name: definition.name, source: definition.source.make(context),
                             sink: definition.sink.make(context),
                             checkpoints: CheckpointStore(directory: state, pipeline: definition.name),
-                            options: definition.options, logger: logger)
+                            options: options, logger: logger)
         }
     }
 

@@ -7,6 +7,8 @@ public struct PipelineStatus: Sendable {
     public enum State: String, Sendable {
         /// Opening the sink, deciding where to resume, connecting.
         case starting
+        /// Waiting for the lease (`lease:`) that another instance holds.
+        case standby
         /// Events flow (or would, if the source had any).
         case running
         /// Waiting to restart after a failure that may pass.
@@ -34,8 +36,10 @@ public struct PipelineStatus: Sendable {
     public var eventsWritten: Int64 = 0
     public var bytesWritten: Int64 = 0
 
-    /// Ready: running, and not waiting out a failure.
-    public var isReady: Bool { state == .running }
+    /// Ready: running, or a healthy standby (`lease:`), and not waiting
+    /// out a failure. A standby is ready so that a pod running it as a
+    /// sidecar is not taken out of service for being second.
+    public var isReady: Bool { state == .running || state == .standby }
 }
 
 /// The pipeline's status and its metrics (swift-metrics; the executable
@@ -73,7 +77,7 @@ final class PipelineMonitor: Sendable {
 
     func state(_ state: PipelineStatus.State) {
         status.withLock { $0.state = state }
-        ready.record(state == .running ? 1 : 0)
+        ready.record(state == .running || state == .standby ? 1 : 0)
     }
 
     func resumed(after position: Position?) {

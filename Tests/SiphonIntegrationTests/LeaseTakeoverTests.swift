@@ -1,0 +1,89 @@
+import Foundation
+import NatsTesting
+import SiphonTestSupport
+import XCTest
+
+/// `lease:`: two `siphon run` processes with one pipeline and state folders
+/// of their own; one runs it, the other waits and takes over when the
+/// first is killed with SIGKILL, in a loop under a random workload. The
+/// sinks that keep their own position end with every change once.
+final class LeaseTakeoverTests: PostgresTestCase {
+    func testASecondInstanceWaitsAsStandbyAndWritesNothing() throws {
+        let target = try PostgresServer.start()
+        try target.createDatabase("replica")
+        let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
+                                           setup: "CREATE TABLE t (id int PRIMARY KEY, v text);", sink: """
+                                               type: postgres
+                                               url: "host=127.0.0.1 port=\(target.port) dbname=replica user=postgres password=${TEST_PGPASSWORD}"
+                                               """)
+        let lease = try LeaseHarness(pipeline: pipeline)
+        let first = try lease.start(0)
+        try first.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        let second = try lease.start(1)
+        try second.waitFor(stderrContaining: "standby: another instance holds the lease", timeout: .seconds(30))
+        try pipeline.sql("INSERT INTO t SELECT g, 'x' || g FROM generate_series(1, 100) g")
+        try eventually(timeout: .seconds(30), "the rows in the target") {
+            try target.psql("SELECT count(*) FROM t", database: "replica") == "100"
+        }
+        // Several of its tries later, the standby still waits, ready, and opened nothing.
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertEqual(lease.state(1), "standby", lease.stderrTails)
+        XCTAssertEqual(lease.state(0), "running", lease.stderrTails)
+        XCTAssertEqual(try lease.readiness(1), 200, "a standby is ready")
+        for line in ["pipeline starting", "streaming changes", "took the lease"] {
+            XCTAssertFalse(second.stderrText.contains(line), "the standby logged \(line):\n\(second.stderrText.suffix(2000))")
+        }
+        XCTAssertEqual(second.stderrText.components(separatedBy: "standby: another instance").count - 1, 1,
+                       "one line when it starts waiting")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: pipeline.statePath + "-b/checkpoint.json"))
+        // One advisory lock held, by the first instance's session.
+        XCTAssertEqual(try server.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                                       database: pipeline.database), "1")
+        // Stopped, the first lets the second take over at once.
+        try pipeline.stop(first)
+        try second.waitFor(stderrContaining: "streaming changes", timeout: .seconds(15))
+        try pipeline.sql("INSERT INTO t SELECT g, 'y' || g FROM generate_series(101, 150) g")
+        try eventually(timeout: .seconds(30), "the second instance's rows in the target") {
+            try target.psql("SELECT count(*) FROM t", database: "replica") == "150"
+        }
+        try pipeline.stop(second)
+    }
+
+    func testKillNineOfTheActiveInstanceInALoopIntoAPostgresTarget() throws {
+        let target = try PostgresServer.start()
+        try target.createDatabase("replica")
+        let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"],
+                                           snapshot: "initial", setup: KafkaPostgresCrashTests.setup, sink: """
+                                               type: postgres
+                                               url: "host=127.0.0.1 port=\(target.port) dbname=replica user=postgres password=${TEST_PGPASSWORD}"
+                                               batch_max_events: 200
+                                               batch_max_delay: 20ms
+                                               """)
+        let lease = try LeaseHarness(pipeline: pipeline)
+        try lease.start(0).waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        try lease.start(1)
+        let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
+        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(2500, \(seed))")
+        var underLoad = 0
+        let takeovers = try lease.killActiveInALoop(kills: 5) { _ in underLoad += writer.isRunning ? 1 : 0 }
+        print("lease takeovers after SIGKILL (PostgreSQL target): \(takeovers)")
+        XCTAssertEqual(underLoad, 5, "every takeover happened during the workload (make it longer)")
+        XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, "seed \(seed): \(writer.stderrText)")
+        let queries = ["SELECT * FROM ta ORDER BY id", "SELECT * FROM tb ORDER BY id", "SELECT * FROM tc ORDER BY a, b"]
+        var last: [(String, String)] = []
+        do {
+            try eventually(timeout: .seconds(60), interval: .milliseconds(250), "the target tables to equal the source's") {
+                last = try queries.map { (try server.psql($0, database: pipeline.database), try target.psql($0, database: "replica")) }
+                return last.allSatisfy { $0.0 == $0.1 }
+            }
+        } catch {
+            for (query, pair) in zip(queries, last) where pair.0 != pair.1 {
+                let source = Set(pair.0.split(separator: "\n")), replica = Set(pair.1.split(separator: "\n"))
+                XCTFail("seed \(seed): \(query): only in source \(source.subtracting(replica).sorted().prefix(10)), only in target \(replica.subtracting(source).sorted().prefix(10))")
+            }
+            throw TestSupportError("seed \(seed): \(error)\n\(lease.stderrTails)")
+        }
+        XCTAssertGreaterThan(Int(try server.psql("SELECT count(*) FROM audit", database: pipeline.database)) ?? 0, 1000)
+        try lease.stopAll()
+    }
+}
