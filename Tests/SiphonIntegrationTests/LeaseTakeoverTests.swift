@@ -87,3 +87,87 @@ final class LeaseTakeoverTests: PostgresTestCase {
         try lease.stopAll()
     }
 }
+
+/// The same kill loop into a real nats-server's JetStream stream, with a
+/// schema change made after a takeover: its version follows the one the
+/// first instance announced.
+final class LeaseJetStreamTakeoverTests: PostgresTestCase {
+    func testKillNineOfTheActiveInstanceInALoopIntoJetStreamKeepsEveryChangeOnceAndVersionsCounting() throws {
+        let nats = try NatsServer.start()
+        let pipeline = try PipelineHarness(server: server, tables: ["public.ta", "public.tb", "public.tc"], snapshot: "initial",
+                                           setup: KafkaPostgresCrashTests.setup, sink: """
+                                               type: nats
+                                               url: \(nats.url)
+                                               stream: {name: LEASE, duplicate_window: 1s}
+                                               ack_timeout: 2s
+                                               """)
+        let lease = try LeaseHarness(pipeline: pipeline)
+        try lease.start(0).waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        try lease.start(1)
+        let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
+        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(5000, \(seed))")
+        var underLoad = 0
+        let takeovers = try lease.killActiveInALoop(kills: 5) { round in
+            underLoad += writer.isRunning ? 1 : 0
+            // Made after the second instance took over once and the first took it back: the
+            // instance numbering it has announced no version of tb itself.
+            if round == 1 { try pipeline.sql("ALTER TABLE tb ADD COLUMN extra int") }
+        }
+        print("lease takeovers after SIGKILL (JetStream): \(takeovers)")
+        XCTAssertEqual(underLoad, 5, "every takeover happened during the workload (make it longer)")
+        XCTAssertEqual(try writer.waitForExit(timeout: .seconds(180)), 0, "seed \(seed): \(writer.stderrText)")
+
+        let audit = try server.psql("SELECT tbl || ' ' || op || ' ' || k FROM audit ORDER BY seq", database: pipeline.database)
+            .split(separator: "\n").map(String.init)
+        let rowPrefix = "\(pipeline.name).public."
+        let client = try nats.client()
+        var messages: [NatsTestClient.Message] = []
+        do {
+            try eventually(timeout: .seconds(60), "\(audit.count) row messages in the stream") {
+                messages = try client.messages(stream: "LEASE")
+                return messages.filter { $0.subject.hasPrefix(rowPrefix) }.count >= audit.count
+            }
+        } catch {
+            throw TestSupportError("seed \(seed): \(error); have \(messages.filter { $0.subject.hasPrefix(rowPrefix) }.count)\n\(lease.stderrTails)")
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        messages = try client.messages(stream: "LEASE")
+        let ids = messages.compactMap { $0.headers["siphon-id"] }
+        XCTAssertEqual(ids.count, messages.count, "every message carries its event id")
+        XCTAssertEqual(Set(ids).count, ids.count,
+                       "seed \(seed): event ids in the stream twice: \(Dictionary(grouping: ids) { $0 }.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
+        XCTAssertEqual(ids, ids.sorted(), "seed \(seed): the stream holds the events in position order")
+
+        var streamByKey: [String: [String]] = [:]
+        var tbVersions: [Int] = []
+        for message in messages where message.subject.hasPrefix(rowPrefix) {
+            let table = String(message.subject.dropFirst(rowPrefix.count))
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(message.data.utf8)) as? [String: Any])
+            let key = try XCTUnwrap(object["key"] as? [String: Any])
+            streamByKey["\(table) \(key.keys.sorted().map { "\($0)=\(key[$0]!)" }.joined(separator: ","))", default: []]
+                .append(object["op"] as? String ?? "?")
+            if table == "tb", let version = object["schema_version"] as? Int, tbVersions.last != version { tbVersions.append(version) }
+        }
+        var auditByKey: [String: [String]] = [:]
+        for change in audit {
+            let parts = change.split(separator: " ")
+            auditByKey["\(parts[0]) \(parts[2])", default: []].append(String(parts[1]))
+        }
+        for key in Set(auditByKey.keys).union(streamByKey.keys).sorted() where auditByKey[key] != streamByKey[key] {
+            XCTFail("seed \(seed): \(key): committed \(auditByKey[key] ?? []), in the stream \(streamByKey[key] ?? [])")
+        }
+        // tb's schema events: version 1 from the first instance's snapshot, version 2 from the
+        // ALTER made after the takeovers, each once; tb's rows carry 1, then 2.
+        let tbSchemas = try messages.filter { $0.subject == "\(pipeline.name).schema" }.compactMap { message -> (Int, Int?)? in
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(message.data.utf8)) as? [String: Any])
+            let change = (object["tableChanges"] as? [[String: Any]])?.first
+            guard change?["id"] as? String == "\"public\".\"tb\"" else { return nil }
+            XCTAssertEqual(message.headers["siphon-schema-version"], (object["schema_version"] as? Int).map(String.init))
+            return (object["schema_version"] as? Int ?? 0, object["previous_version"] as? Int)
+        }
+        XCTAssertEqual(tbSchemas.map(\.0), [1, 2], "tb's schema versions in the stream\n\(lease.stderrTails)")
+        XCTAssertEqual(tbSchemas.last?.1, 1, "the ALTER's previous version")
+        XCTAssertEqual(tbVersions, [1, 2], "the versions tb's rows carry")
+        try lease.stopAll()
+    }
+}
