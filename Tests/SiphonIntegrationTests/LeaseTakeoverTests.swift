@@ -49,6 +49,38 @@ final class LeaseTakeoverTests: PostgresTestCase {
         try pipeline.stop(second)
     }
 
+    /// The active instance's lease session ends (pg_terminate_backend, as a
+    /// server would end the session of a host it no longer hears from):
+    /// that instance stops streaming, the other takes over, nothing is lost.
+    func testAnInstanceThatLosesItsLeaseStopsStreaming() throws {
+        let target = try PostgresServer.start()
+        try target.createDatabase("replica")
+        let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
+                                           setup: "CREATE TABLE t (id int PRIMARY KEY, v text);", sink: """
+                                               type: postgres
+                                               url: "host=127.0.0.1 port=\(target.port) dbname=replica user=postgres password=${TEST_PGPASSWORD}"
+                                               """)
+        let lease = try LeaseHarness(pipeline: pipeline)
+        let first = try lease.start(0)
+        try first.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
+        let second = try lease.start(1)
+        try second.waitFor(stderrContaining: "standby: another instance holds the lease", timeout: .seconds(30))
+        try pipeline.sql("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g")
+        XCTAssertEqual(try server.psql("""
+            SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'siphon lease'
+            """, database: pipeline.database), "1")
+        try first.waitFor(stderrContaining: "lost the lease; stopped the pipeline", timeout: .seconds(10))
+        try second.waitFor(stderrContaining: "streaming changes", timeout: .seconds(10))
+        XCTAssertEqual(lease.state(0), "standby", lease.stderrTails)
+        XCTAssertEqual(lease.state(1), "running", lease.stderrTails)
+        try pipeline.sql("INSERT INTO t SELECT g, 'y' FROM generate_series(51, 100) g")
+        try eventually(timeout: .seconds(30), "every row in the target") {
+            try target.psql("SELECT count(*) FROM t", database: "replica") == "100"
+        }
+        try lease.stopAll()
+    }
+
     func testKillNineOfTheActiveInstanceInALoopIntoAPostgresTarget() throws {
         let target = try PostgresServer.start()
         try target.createDatabase("replica")
@@ -63,7 +95,7 @@ final class LeaseTakeoverTests: PostgresTestCase {
         try lease.start(0).waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         try lease.start(1)
         let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
-        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(2500, \(seed))")
+        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(6000, \(seed))")
         var underLoad = 0
         let takeovers = try lease.killActiveInALoop(kills: 5) { _ in underLoad += writer.isRunning ? 1 : 0 }
         print("lease takeovers after SIGKILL (PostgreSQL target): \(takeovers)")
@@ -105,13 +137,19 @@ final class LeaseJetStreamTakeoverTests: PostgresTestCase {
         try lease.start(0).waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         try lease.start(1)
         let seed = Double(UInt8.random(in: 0...200)) / 200 - 0.5
-        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(5000, \(seed))")
+        let writer = try ChildProcessRunner.start(server: server, database: pipeline.database, sql: "CALL workload(6000, \(seed))")
         var underLoad = 0
         let takeovers = try lease.killActiveInALoop(kills: 5) { round in
             underLoad += writer.isRunning ? 1 : 0
-            // Made after the second instance took over once and the first took it back: the
-            // instance numbering it has announced no version of tb itself.
-            if round == 1 { try pipeline.sql("ALTER TABLE tb ADD COLUMN extra int") }
+            // Two schema changes while one instance runs, a third after the other took over:
+            // that one never saw the table's second version, and numbering from a history of
+            // its own it would call the third one 2 and the fourth 3.
+            if round == 1 {
+                try pipeline.sql("ALTER TABLE tb ADD COLUMN extra int")
+                Thread.sleep(forTimeInterval: 0.3)
+                try pipeline.sql("ALTER TABLE tb ADD COLUMN extra2 int")
+            }
+            if round == 2 { try pipeline.sql("ALTER TABLE tb ADD COLUMN extra3 int") }
         }
         print("lease takeovers after SIGKILL (JetStream): \(takeovers)")
         XCTAssertEqual(underLoad, 5, "every takeover happened during the workload (make it longer)")
@@ -156,8 +194,8 @@ final class LeaseJetStreamTakeoverTests: PostgresTestCase {
         for key in Set(auditByKey.keys).union(streamByKey.keys).sorted() where auditByKey[key] != streamByKey[key] {
             XCTFail("seed \(seed): \(key): committed \(auditByKey[key] ?? []), in the stream \(streamByKey[key] ?? [])")
         }
-        // tb's schema events: version 1 from the first instance's snapshot, version 2 from the
-        // ALTER made after the takeovers, each once; tb's rows carry 1, then 2.
+        // tb's schema events: version 1 from the first instance's snapshot, 2 to 4 from the
+        // ALTERs, each once; tb's rows carry 1 to 4 in that order.
         let tbSchemas = try messages.filter { $0.subject == "\(pipeline.name).schema" }.compactMap { message -> (Int, Int?)? in
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(message.data.utf8)) as? [String: Any])
             let change = (object["tableChanges"] as? [[String: Any]])?.first
@@ -165,9 +203,9 @@ final class LeaseJetStreamTakeoverTests: PostgresTestCase {
             XCTAssertEqual(message.headers["siphon-schema-version"], (object["schema_version"] as? Int).map(String.init))
             return (object["schema_version"] as? Int ?? 0, object["previous_version"] as? Int)
         }
-        XCTAssertEqual(tbSchemas.map(\.0), [1, 2], "tb's schema versions in the stream\n\(lease.stderrTails)")
-        XCTAssertEqual(tbSchemas.last?.1, 1, "the ALTER's previous version")
-        XCTAssertEqual(tbVersions, [1, 2], "the versions tb's rows carry")
+        XCTAssertEqual(tbSchemas.map(\.0), [1, 2, 3, 4], "tb's schema versions in the stream\n\(lease.stderrTails)")
+        XCTAssertEqual(tbSchemas.map(\.1), [nil, 1, 2, 3], "the previous versions")
+        XCTAssertEqual(tbVersions, [1, 2, 3, 4], "the versions tb's rows carry")
         try lease.stopAll()
     }
 }
