@@ -209,3 +209,46 @@ final class LeaseJetStreamTakeoverTests: PostgresTestCase {
         try lease.stopAll()
     }
 }
+
+/// `lease:` with an SQLite source: a lock file next to the database.
+final class SQLiteLeaseTests: XCTestCase {
+    func testTheStandbyTakesOverWhenTheActiveInstanceIsKilled() throws {
+        let harness = try SQLiteHarness(setup: "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);", snapshot: "never")
+        let target = harness.folder.path + "/replica.db"
+        var lease: [SiphonProcess] = []
+        var configs: [String] = []
+        let yaml = try String(contentsOfFile: harness.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "type: file\n  path: \(harness.outputPath)", with: "type: sqlite\n  path: \(target)")
+            + "lease: {retry_interval: 200ms}\n"
+        for side in ["a", "b"] {
+            let path = harness.folder.path + "/pipeline-\(side).yaml"
+            try yaml.replacingOccurrences(of: "path: \(harness.statePath)\n", with: "path: \(harness.statePath)-\(side)\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            configs.append(path)
+        }
+        func start(_ side: Int) throws -> SiphonProcess {
+            try SiphonProcess(arguments: ["run", "--config", configs[side]], environment: ["SIPHON_LOG_LEVEL": "debug"])
+        }
+        lease.append(try start(0))
+        try lease[0].waitFor(stderrContaining: "took the lease", timeout: .seconds(30))
+        lease.append(try start(1))
+        try lease[1].waitFor(stderrContaining: "standby: another instance holds the lease", timeout: .seconds(30))
+        try harness.sql("INSERT INTO t SELECT value, 'a' FROM generate_series(1, 100);")
+        func replicaCount() throws -> String {
+            guard FileManager.default.fileExists(atPath: target) else { return "" }
+            return try SiphonProcess.run(executable: SQLiteHarness.shell, arguments: ["-cmd", ".timeout 10000", target, "SELECT count(*) FROM t"])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try eventually(timeout: .seconds(30), "100 rows in the target") { try replicaCount() == "100" }
+        XCTAssertFalse(lease[1].stderrText.contains("pipeline starting"), "the standby opened the sink")
+        lease[0].signal(SIGKILL)
+        _ = try lease[0].waitForExit(timeout: .seconds(10))
+        try lease[1].waitFor(stderrContaining: "took the lease", timeout: .seconds(10))
+        try harness.sql("INSERT INTO t SELECT value, 'b' FROM generate_series(101, 200);")
+        try eventually(timeout: .seconds(30), "200 rows in the target") { try replicaCount() == "200" }
+        XCTAssertEqual(try SiphonProcess.run(executable: SQLiteHarness.shell, arguments: [target, "SELECT count(*), count(DISTINCT id) FROM t"])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines), "200|200")
+        lease[1].signal(SIGTERM)
+        XCTAssertEqual(try lease[1].waitForExit(timeout: .seconds(15)), 0, lease[1].stderrText)
+    }
+}
