@@ -252,3 +252,53 @@ final class SQLiteLeaseTests: XCTestCase {
         XCTAssertEqual(try lease[1].waitForExit(timeout: .seconds(15)), 0, lease[1].stderrText)
     }
 }
+
+/// `lease:` in a pipeline file, as `siphon validate` reads it.
+final class LeaseConfigTests: XCTestCase {
+    private func validate(lease: String, sink: String = "type: nats\n  url: nats://127.0.0.1:4222\n  stream: S") throws -> (status: Int32, stderr: String) {
+        let folder = try TemporaryDirectory()
+        let path = folder.path + "/pipeline.yaml"
+        try """
+            version: 1
+            name: ha
+            source:
+              type: postgres
+              url: "host=127.0.0.1 dbname=app user=siphon"
+              slot: siphon_ha
+            sink:
+              \(sink)
+            state:
+              path: \(folder.path)/state
+            \(lease)
+
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try SiphonProcess.run(["validate", "--config", path])
+        return (result.status, result.stderr + result.stdout)
+    }
+
+    func testGoodAndBadLeaseKeys() throws {
+        XCTAssertEqual(try validate(lease: "lease: true").status, 0)
+        XCTAssertEqual(try validate(lease: "lease: {retry_interval: 5s}").status, 0)
+        XCTAssertEqual(try validate(lease: "lease: false").status, 0)
+        for (lease, expected) in [
+            ("lease: {retry_interval: 10ms}", "lease.retry_interval: must be between 100ms and 1m"),
+            ("lease: {retry_interval: 2m}", "lease.retry_interval: must be between 100ms and 1m"),
+            ("lease: {retry_intervl: 2s}", "lease.retry_intervl: unknown key (did you mean 'retry_interval'?)"),
+            ("lease: \"yes\"", "lease: must be true or false"),
+            ("lease: 3", "lease: must be true or false"),
+        ] {
+            let result = try validate(lease: lease)
+            XCTAssertEqual(result.status, 2, lease)
+            XCTAssertTrue(result.stderr.contains(expected), "\(lease): \(result.stderr)")
+        }
+    }
+
+    /// A file sink's file is on one host's disk: a standby could not take it over.
+    func testAFileSinkIsRefused() throws {
+        let folder = try TemporaryDirectory()
+        let result = try validate(lease: "lease: true", sink: "type: file\n  path: \(folder.path)/out.jsonl")
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("lease: the file sink cannot be taken over by a standby"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path + "/out.jsonl"))
+    }
+}
