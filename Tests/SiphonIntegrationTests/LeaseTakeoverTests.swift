@@ -81,6 +81,30 @@ final class LeaseTakeoverTests: PostgresTestCase {
         try lease.stopAll()
     }
 
+    /// `siphon check` with `lease:` says whether the role can keep schema
+    /// versions in siphon.schema_history, and how to let it.
+    func testCheckSaysWhetherTheRoleMayCreateTheSchemaHistory() throws {
+        let pipeline = try PipelineHarness(server: server, setup: "CREATE TABLE t (id int PRIMARY KEY)",
+                                           sink: "type: nats\nurl: nats://127.0.0.1:1\nstream: S")
+        let role = "lease_\(pipeline.name)"
+        try server.psql("CREATE ROLE \(role) LOGIN REPLICATION PASSWORD 'pw'")
+        try pipeline.writeConfig(tables: ["public.*"], snapshot: "never",
+                                 url: "host=127.0.0.1 port=\(try server.port) dbname=\(pipeline.database) user=\(role) password=pw")
+        let yaml = try String(contentsOfFile: pipeline.configPath, encoding: .utf8)
+        try (yaml + "lease: true\n").write(toFile: pipeline.configPath, atomically: true, encoding: .utf8)
+        func check() throws -> String {
+            try SiphonProcess.run(["check", "--config", pipeline.configPath], environment: PipelineHarness.environment).stdout
+        }
+        let refused = try check()
+        XCTAssertTrue(refused.contains("FAIL source lease: \(role) may not create the schema siphon"), refused)
+        XCTAssertTrue(refused.contains("fix: GRANT CREATE ON DATABASE \"\(pipeline.database)\" TO \"\(role)\""), refused)
+        try server.psql("GRANT CREATE ON DATABASE \(pipeline.database) TO \(role)")
+        let allowed = try check()
+        XCTAssertTrue(allowed.contains("PASS source lease: \(role) may create siphon.schema_history"), allowed)
+        XCTAssertEqual(try server.psql("SELECT to_regclass('siphon.schema_history') IS NULL", database: pipeline.database), "t",
+                       "check creates nothing")
+    }
+
     func testKillNineOfTheActiveInstanceInALoopIntoAPostgresTarget() throws {
         let target = try PostgresServer.start()
         try target.createDatabase("replica")
