@@ -325,4 +325,23 @@ final class LeaseConfigTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("lease: the file sink cannot be taken over by a standby"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path + "/out.jsonl"))
     }
+
+    /// Kafka answers no single position: a standby would resume from a checkpoint it does not have.
+    func testAKafkaSinkIsRefused() throws {
+        let result = try validate(lease: "lease: true", sink: "type: kafka\n  brokers: 127.0.0.1:9092")
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("lease: the kafka sink cannot be taken over by a standby"), result.stderr)
+    }
+
+    /// An SQLite source has a lease (its lock file); validation accepts it.
+    func testAnSQLiteSourceHasALease() throws {
+        let folder = try TemporaryDirectory()
+        let database = folder.path + "/app.db"
+        _ = try SiphonProcess.run(executable: "/usr/bin/sqlite3", arguments: [database, "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY);"])
+        let path = folder.path + "/pipeline.yaml"
+        try "version: 1\nname: lite\nsource: {type: sqlite, path: \(database)}\nsink: {type: sqlite, path: \(folder.path)/replica.db}\nstate: {path: \(folder.path)/state}\nlease: true\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try SiphonProcess.run(["validate", "--config", path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+    }
 }

@@ -64,12 +64,13 @@ public enum PipelineAssembly {
         return definitions
     }
 
-    /// Sink types a `lease:` standby cannot take over. The file sink: its
-    /// file is on the disk of the host that ran the pipeline, so a standby
-    /// on another host would start a file of its own; on shared storage it
-    /// would rest on that storage's locking and fsync, which nothing here
-    /// checks.
-    static let sinkTypesWithoutLease: Set<String> = ["file"]
+    /// Sink types a `lease:` standby cannot take over, and why: the
+    /// standby has a state folder of its own, so it resumes from what the
+    /// sink says it holds (`.tracked`), which these cannot say.
+    static let sinksWithoutLease: [String: String] = [
+        "file": "its file is on one host's disk, so another instance would start a file of its own",
+        "kafka": "it answers no single position (the pipeline resumes from the state folder's checkpoint, which a standby does not have)",
+    ]
 
     /// `lease:` needs a source that has one and a sink whose position a
     /// standby with another state folder finds.
@@ -81,8 +82,8 @@ public enum PipelineAssembly {
         if definition.source.makeLease(context) == nil {
             problems.add(ConfigProblem(file: file, keyPath: "lease", message: "source type '\(definition.source.type)' has no lease; remove lease: and run one siphon for this pipeline"))
         }
-        if sinkTypesWithoutLease.contains(definition.sink.type) {
-            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "the \(definition.sink.type) sink cannot be taken over by a standby: its file is on one host's disk, so another instance would start a file of its own. Use a sink that keeps its own position (postgres, sqlite, nats, kafka), or remove lease:"))
+        if let reason = sinksWithoutLease[definition.sink.type] {
+            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "the \(definition.sink.type) sink cannot be taken over by a standby: \(reason). Use a sink that keeps its own position (postgres, sqlite, nats), or remove lease:"))
         }
     }
 
