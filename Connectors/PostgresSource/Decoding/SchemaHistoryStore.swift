@@ -9,7 +9,9 @@ protocol SchemaHistoryStore: Sendable {
     func read() throws -> [UInt8]?
     /// Replaces the document, durably, before returning.
     func write(_ bytes: [UInt8]) throws
-    /// Whether a document is there (false when that cannot be told now).
+    /// Whether a document is there; true when that cannot be told now (the
+    /// database unreachable), so that the pipeline does not refuse to start
+    /// on a guess: its session then fails to connect and retries.
     var exists: Bool { get }
     /// Where it is, for messages (`/state/schemas.json`).
     var location: String { get }

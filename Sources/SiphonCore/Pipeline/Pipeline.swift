@@ -54,6 +54,10 @@ public struct PipelineOptions: Sendable {
 /// and starts again from the checkpoint, for ever. A permanent error ends
 /// this pipeline only: `run` logs one line naming the pipeline and what to
 /// fix, and throws it.
+///
+/// With a lease (`PipelineOptions.lease`, `lease:`), all of this happens
+/// only while this process holds it; otherwise the pipeline waits as a
+/// standby (see `Pipeline+Lease.swift`).
 public final class Pipeline: Service, Sendable {
     public let name: String
     let source: any Source
