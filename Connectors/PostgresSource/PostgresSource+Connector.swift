@@ -12,15 +12,22 @@ extension PostgresSource: SourceConnector {
 
     public static func makeSource(_ configuration: PostgresSourceConfiguration, context: ConnectorContext) -> any Source {
         PostgresSource(configuration: configuration, pipeline: context.pipeline, state: context.state, logger: context.logger,
-                       events: context.events)
+                       events: context.events, historyInDatabase: context.lease != nil)
+    }
+
+    /// An advisory lock in the source database (`PostgresLease`).
+    public static func makeLease(_ configuration: PostgresSourceConfiguration, context: ConnectorContext) -> (any Lease)? {
+        guard let target = try? ConnectionTarget(configuration.url) else { return nil }
+        return PostgresLease(target: target, slot: configuration.slot, logger: context.logger)
     }
 
     public static func describe(_ position: Position) -> String {
         PostgresPosition.describe(position)
     }
 
-    /// The schema history lives in the state folder, not beside the position.
-    public var resumeStateMissing: Bool { !FileManager.default.fileExists(atPath: state.url(SchemaHistory.fileName)) }
+    /// The schema history lives apart from the position: in the state
+    /// folder, or with `lease:` in the source database.
+    public var resumeStateMissing: Bool { !historyStore.exists }
 
     /// Drops the slot, so that the next start creates it again with a new
     /// initial snapshot (or, with `snapshot: never`, streams from then on).

@@ -27,10 +27,38 @@ extension PostgresSource {
             checks += await replicationConnectionCheck(target)
             checks += try await tableChecks(connection, configuration: configuration, logger: context.logger)
             checks += try await slotChecks(connection, configuration: configuration)
+            if context.lease != nil { checks.append(try await leaseCheck(connection)) }
         } catch {
             checks.append(.fail("catalog", classify(error).message, fix: "the role needs to read pg_catalog and pg_settings"))
         }
         return checks
+    }
+
+    /// `lease:` keeps schema versions in `siphon.schema_history`, which the
+    /// role creates on first use or must be able to write.
+    private static func leaseCheck(_ connection: PostgresConnection) async throws -> PreflightCheck {
+        let row = try await connection.query("""
+            SELECT to_regclass('siphon.schema_history') IS NOT NULL,
+                   CASE WHEN to_regclass('siphon.schema_history') IS NOT NULL
+                        THEN has_table_privilege('siphon.schema_history', 'SELECT, INSERT, UPDATE') END,
+                   has_database_privilege(current_database(), 'CREATE'),
+                   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'siphon')
+                     AND has_schema_privilege('siphon', 'CREATE'),
+                   current_user, current_database()
+            """).first ?? []
+        guard row.count == 6 else { return .fail("lease", "no answer about siphon.schema_history", fix: "run siphon check again") }
+        let user = row[4] ?? "", database = row[5] ?? ""
+        if row[0] == "t" {
+            return row[1] == "t"
+                ? .pass("lease", "siphon.schema_history exists and \(user) may write it (schema versions across takeovers)")
+                : .fail("lease", "\(user) may not write siphon.schema_history, where lease: keeps schema versions",
+                        fix: "GRANT SELECT, INSERT, UPDATE ON siphon.schema_history TO \"\(user)\"")
+        }
+        if row[2] == "t" || row[3] == "t" {
+            return .pass("lease", "\(user) may create siphon.schema_history, where lease: keeps schema versions (on first run)")
+        }
+        return .fail("lease", "\(user) may not create the schema siphon and its table schema_history, where lease: keeps schema versions",
+                     fix: "GRANT CREATE ON DATABASE \"\(database)\" TO \"\(user)\" (or create the schema siphon owned by \(user))")
     }
 
     private static func setting(_ connection: PostgresConnection, _ name: String) async throws -> String? {

@@ -18,11 +18,19 @@ public final class PostgresSource: ReportsSourceActivity {
 
     /// How events are written (`events:`).
     let events: EventOptions
+    /// Where schema versions are kept: the state folder, or with `lease:`
+    /// the source database (`DatabaseSchemaHistory`).
+    let historyStore: any SchemaHistoryStore
 
     public init(configuration: PostgresSourceConfiguration, pipeline: String, state: StateDirectory, logger: Logger,
-                events: EventOptions = EventOptions()) {
+                events: EventOptions = EventOptions(), historyInDatabase: Bool = false) {
         self.configuration = configuration
         self.events = events
+        if historyInDatabase, let target = try? ConnectionTarget(configuration.url) {
+            historyStore = DatabaseSchemaHistory(target: target, slot: configuration.slot, pipeline: pipeline)
+        } else {
+            historyStore = StateFolderSchemaHistory(directory: state)
+        }
         self.pipeline = pipeline
         self.state = state
         activity = SourceActivity(pipeline: pipeline)

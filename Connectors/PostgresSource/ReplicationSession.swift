@@ -88,7 +88,7 @@ final class ReplicationSession {
         // not: the queue loses nothing while the run lasts, so the schema
         // versions it announced stay known.
         let emitted = [resume, snapshotHandedOver?.lastPosition].compactMap { $0 }.max()
-        let history = try SchemaHistory(directory: state, resumingAfter: emitted)
+        let history = try SchemaHistory(store: source.historyStore, resumingAfter: emitted)
         var decoder = ChangeDecoder(pipeline: pipeline, database: side.databaseName, filter: filter,
                                     history: history, lastPosition: emitted, options: source.events)
         tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: resume)

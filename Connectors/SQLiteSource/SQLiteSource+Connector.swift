@@ -19,6 +19,12 @@ extension SQLiteSource: SourceConnector {
                      logger: context.logger)
     }
 
+    /// A lock file next to the database (`SQLiteFileLease`). Schema versions
+    /// are in the database already (`_siphon_schema`), where a standby finds them.
+    public static func makeLease(_ configuration: SQLiteSourceConfiguration, context: ConnectorContext) -> (any Lease)? {
+        SQLiteFileLease(database: configuration.path, pipeline: context.pipeline)
+    }
+
     public static func describe(_ position: Position) -> String {
         SQLitePosition.describe(position)
     }

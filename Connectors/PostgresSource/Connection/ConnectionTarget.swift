@@ -6,7 +6,7 @@ import SiphonCore
 /// `postgres://` URL. `display` and every error leave the password out.
 struct ConnectionTarget: Sendable {
     /// libpq keywords and values as given by the user (password included).
-    let parameters: [String: String]
+    private(set) var parameters: [String: String]
 
     /// Parses with libpq itself, so every form libpq accepts works here;
     /// the error names the problem without repeating any of the text.
@@ -30,6 +30,16 @@ struct ConnectionTarget: Sendable {
             cursor += 1
         }
         self.parameters = parameters
+    }
+
+    /// The same database with more libpq keywords; `options` (server
+    /// settings) are added to the user's rather than replacing them.
+    func adding(_ extra: [String: String]) -> ConnectionTarget {
+        var copy = self
+        for (key, value) in extra {
+            copy.parameters[key] = key == "options" ? (parameters[key].map { $0 + " " } ?? "") + value : value
+        }
+        return copy
     }
 
     var password: String? { parameters["password"] }

@@ -11,6 +11,9 @@ import SiphonCore
 final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     let target: ConnectionTarget
+    /// When set, a command still unanswered at this instant fails as a
+    /// lost connection (the lease's checks, which must not wait for TCP).
+    var deadline: ContinuousClock.Instant?
 
     private init(handle: OpaquePointer, target: ConnectionTarget) {
         self.handle = handle
@@ -157,7 +160,8 @@ final class PostgresConnection: @unchecked Sendable {
     /// Waits for the next result; nil when the command is complete.
     private func nextResult() async throws -> OpaquePointer? {
         while PQisBusy(handle) == 1 {
-            _ = await FileDescriptorWait.wait(socket, for: .read, timeout: .seconds(1))
+            try checkDeadline()
+            _ = await FileDescriptorWait.wait(socket, for: .read, timeout: waitLimit)
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
         }
         return PQgetResult(handle)
@@ -168,8 +172,21 @@ final class PostgresConnection: @unchecked Sendable {
             let result = PQflush(handle)
             if result == 0 { return }
             if result < 0 { throw lastError(.connection) }
-            _ = await FileDescriptorWait.wait(socket, for: .write, timeout: .seconds(1))
+            try checkDeadline()
+            _ = await FileDescriptorWait.wait(socket, for: .write, timeout: waitLimit)
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
+        }
+    }
+
+    /// One wait for the socket: a second, or what is left before `deadline`.
+    private var waitLimit: Duration {
+        guard let deadline else { return .seconds(1) }
+        return max(.milliseconds(1), min(.seconds(1), deadline - .now))
+    }
+
+    private func checkDeadline() throws {
+        if let deadline, ContinuousClock.now >= deadline {
+            throw PostgresError(.connection, "no answer from \(target.display) in time", target: target)
         }
     }
 

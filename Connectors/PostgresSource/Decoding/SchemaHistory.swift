@@ -32,24 +32,29 @@ struct SchemaVersion: Sendable {
     var columns: [ColumnSchema]
 }
 
-/// Versioned column lists per table, kept in `schemas.json` in the state folder.
+/// Versioned column lists per table, kept in `schemas.json` in the state
+/// folder, or with `lease:` in the source database (`SchemaHistoryStore`).
 ///
 /// A version is recorded with the position of its schema-change event, so
 /// a transaction decoded again after a restart can emit the same event at
 /// the same position (see `ChangeDecoder.noteSchema`). Without a checkpoint
 /// (a fresh start) the old history is ignored.
 final class SchemaHistory: @unchecked Sendable {
-    static let fileName = "schemas.json"
-    private let directory: StateDirectory
+    static let fileName = StateFolderSchemaHistory.fileName
+    private let store: any SchemaHistoryStore
     private(set) var tables: [TableName: [SchemaVersion]] = [:]
 
-    init(directory: StateDirectory, resumingAfter resume: Position?) throws {
-        self.directory = directory
-        guard let bytes = try directory.read(Self.fileName) else { return }
+    convenience init(directory: StateDirectory, resumingAfter resume: Position?) throws {
+        try self.init(store: StateFolderSchemaHistory(directory: directory), resumingAfter: resume)
+    }
+
+    init(store: any SchemaHistoryStore, resumingAfter resume: Position?) throws {
+        self.store = store
+        guard let bytes = try store.read() else { return }
         guard let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let entries = root["tables"] as? [[String: Any]]
         else {
-            throw SiphonError(.state, "\(directory.url(Self.fileName)) is damaged; delete it to rebuild schema versions from 1")
+            throw SiphonError(.state, "\(store.location) is damaged; \(store.damagedAdvice)")
         }
         for entry in entries {
             guard let schema = entry["schema"] as? String, let name = entry["table"] as? String,
@@ -127,7 +132,7 @@ final class SchemaHistory: @unchecked Sendable {
             json.appendRaw("]}")
         }
         json.appendRaw("]}\n")
-        try directory.write(Self.fileName, json.bytes)
+        try store.write(json.bytes)
     }
 
     /// The column list as kept in the history file.

@@ -10,7 +10,9 @@ struct TableFilter: Sendable, Equatable {
         self.patterns = patterns.map { $0.contains(".") ? $0 : "public." + $0 }
     }
 
+    /// Siphon's own table (`lease:` keeps schema versions there) is never captured.
     func matches(_ table: TableName) -> Bool {
+        if table.schema == DatabaseSchemaHistory.schema && table.name == DatabaseSchemaHistory.table { return false }
         let name = table.schema + "." + table.name
         return patterns.contains { NamePattern.matches($0, name) }
     }

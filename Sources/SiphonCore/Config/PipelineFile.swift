@@ -25,6 +25,9 @@ public struct PipelineFile: Sendable {
     public var maxRetryDelay: Duration = .seconds(30)
     /// `events:`: how the pipeline's events are written.
     public var events = EventOptions()
+    /// `lease:`: several processes may be given this pipeline, and the one
+    /// holding the lease runs it (nil: this process runs it alone).
+    public var lease: LeaseOptions?
 
     public init(
         file: String, name: String, source: ConfigReader, sourceType: String,

@@ -175,6 +175,7 @@ public enum PipelineLoader {
         }
         let (retryDelay, maxRetryDelay) = retryDelays(top)
         let events = eventOptions(top)
+        let lease = leaseOptions(top)
         top.finish()
 
         guard let source, let sink else { return nil }
@@ -184,6 +185,7 @@ public enum PipelineLoader {
         pipeline.retryDelay = retryDelay
         pipeline.maxRetryDelay = maxRetryDelay
         pipeline.events = events
+        pipeline.lease = lease
         return Loaded(pipeline: pipeline, nameIsExpanded: origins.expandedPaths.contains("name"),
                       statePathIsSet: statePathIsSet,
                       statePathIsExpanded: origins.expandedPaths.contains("state.path") || (origins.expandedPaths.contains("name") && !statePathIsSet))
@@ -199,6 +201,20 @@ public enum PipelineLoader {
         return EventOptions(envelope: choice("format", EventOptions.Envelope.debezium),
                             json: choice("json", EventOptions.JSONValues.string),
                             unchangedToast: choice("unchanged_toast", EventOptions.UnchangedToast.placeholder))
+    }
+
+    /// `lease: true`, or `lease: {retry_interval: 2s}`; nil when absent or `false`.
+    static func leaseOptions(_ top: ConfigReader) -> LeaseOptions? {
+        guard top.isMapping("lease") else {
+            return top.bool("lease", default: false) ? LeaseOptions() : nil
+        }
+        guard let lease = top.child("lease") else { return nil }
+        var options = LeaseOptions()
+        options.retryInterval = lease.duration("retry_interval", default: options.retryInterval)
+        if options.retryInterval < .milliseconds(100) || options.retryInterval > .seconds(60) {
+            lease.report("retry_interval", "must be between 100ms and 1m: how often a standby tries to take the lease")
+        }
+        return options
     }
 
     /// The smallest `retry_delay`: a failing sink or source is retried at

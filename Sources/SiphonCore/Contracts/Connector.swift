@@ -10,12 +10,18 @@ public struct ConnectorContext: Sendable {
     public var logger: Logger
     /// How events are written (`events:`); sources render them.
     public var events: EventOptions
+    /// `lease:`, when processes on other hosts may run this pipeline after
+    /// this one: a source then keeps what it needs to resume (PostgreSQL's
+    /// schema history) where they find it, not in the state folder.
+    public var lease: LeaseOptions?
 
-    public init(pipeline: String, state: StateDirectory, logger: Logger, events: EventOptions = EventOptions()) {
+    public init(pipeline: String, state: StateDirectory, logger: Logger, events: EventOptions = EventOptions(),
+                lease: LeaseOptions? = nil) {
         self.pipeline = pipeline
         self.state = state
         self.logger = logger
         self.events = events
+        self.lease = lease
     }
 }
 
@@ -73,10 +79,15 @@ public protocol SourceConnector: SendableMetatype {
     /// `siphon check`: connects and checks everything the pipeline needs,
     /// one line each, creating nothing; never throws (a failure is a line).
     static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck]
+    /// The lease that decides which of several processes runs the pipeline
+    /// (`lease:`, in `context.lease`); nil when this source type has none,
+    /// which makes `lease:` a configuration error.
+    static func makeLease(_ configuration: Configuration, context: ConnectorContext) -> (any Lease)?
 }
 
 extension SourceConnector {
     public static var aliases: [String] { [] }
+    public static func makeLease(_ configuration: Configuration, context: ConnectorContext) -> (any Lease)? { nil }
     public static func preflight(_ configuration: Configuration, context: ConnectorContext) async -> [PreflightCheck] {
         [.pass("source", "no checks beyond `siphon validate` for this source type")]
     }

@@ -54,7 +54,8 @@ public struct ConnectorRegistry: Sendable {
                 make: { C.makeSource(configuration, context: $0) },
                 describe: { C.describe($0) },
                 reset: { try await C.resetToBeginning(configuration, context: $0) },
-                preflight: { await C.preflight(configuration, context: $0) })
+                preflight: { await C.preflight(configuration, context: $0) },
+                makeLease: { C.makeLease(configuration, context: $0) })
         }
     }
 
@@ -80,6 +81,8 @@ public struct PreparedSource: Sendable {
     public let describe: @Sendable (Position) -> String
     public let reset: @Sendable (ConnectorContext) async throws -> [String]
     public let preflight: @Sendable (ConnectorContext) async -> [PreflightCheck]
+    /// The lease for `context.lease`; nil when the source type has none.
+    public let makeLease: @Sendable (ConnectorContext) -> (any Lease)?
 }
 
 /// A sink whose configuration was read and is valid, ready to be checked and built.

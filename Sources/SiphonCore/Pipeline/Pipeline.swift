@@ -26,6 +26,10 @@ public struct PipelineOptions: Sendable {
     /// How often a progress line (events written, rate, checkpoint) is logged
     /// while events flow; nil: never.
     public var statsInterval: Duration? = .seconds(60)
+    /// `lease:`: the pipeline runs only while this process holds it, and
+    /// waits as a standby otherwise, trying every `leaseRetryInterval`.
+    public var lease: (any Lease)?
+    public var leaseRetryInterval: Duration = .seconds(2)
 
     public init() {}
 }
@@ -50,6 +54,10 @@ public struct PipelineOptions: Sendable {
 /// and starts again from the checkpoint, for ever. A permanent error ends
 /// this pipeline only: `run` logs one line naming the pipeline and what to
 /// fix, and throws it.
+///
+/// With a lease (`PipelineOptions.lease`, `lease:`), all of this happens
+/// only while this process holds it; otherwise the pipeline waits as a
+/// standby (see `Pipeline+Lease.swift`).
 public final class Pipeline: Service, Sendable {
     public let name: String
     let source: any Source
@@ -60,6 +68,8 @@ public final class Pipeline: Service, Sendable {
     private let sourceTask = Mutex<Task<Void, any Error>?>(nil)
     private let backoff = Mutex<Task<Void, Never>?>(nil)
     private let stopRequested = Mutex(false)
+    /// Set by the lease's watch when the lease is lost while the pipeline runs.
+    let leaseLost = Mutex(false)
     let monitor: PipelineMonitor
 
     /// What the pipeline is doing now (`/status`, `/readyz`).
@@ -100,22 +110,39 @@ public final class Pipeline: Service, Sendable {
         backoff.withLock { $0?.cancel() }
     }
 
-    private var isStopping: Bool { stopRequested.withLock { $0 } }
+    var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    /// Ends the running attempt (its source is cancelled and the drain
+    /// stops) or the pause before the next one, without stopping the pipeline.
+    func interruptAttempt() {
+        sourceTask.withLock { $0?.cancel() }
+        backoff.withLock { $0?.cancel() }
+    }
 
     private func supervise() async throws {
+        guard let lease = options.lease else { return try await superviseAttempts() }
+        try await superviseWithLease(lease)
+    }
+
+    /// Runs attempts until the pipeline stops (returns) or fails for good
+    /// (throws); with a lease, also returns once the lease is lost.
+    func superviseAttempts() async throws {
         let clock = ContinuousClock()
         var delay = options.retryDelay
         var attempt = 0
         while true {
             let started = clock.now
             do {
+                if leaseLost.withLock({ $0 }) { return }
                 monitor.state(.starting)
                 try await runOnce()
+                if leaseLost.withLock({ $0 }) { return }
                 logger.info("pipeline stopped")
                 monitor.state(.stopped)
                 return
             } catch {
                 let failure = Self.classify(error)
+                if leaseLost.withLock({ $0 }) { return }
                 guard failure.isTransient, !isStopping else {
                     logger.error("pipeline \(name) stopped: \(failure.message)")
                     monitor.failed(failure, restarting: false)
@@ -142,10 +169,10 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Waits `delay`, or less when the pipeline is asked to stop.
-    private func pause(_ delay: Duration) async {
+    func pause(_ delay: Duration) async {
         let task = Task { _ = try? await Task.sleep(for: delay) }
         backoff.withLock { $0 = task }
-        if isStopping { task.cancel() }
+        if isStopping || leaseLost.withLock({ $0 }) { task.cancel() }
         await task.value
         backoff.withLock { $0 = nil }
     }
@@ -212,7 +239,7 @@ public final class Pipeline: Service, Sendable {
             try await source.run(resumingAfter: resume, output: queue)
         }
         sourceTask.withLock { $0 = task }
-        if isStopping { task.cancel() }
+        if isStopping || leaseLost.withLock({ $0 }) { task.cancel() }
 
         var drainError: (any Error)?
         do {

@@ -21,7 +21,7 @@ public struct PipelineDefinition: Sendable {
         var logger = logger
         logger[metadataKey: "pipeline"] = .string(file.name)
         return ConnectorContext(pipeline: file.name, state: StateDirectory(readingAt: file.statePath), logger: logger,
-                                events: file.events)
+                                events: file.events, lease: file.lease)
     }
 }
 
@@ -60,7 +60,31 @@ public enum PipelineAssembly {
             }
         }
         reportSharedClaims(definitions, problems: problems)
+        definitions.forEach { reportLeaseProblems($0, problems: problems) }
         return definitions
+    }
+
+    /// Sink types a `lease:` standby cannot take over, and why: the
+    /// standby has a state folder of its own, so it resumes from what the
+    /// sink says it holds (`.tracked`), which these cannot say.
+    static let sinksWithoutLease: [String: String] = [
+        "file": "its file is on one host's disk, so another instance would start a file of its own",
+        "kafka": "it answers no single position (the pipeline resumes from the state folder's checkpoint, which a standby does not have)",
+    ]
+
+    /// `lease:` needs a source that has one and a sink whose position a
+    /// standby with another state folder finds.
+    static func reportLeaseProblems(_ definition: PipelineDefinition, problems: ConfigProblems) {
+        guard let lease = definition.file.lease else { return }
+        let file = definition.file.file
+        let context = ConnectorContext(pipeline: definition.name, state: StateDirectory(readingAt: definition.file.statePath),
+                                       logger: Logger(label: "siphon.validate"), lease: lease)
+        if definition.source.makeLease(context) == nil {
+            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "source type '\(definition.source.type)' has no lease; remove lease: and run one siphon for this pipeline"))
+        }
+        if let reason = sinksWithoutLease[definition.sink.type] {
+            problems.add(ConfigProblem(file: file, keyPath: "lease", message: "the \(definition.sink.type) sink cannot be taken over by a standby: \(reason). Use a sink that keeps its own position (postgres, sqlite, nats), or remove lease:"))
+        }
     }
 
     /// Creates each state folder (0700) and locks it for this process,
@@ -71,10 +95,15 @@ public enum PipelineAssembly {
             try state.lockForProcess()
             var context = definition.context(logger: logger)
             context.state = state
+            var options = definition.options
+            if let lease = definition.file.lease, let made = definition.source.makeLease(context) {
+                options.lease = made
+                options.leaseRetryInterval = lease.retryInterval
+            }
             return Pipeline(name: definition.name, source: definition.source.make(context),
                             sink: definition.sink.make(context),
                             checkpoints: CheckpointStore(directory: state, pipeline: definition.name),
-                            options: definition.options, logger: logger)
+                            options: options, logger: logger)
         }
     }
 

@@ -7,6 +7,8 @@ public struct PipelineStatus: Sendable {
     public enum State: String, Sendable {
         /// Opening the sink, deciding where to resume, connecting.
         case starting
+        /// Waiting for the lease (`lease:`) that another instance holds.
+        case standby
         /// Events flow (or would, if the source had any).
         case running
         /// Waiting to restart after a failure that may pass.
@@ -37,8 +39,10 @@ public struct PipelineStatus: Sendable {
     /// progress), when it does (`ReportsSourceActivity`).
     public var source: SourceActivity.Report?
 
-    /// Ready: running, and not waiting out a failure.
-    public var isReady: Bool { state == .running }
+    /// Ready: running, or a healthy standby (`lease:`), and not waiting
+    /// out a failure. A standby is ready so that a pod running it as a
+    /// sidecar is not taken out of service for being second.
+    public var isReady: Bool { state == .running || state == .standby }
 }
 
 /// `siphon_commit_to_sink_seconds`, a histogram whose buckets the
@@ -106,7 +110,7 @@ final class PipelineMonitor: Sendable {
 
     func state(_ state: PipelineStatus.State) {
         status.withLock { $0.state = state }
-        ready.record(state == .running ? 1 : 0)
+        ready.record(state == .running || state == .standby ? 1 : 0)
     }
 
     func resumed(after position: Position?) {
