@@ -32,6 +32,7 @@ import time
 import psycopg2
 
 import consumers
+import database_sink
 import kafka
 import nats
 import report
@@ -66,6 +67,8 @@ class Bench:
         self.debezium_jvm = args.debezium_jvm
         self.kafka_mock = args.kafka_mock
         self.nats_server = args.nats_server
+        # The database sinks' target cluster (a second server, bench.sh starts it).
+        self.target = database_sink.Target(args.host, args.target_port) if args.target_port else None
         self.work = args.work
         self.port = args.port
         self.dsn = f"host={args.host} port={args.port} dbname=bench user=postgres"
@@ -508,10 +511,13 @@ def run_drain(bench, args):
         # Every slot of a round is created before its backlog; stay within max_replication_slots.
         reps_per_round = max(1, 16 // len(drain_consumers))
         runs = {c.name: [] for c in drain_consumers}
+        into_target = any(c.output == "target" for c in drain_consumers)
         for first in range(0, args.repeat, reps_per_round):
             reps = range(first, min(args.repeat, first + reps_per_round))
             with bench.db.cursor() as cur:
                 workload.setup(cur)
+            # The table as the slots will see it, for the database sinks' targets.
+            backlog = database_sink.Backlog(bench, workload) if into_target else None
             slots = {(rep, c.name): f"{c.name}_{workload.name}_{rep}" for rep in reps for c in drain_consumers}
             try:
                 for c in drain_consumers:
@@ -523,8 +529,19 @@ def run_drain(bench, args):
                     deletes = workload.deletes(cur)
                 marker = bench.end_marker(workload.name)
                 log(f"{workload.title}: backlog written in {time.monotonic() - started:.1f} s")
+                if backlog:
+                    backlog.written(bench)
                 for rep in reps:
                     for c in rotated(drain_consumers, rep):
+                        if c.output == "target":
+                            result = database_sink.drain_once(bench, workload, c, slots[rep, c.name], backlog, Child)
+                            bench.drop_slot(slots[rep, c.name])
+                            runs[c.name].append(result)
+                            log(f"  {workload.name} {c.label} [{rep + 1}/{args.repeat}]: {result['seconds']:.2f} s, "
+                                f"{result['changes_per_s']:,.0f} changes/s, applier + target backend CPU "
+                                f"{result['apply_cpu_s_per_m']:.2f} s/M, walsender "
+                                f"{result['walsender_cpu_s_per_m'] or 0:.2f} s/M, load {os.getloadavg()[0]:.2f}")
+                            continue
                         result = drain_once(bench, workload, c, slots[rep, c.name], marker, deletes)
                         bench.drop_slot(slots[rep, c.name])
                         runs[c.name].append(result)
@@ -794,6 +811,9 @@ def parse_args():
     parser.add_argument("--nats-server", default=None,
                         help="nats-server (the NATS sink's server, started per run with JetStream; without it "
                              "the NATS sink is left out)")
+    parser.add_argument("--target-port", type=int, default=None,
+                        help="a second PostgreSQL 15 on --host (bench.sh starts it): the database sinks' target; "
+                             "without it siphon_pg and native_pg are left out")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--pgbin", default="/usr/lib/postgresql/15/bin")
@@ -829,6 +849,8 @@ def parse_args():
             parser.error("the siphon_kafka consumer needs --kafka-mock (Scripts/bench.sh builds it)")
         if "siphon_nats" in args.consumers and not args.nats_server:
             parser.error("the siphon_nats consumer needs --nats-server (Scripts/bench.sh installs it)")
+        if args.consumers & {"siphon_pg", "native_pg"} and not args.target_port:
+            parser.error("the siphon_pg and native_pg consumers need --target-port (Scripts/bench.sh starts it)")
         if "debezium" in args.consumers and not args.debezium_python:
             parser.error("the debezium consumer needs --debezium-python (Scripts/bench.sh sets it up)")
     args.command = args.command or " ".join(sys.argv)

@@ -14,7 +14,10 @@ the attributes and methods below and put it in `drain_consumers` or
   having sent past the end marker); "exit" when it is done once its
   process exits; "kafka" when it produces to the mock Kafka cluster the
   harness starts for the run (completion and the count are read from the
-  topics' offsets, see kafka.py; `topics(slot, workload)` names them).
+  topics' offsets, see kafka.py; `topics(slot, workload)` names them);
+  "nats" likewise into a nats-server (nats.py); "target" when it applies
+  the changes to a table of the target cluster, done once that table
+  equals the source's (database_sink.py).
 - `command(bench, slot, out)`: the argv to start it; for a "kafka" consumer
   `out` is the mock cluster's bootstrap address.
 - `count(path)`: row changes in its output by op (c/u/d/r/t), or None.
@@ -263,6 +266,42 @@ class SiphonNats(Siphon):
         return None
 
 
+class SiphonPostgres(Siphon):
+    """`siphon run` with a postgres source and the PostgreSQL sink (its
+    defaults) into database `siphon_pg` of the target cluster
+    (Benchmarks/database_sink.py). The pipeline's name is the slot's."""
+    output = "target"
+    exact = False  # the target table is compared with the source's instead
+
+    def __init__(self, name="siphon_pg", label="Siphon postgres > PostgreSQL sink"):
+        super().__init__(name=name, label=label)
+
+    def sink(self, url):
+        return f"""sink:
+  type: postgres
+  url: "{url}"
+"""
+
+    def count(self, path):
+        return None
+
+
+class NativeSubscription:
+    """PostgreSQL's own logical replication into database `native_pg` of the
+    target cluster: a subscription on the run's slot, enabled to start
+    (Benchmarks/database_sink.py). No process of the harness's: the apply
+    worker is a backend of the target."""
+    name = "native_pg"
+    label = "PostgreSQL logical replication (CREATE SUBSCRIPTION)"
+    plugin = "pgoutput"
+    output = "target"
+    exact = False
+    stop_signal = None
+
+    def count(self, path):
+        return None
+
+
 def siphon_baseline():
     """Siphon built from another commit (`--siphon-baseline`), next to the
     one under test: interleaved in the same run, so the ratio of the two is
@@ -326,11 +365,14 @@ DEBEZIUM_WORKLOADS = ("w1",)
 # larger, to show whether its memory grows with it); the NATS sink likewise.
 KAFKA_WORKLOADS = ("w1", "w3")
 NATS_WORKLOADS = ("w1", "w3")
+# The database sink and the native subscription on W1-W3 (the issue's
+# targets are on W1 and W2), when a target cluster is given.
+DATABASE_WORKLOADS = ("w1", "w2", "w3")
 
 
 def _drain_all():
     return [SqlDecode(), RecvlogicalPgoutput(), RecvlogicalWal2json(), PythonWal2json(), Siphon(), siphon_baseline(),
-            SiphonKafka(), SiphonNats(), Debezium()]
+            SiphonKafka(), SiphonNats(), Debezium(), SiphonPostgres(), NativeSubscription()]
 
 
 def drain_names():
@@ -342,15 +384,18 @@ def drain_consumers(bench, workload, names=None):
     of `names` if given, otherwise the defaults, with Debezium on W1 when
     its virtual environment was set up (bench.sh passes its Python) and the
     Kafka sink on W1 and W3 when the mock cluster was built (bench.sh
-    passes it), and the NATS sink on W1 and W3 when nats-server is there
-    (bench.sh passes it)."""
+    passes it), the NATS sink on W1 and W3 when nats-server is there
+    (bench.sh passes it), and the PostgreSQL sink and the native
+    subscription on W1-W3 when there is a target cluster (bench.sh starts
+    it)."""
     if names:
         return [c for c in _drain_all() if c.name in names]
     return [c for c in _drain_all() if (not isinstance(c, Debezium)
             or (bench.debezium_python and workload.name in DEBEZIUM_WORKLOADS))
             and (not getattr(c, "baseline", False) or bench.siphon_baseline)
             and (not isinstance(c, SiphonKafka) or (bench.kafka_mock and workload.name in KAFKA_WORKLOADS))
-            and (not isinstance(c, SiphonNats) or (bench.nats_server and workload.name in NATS_WORKLOADS))]
+            and (not isinstance(c, SiphonNats) or (bench.nats_server and workload.name in NATS_WORKLOADS))
+            and (c.output != "target" or (bench.target and workload.name in DATABASE_WORKLOADS))]
 
 
 def latency_consumers(bench, names=None):

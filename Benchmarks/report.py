@@ -69,8 +69,8 @@ def _drain(results):
         for cname, c in w["consumers"].items():
             ratio = c["changes_per_s"] / ceiling if ceiling else None
             rows.append(f"| {w['title']} | {c['label']} | {_n(c['changes_per_s'])} | {_n(ratio, 2)} | "
-                        f"{_n(c['cpu_s_per_m'], 1)} | {_n(c.get('walsender_cpu_s_per_m'), 1)} | "
-                        f"{_n(c['peak_rss_mb'])} | {_n(c['seconds'], 2)} | {_n(c.get('first_event_s'), 2)} |")
+                        f"{_n(c.get('cpu_s_per_m'), 1)} | {_n(c.get('walsender_cpu_s_per_m'), 1)} | "
+                        f"{_n(c.get('peak_rss_mb'))} | {_n(c['seconds'], 2)} | {_n(c.get('first_event_s'), 2)} |")
     return "\n".join(rows)
 
 
@@ -166,6 +166,33 @@ def _sink(results, name, sink, server, records_title, records, intro):
     return "\n".join(parts)
 
 
+def _database_sinks(results):
+    """The PostgreSQL sink against PostgreSQL's logical replication into the
+    same target cluster; None when no run applied into a target."""
+    rows = ["| Workload | Siphon changes/s | Native changes/s | Siphon / native (each repetition) "
+            "| Siphon CPU s / M | Its target backend CPU s / M | Native apply worker CPU s / M "
+            "| Walsender CPU s / M (Siphon, native) | Siphon peak RSS MB | Load average at the end |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for w in results["drain"].values():
+        ours, native = w["consumers"].get("siphon_pg"), w["consumers"].get("native_pg")
+        if not (ours and native):
+            continue
+        ratio = ours["changes_per_s"] / native["changes_per_s"]
+        pairs = _pair_ratios(ours, native)
+        load = w.get("load_average_at_end")
+        rows.append(f"| {w['title']} | {_spread(ours, 'changes_per_s', 0)} | {_spread(native, 'changes_per_s', 0)} | "
+                    f"{ratio:.2f} ({', '.join(f'{r:.2f}' for r in pairs)}) | {_n(ours.get('cpu_s_per_m'), 1)} | "
+                    f"{_n(ours.get('target_cpu_s_per_m'), 1)} | {_n(native.get('target_cpu_s_per_m'), 1)} | "
+                    f"{_n(ours.get('walsender_cpu_s_per_m'), 1)}, {_n(native.get('walsender_cpu_s_per_m'), 1)} | "
+                    f"{_n(ours.get('peak_rss_mb'))} | {_n(load[0], 2) if load else '-'} |")
+    if len(rows) == 2:
+        return None
+    return "\n".join(["The same backlog applied into a second PostgreSQL 15 on the same machine, from a slot each: "
+                      "Siphon's PostgreSQL sink (its defaults) against `CREATE SUBSCRIPTION ... copy_data = false` "
+                      "(one target transaction per source transaction); timed until the target table equals the "
+                      "source's. Medians of interleaved repetitions, range in brackets.", "", *rows])
+
+
 def _pair_ratios(ours, theirs):
     """Sink / file rate of each repetition (both ran in it)."""
     return [a["changes_per_s"] / b["changes_per_s"] for a, b in zip(ours.get("runs", []), theirs.get("runs", []))]
@@ -221,6 +248,12 @@ def targets(results):
     if w1 and "siphon_nats" in w1["consumers"]:
         rate = w1["consumers"]["siphon_nats"]["changes_per_s"]
         checks.append(("NATS sink W1 ≥ 50,000 changes/s", f"{rate:,.0f}/s", rate >= 50000))
+    for name, wanted in (("w1", 1.0), ("w2", 2.0)):
+        w = drain.get(name)
+        if w and "siphon_pg" in w["consumers"] and "native_pg" in w["consumers"]:
+            ratio = w["consumers"]["siphon_pg"]["changes_per_s"] / w["consumers"]["native_pg"]["changes_per_s"]
+            checks.append((f"PostgreSQL sink {name.upper()} ≥ {wanted:.1f} × native logical replication",
+                           f"{ratio:.2f} ×", ratio >= wanted))
     at_5000 = results.get("latency", {}).get("5000", {})
     siphon_5000 = at_5000.get("siphon")
     if siphon_5000:
@@ -277,6 +310,9 @@ def markdown(results):
         into_nats = _nats(results)
         if into_nats:
             parts += ["", "## Siphon into NATS JetStream", "", into_nats]
+        into_postgres = _database_sinks(results)
+        if into_postgres:
+            parts += ["", "## Siphon into PostgreSQL, against logical replication", "", into_postgres]
     if results.get("latency"):
         parts += ["", "## Latency", "", _latency(results)]
     if results.get("snapshot"):

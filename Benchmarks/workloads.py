@@ -2,7 +2,9 @@
 exactly known number of row changes with server-side SQL (fast, and every
 statement touches exactly one row, so the count is exact).
 
-To add one: write a class with `name`, `title`, `changes`, `setup(cur)`,
+To add one: write a class with `name`, `title`, `changes`, `columns` (the
+table's definition, which the database-sink runs make in the target too),
+`setup(cur)`,
 `generate(cur)` and `deletes(cur)` (how many of the changes are deletes,
 once the backlog is written: the Kafka sink writes a tombstone after each),
 and put it in `workloads()`.
@@ -26,6 +28,7 @@ def create_table(cur, name, columns=COLUMNS):
 class MixedTransactions:
     """W1: transactions of 1-5 statements, ~60% insert, 30% update, 10% delete."""
     name = "w1"
+    columns = COLUMNS
     seed_rows = 10_000
 
     def __init__(self, changes):
@@ -79,6 +82,7 @@ class MixedTransactions:
 class SingleInserts:
     """W2: one single-row insert per transaction."""
     name = "w2"
+    columns = COLUMNS
 
     def __init__(self, changes):
         self.changes = changes
@@ -104,6 +108,7 @@ class SingleInserts:
 class OneLargeTransaction:
     """W3: one transaction inserting many rows (PostgreSQL streams or spills it)."""
     name = "w3"
+    columns = COLUMNS
 
     def __init__(self, changes):
         self.changes = changes
@@ -125,6 +130,7 @@ class ToastedRows:
     updated leaving it alone (pgoutput sends it as 'unchanged TOAST').
     Ten rows per transaction."""
     name = "w4"
+    columns = "id bigint PRIMARY KEY, n int NOT NULL, body text"
 
     def __init__(self, rows):
         self.rows = rows
@@ -132,7 +138,7 @@ class ToastedRows:
         self.title = f"W4 TOASTed 16-64 KB text: {rows:,} inserts, {rows:,} updates with it, {rows:,} without"
 
     def setup(self, cur):
-        create_table(cur, "w4", "id bigint PRIMARY KEY, n int NOT NULL, body text")
+        create_table(cur, "w4", self.columns)
 
     def generate(self, cur):
         # 512..2047 md5 hashes of 32 hex characters: 16 KB to 64 KB.

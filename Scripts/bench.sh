@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: installs what it needs (Debian), builds siphon in release mode
-# (or uses SIPHON_BIN), starts a throwaway PostgreSQL 15, runs
-# Benchmarks/bench.py against it, and removes the server at the end.
+# (or uses SIPHON_BIN), starts a throwaway PostgreSQL 15 (and a second one, the
+# target of the database-sink runs), runs Benchmarks/bench.py against them,
+# and removes the servers at the end.
 # Arguments go to bench.py: --quick, --repeat N, --only drain,latency,snapshot,
 # --workloads w1,w3, --consumers debezium,siphon, --latency-seconds S,
 # --out results.json (see Benchmarks/README.md). When a run drains with the
@@ -83,26 +84,33 @@ fi
 PGBIN=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/siphon-bench.XXXXXX)
 chmod 755 "$work"
-mkdir -p "$work/pg" "$work/run"
+mkdir -p "$work/pg" "$work/target" "$work/run"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then
-    chown postgres "$work/pg"
+    chown postgres "$work/pg" "$work/target"
     as_pg=(runuser -u postgres --)
 fi
 cleanup() {
-    "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    for data in "$work/pg/data" "$work/target/data"; do
+        [[ -d $data ]] && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Durability as in the tests (fsync and full-page writes off) except
-# synchronous_commit, which stays on: with it off the walsender only sees a
-# commit when the WAL writer flushes (every 200 ms), which would swamp latency.
-"${as_pg[@]}" "$PGBIN/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >/dev/null
-settings="
+# Two servers with the same settings: the source, and the target the
+# database sinks (Siphon's PostgreSQL sink, PostgreSQL's own subscription)
+# apply into. Durability as in the tests (fsync and full-page writes off)
+# except synchronous_commit, which stays on: with it off the walsender only
+# sees a commit when the WAL writer flushes (every 200 ms), which would swamp
+# latency. (A subscription's apply worker sets its own, off by default.)
+start_server() {  # folder -> prints the port
+    local folder=$1 port attempt
+    "${as_pg[@]}" "$PGBIN/initdb" -D "$folder/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >/dev/null
+    local settings="
 listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work/pg'
+unix_socket_directories = '$folder'
 wal_level = logical
 max_replication_slots = 20
 max_wal_senders = 20
@@ -114,21 +122,26 @@ max_wal_size = 4GB
 timezone = 'UTC'
 log_min_messages = warning
 "
-# Newer Debian builds (15.19+) only load the output plugins this setting names.
-if "${as_pg[@]}" "$PGBIN/postgres" -D "$work/pg/data" -C output_plugin_libraries >/dev/null 2>&1; then
-    settings+="output_plugin_libraries = 'pgoutput, test_decoding, wal2json'"$'\n'
-fi
-printf '%s' "$settings" >> "$work/pg/data/postgresql.conf"
-
-for attempt in 1 2 3; do
-    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    if "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -t 60 \
-        -o "-p $port" start >/dev/null; then
-        break
+    # Newer Debian builds (15.19+) only load the output plugins this setting names.
+    if "${as_pg[@]}" "$PGBIN/postgres" -D "$folder/data" -C output_plugin_libraries >/dev/null 2>&1; then
+        settings+="output_plugin_libraries = 'pgoutput, test_decoding, wal2json'"$'\n'
     fi
-    [[ $attempt -eq 3 ]] && { tail -n 20 "$work/pg/server.log" >&2; exit 1; }
-done
+    printf '%s' "$settings" >> "$folder/data/postgresql.conf"
+    for attempt in 1 2 3; do
+        port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        if "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w -t 60 \
+            -o "-p $port" start >/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    tail -n 20 "$folder/server.log" >&2
+    return 1
+}
+port=$(start_server "$work/pg")
 echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $work/pg)" >&2
+target_port=$(start_server "$work/target")
+echo "== target PostgreSQL 15 on 127.0.0.1:$target_port (data in $work/target)" >&2
 
 # Debian's python3 (python3-psycopg2 lives there), not whatever python3 is first on PATH;
 # no __pycache__ folders in the work tree.
@@ -140,6 +153,7 @@ gcc -O2 -o "$work/minimal_consumer" Benchmarks/minimal_consumer.c $(pkg-config -
 gcc -O2 -o "$work/kafka_mock" Benchmarks/kafka_mock.c $(pkg-config --cflags --libs rdkafka)
 
 /usr/bin/python3 Benchmarks/bench.py --siphon "$siphon" --siphon-origin "$origin" --port "$port" \
+    --target-port "$target_port" \
     --pgbin "$PGBIN" --work "$work/run" --minimal-consumer "$work/minimal_consumer" \
     --kafka-mock "$work/kafka_mock" --nats-server "$(command -v nats-server || echo /usr/sbin/nats-server)" "${debezium[@]}" \
     --command "Scripts/bench.sh $*" "$@"

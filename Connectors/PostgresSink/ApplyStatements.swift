@@ -2,17 +2,19 @@ import SiphonCore
 
 /// The set-based statements that apply a `ChangeSet` to one target table:
 /// rows travel as one JSON array parameter, unpacked by
-/// `jsonb_to_recordset`, and each value is converted from its event form
+/// `json_to_recordset` (not jsonb's: no jsonb value is built for the
+/// whole batch, and a text field gets its value's own text),
+/// and each value is converted from its event form
 /// (docs/EVENTS.md) to the column's type in SQL.
 enum ApplyStatements {
-    /// `DELETE ... USING jsonb_to_recordset($1)` matching every key column.
+    /// `DELETE ... USING json_to_recordset($1)` matching every key column.
     static func delete(_ table: TargetTable) -> String {
         let record = table.primaryKey.map { recordField($0, table) }.joined(separator: ", ")
         let match = table.primaryKey.map { "t.\(SQL.quoted($0)) = \(valueExpression($0, table))" }.joined(separator: " AND ")
-        return "DELETE FROM \(SQL.quoted(table.name)) AS t USING jsonb_to_recordset($1::jsonb) AS r(\(record)) WHERE \(match)"
+        return "DELETE FROM \(SQL.quoted(table.name)) AS t USING json_to_recordset($1::json) AS r(\(record)) WHERE \(match)"
     }
 
-    /// `INSERT ... SELECT FROM jsonb_to_recordset($1) ON CONFLICT (key) DO
+    /// `INSERT ... SELECT FROM json_to_recordset($1) ON CONFLICT (key) DO
     /// UPDATE` of `columns` only: columns an event does not carry are left
     /// as they are.
     static func upsert(_ table: TargetTable, columns: [String]) -> String {
@@ -23,7 +25,7 @@ enum ApplyStatements {
         let updates = columns.filter { !table.primaryKey.contains($0) }
             .map { "\(SQL.quoted($0)) = EXCLUDED.\(SQL.quoted($0))" }.joined(separator: ", ")
         let conflict = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates)"
-        return "INSERT INTO \(SQL.quoted(table.name)) AS t (\(names)) SELECT \(values) FROM jsonb_to_recordset($1::jsonb) AS r(\(record)) ON CONFLICT (\(key)) \(conflict)"
+        return "INSERT INTO \(SQL.quoted(table.name)) AS t (\(names)) SELECT \(values) FROM json_to_recordset($1::json) AS r(\(record)) ON CONFLICT (\(key)) \(conflict)"
     }
 
     /// Types whose event form is not their input form: the record reads them
@@ -79,18 +81,24 @@ enum ApplyStatements {
 
     /// The rows as the JSON array `$1`: each row's values as the event wrote them.
     static func payload(_ rows: [[String: String]], columns: [String]) -> String {
+        // Each column's `"name":`, rendered once for all rows.
+        let names = columns.map { column -> [UInt8] in
+            var name = JSONBuffer(capacity: column.utf8.count + 3)
+            name.appendString(column)
+            name.appendByte(UInt8(ascii: ":"))
+            return name.bytes
+        }
         var json = JSONBuffer(capacity: 256 * rows.count)
         json.appendByte(UInt8(ascii: "["))
         for (index, row) in rows.enumerated() {
             if index > 0 { json.appendByte(UInt8(ascii: ",")) }
             json.appendByte(UInt8(ascii: "{"))
             var first = true
-            for column in columns {
+            for (column, name) in zip(columns, names) {
                 guard let value = row[column] else { continue }
                 if !first { json.appendByte(UInt8(ascii: ",")) }
                 first = false
-                json.appendString(column)
-                json.appendByte(UInt8(ascii: ":"))
+                json.appendRaw(name)
                 json.appendRaw(value.utf8)
             }
             json.appendByte(UInt8(ascii: "}"))

@@ -18,8 +18,11 @@ public final class PostgresSink: Sink, @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "sink"] = "postgres"
         self.logger = logger
+        // Each batch's commit is sent without waiting and confirmed at the
+        // next, so the target applies one batch while the next is read.
         applier = TransactionApplier(target: PostgresTarget(configuration: configuration, pipeline: pipeline, logger: logger),
-                                     maxEvents: configuration.batchMaxEvents, maxDelay: configuration.batchMaxDelay)
+                                     maxEvents: configuration.batchMaxEvents, maxDelay: configuration.batchMaxDelay,
+                                     commitsEachBatch: true)
     }
 
     public func open() async throws -> SinkPosition { try await applier.open() }

@@ -84,21 +84,36 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
         return connection
     }
 
+    // The apply path sends without waiting (the connection's pipeline
+    // mode): BEGIN, the set-based statements, the position and COMMIT go
+    // out with one sync point per target transaction, and the target
+    // executes them while the sink reads the next events. `confirm` reads
+    // the outcome.
+
     func begin() async throws {
-        try await live().query("BEGIN", doing: "starting a transaction")
+        try await live().send("BEGIN", [], doing: "starting a transaction")
     }
 
     func commit(through position: Position) async throws {
         let connection = try live()
-        try await connection.execute("""
+        try await connection.send("""
             INSERT INTO \(offsetsTable) (pipeline, position) VALUES ($1, $2)
             ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
-            """, [pipeline, position.description], doing: "recording the position in _siphon_offsets")
-        try await connection.query("COMMIT", doing: "committing")
+            """, [pipeline, position.description], prepare: true, doing: "recording the position in _siphon_offsets")
+        try await connection.send("COMMIT", [], doing: "committing")
+        try await connection.sync(doing: "committing")
+    }
+
+    func confirm() async throws {
+        try await live().settle()
     }
 
     func rollback() async {
-        _ = try? await connection?.query("ROLLBACK", doing: "rolling back")
+        if let connection {
+            // The transaction's own failure, if any, was thrown already.
+            try? await connection.settle()
+            _ = try? await connection.query("ROLLBACK", doing: "rolling back")
+        }
         // A failed statement may have left prepared statements or cached tables stale.
         tables = [:]
     }
@@ -134,30 +149,41 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                 throw SiphonError(.sink, "target table \(name) has no primary key: the sink applies changes by key; add the source table's key (\(group.rows.first.map { $0.key.keys.sorted().joined(separator: ", ") } ?? "")) as its primary key")
             }
             var deletes: [[String: String]] = []
-            var upserts: [[String]: [[String: String]]] = [:]
-            var upsertOrder: [[String]] = []
+            // Rows by the columns they carry, in first-seen order; rows
+            // mostly carry the same columns as the row before them, which
+            // is checked without sorting or hashing the names.
+            var upserts: [(columns: [String], rows: [[String: String]])] = []
+            var groupOf: [[String]: Int] = [:]
             for row in group.rows {
                 if row.values == nil || row.deleteFirst { deletes.append(row.key) }
                 guard let values = row.values else { continue }
+                if let last = upserts.indices.last, upserts[last].columns.count == values.count,
+                   upserts[last].columns.allSatisfy({ values[$0] != nil }) {
+                    upserts[last].rows.append(values)
+                    continue
+                }
                 let columns = values.keys.sorted()
-                if upserts[columns] == nil { upsertOrder.append(columns) }
-                upserts[columns, default: []].append(values)
+                if let known = groupOf[columns] {
+                    upserts[known].rows.append(values)
+                } else {
+                    groupOf[columns] = upserts.count
+                    upserts.append((columns, [values]))
+                }
             }
             if let key = deletes.first {
                 try check(key: key, of: table, source: group.name)
-                try await connection.execute(ApplyStatements.delete(table), [ApplyStatements.payload(deletes, columns: table.primaryKey)],
-                                             doing: "deleting \(deletes.count) rows from \(name)")
+                try await connection.send(ApplyStatements.delete(table), [ApplyStatements.payload(deletes, columns: table.primaryKey)],
+                                          prepare: true, doing: "deleting \(deletes.count) rows from \(name)")
             }
-            for columns in upsertOrder {
-                let rows = upserts[columns]!
+            for (columns, rows) in upserts {
                 if let missing = columns.first(where: { table.column($0) == nil }) {
                     throw SiphonError(.sink, "source table \(group.name) has column \(missing), which target table \(name) lacks: add it to the target table (the sink adds columns when a schema-change event says they were added)")
                 }
                 if let key = table.primaryKey.first(where: { !columns.contains($0) }) {
                     throw SiphonError(.sink, "rows of source table \(group.name) do not carry column \(key) of target table \(name)'s primary key (\(table.primaryKey.joined(separator: ", "))): give the target table the source table's primary key")
                 }
-                try await connection.execute(ApplyStatements.upsert(table, columns: columns), [ApplyStatements.payload(rows, columns: columns)],
-                                             doing: "writing \(rows.count) rows to \(name)")
+                try await connection.send(ApplyStatements.upsert(table, columns: columns), [ApplyStatements.payload(rows, columns: columns)],
+                                          prepare: true, doing: "writing \(rows.count) rows to \(name)")
             }
         }
     }

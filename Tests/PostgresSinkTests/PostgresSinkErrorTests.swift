@@ -80,4 +80,60 @@ final class PostgresSinkErrorTests: XCTestCase {
         }
         try await sink.close()
     }
+
+    /// The sink sends a target transaction's statements without waiting
+    /// for each (libpq pipeline mode), and the next transaction's before the
+    /// previous one's outcome is read. A statement that fails there must
+    /// take its whole target transaction with it, rows already written by
+    /// earlier statements of it included, record no position past the last
+    /// transaction that committed, and stop the sink with the target's error.
+    func testAFailedStatementInAPipelinedBatchCommitsNothingOfItsTransaction() async throws {
+        let server = try PostgresServer.start()
+        try server.createDatabase("app")
+        try server.psql("""
+            CREATE SCHEMA s;
+            CREATE TABLE s.t (id bigint PRIMARY KEY, note text);
+            CREATE TABLE s.u (id bigint PRIMARY KEY, note text CONSTRAINT no_bad_notes CHECK (note <> 'bad'));
+            """, database: "app")
+        // Two events per target transaction, and no commit for time.
+        let configuration = PostgresSinkConfiguration(url: server.conninfo(database: "app"), batchMaxEvents: 2,
+                                                      batchMaxDelay: .seconds(600))
+        let t = TableName(schema: "s", name: "t"), u = TableName(schema: "s", name: "u")
+        func position(_ n: UInt64) -> Position { Position(high: n, low: 0) }
+        let sink = PostgresSink(configuration: configuration, pipeline: "pipelined", logger: Logger(label: "pipelined"))
+        _ = try await sink.open()
+        var first = EventBatch()
+        TestEvents.append(to: &first, position: position(1), key: 1, pipeline: "pipelined", endsTransaction: true, table: t, note: "one")
+        try await sink.write(first)
+        let flushed = try await sink.flush()
+        XCTAssertEqual(flushed, position(1))
+
+        // Source transactions 2 and 3 fill one target transaction, sent
+        // before transaction 4 (a good row into t, then one the target
+        // refuses into u) is read and sent behind it.
+        var batch = EventBatch()
+        TestEvents.append(to: &batch, position: position(2), key: 2, pipeline: "pipelined", endsTransaction: true, table: t, note: "two")
+        TestEvents.append(to: &batch, position: position(3), key: 3, pipeline: "pipelined", endsTransaction: true, table: t, note: "three")
+        TestEvents.append(to: &batch, position: position(4), key: 4, pipeline: "pipelined", table: t, note: "four")
+        TestEvents.append(to: &batch, position: position(5), key: 5, pipeline: "pipelined", endsTransaction: true, table: u, note: "bad")
+        do {
+            try await sink.write(batch)
+            let durable = try await sink.flush()
+            XCTFail("a target transaction with a refused row was reported durable through \(durable?.description ?? "nothing")")
+        } catch let error as SiphonError {
+            XCTAssertFalse(error.isTransient, error.message)
+            XCTAssertTrue(error.message.contains("no_bad_notes"), error.message)
+        }
+        try await sink.close()
+
+        XCTAssertEqual(try server.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM s.t", database: "app"), "1,2,3")
+        XCTAssertEqual(try server.psql("SELECT count(*) FROM s.u", database: "app"), "0")
+        XCTAssertEqual(try server.psql("SELECT position FROM _siphon_offsets WHERE pipeline = 'pipelined'", database: "app"),
+                       position(3).description)
+        // Opened again, the sink resumes after what committed.
+        let reopened = PostgresSink(configuration: configuration, pipeline: "pipelined", logger: Logger(label: "pipelined"))
+        let held = try await reopened.open()
+        XCTAssertEqual(held, .tracked(last: position(3)))
+        try await reopened.close()
+    }
 }

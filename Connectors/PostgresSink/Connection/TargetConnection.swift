@@ -6,6 +6,15 @@ import SiphonCore
 /// pipeline's thread: libpq in non-blocking mode, and every wait a
 /// `FileDescriptorWait` on its socket.
 ///
+/// The connection is in libpq's pipeline mode: `send` and `sync` put a
+/// statement or a synchronization point on the wire and return at once,
+/// so the target executes one batch's statements while the sink reads the
+/// next; `settle` (and `query`, which waits for its own rows) reads the
+/// results in order. After a statement fails, the server skips everything
+/// up to the next sync point: a target transaction (BEGIN ... COMMIT, then
+/// a sync) that holds a failed statement is never committed, and `settle`
+/// throws the first failure.
+///
 /// Every statement goes through the extended protocol (`PQsendQueryParams`
 /// or a prepared statement), which runs exactly one statement: text that
 /// reaches SQL can never stack a second one. Values are always parameters.
@@ -15,6 +24,17 @@ final class TargetConnection: @unchecked Sendable {
     let address: TargetAddress
     /// Prepared statements by SQL text: each set-based statement is parsed once per connection.
     private var prepared: [String: String] = [:]
+
+    /// What was sent and has results still to read, oldest first.
+    private enum Sent {
+        case statement(doing: String)
+        case sync
+    }
+
+    private var sent: [Sent] = []
+    private var nextSent = 0
+    /// Syncs sent whose result is not read yet.
+    private var unsettledSyncs = 0
 
     private init(handle: OpaquePointer, address: TargetAddress) {
         self.handle = handle
@@ -44,7 +64,9 @@ final class TargetConnection: @unchecked Sendable {
         while true {
             switch status {
             case PGRES_POLLING_OK:
-                guard PQsetnonblocking(handle, 1) == 0 else { throw connection.lastError(doing: "connecting") }
+                guard PQsetnonblocking(handle, 1) == 0, PQenterPipelineMode(handle) == 1 else {
+                    throw connection.lastError(doing: "connecting")
+                }
                 return connection
             case PGRES_POLLING_FAILED:
                 throw connection.lastError(doing: "connecting")
@@ -66,38 +88,92 @@ final class TargetConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared = [:]
+        sent = []
+        nextSent = 0
+        unsettledSyncs = 0
     }
 
     /// Runs one statement with `$1`... bound to `parameters` (text, nil for
-    /// NULL) and returns its rows as text. `doing` says what for, in errors.
+    /// NULL) and returns its rows as text, after the results of everything
+    /// sent before it (whose first failure it throws). Outside a
+    /// transaction block the statement is a transaction of its own. `doing`
+    /// says what for, in errors.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = [], doing: String) async throws -> [[String?]] {
-        guard handle != nil else { throw SiphonError(.sink, "the connection to \(address.display) is closed", transient: true) }
-        let sent = withOptionalCStrings(parameters) { values in
-            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-        }
-        guard sent == 1 else { throw lastError(doing: doing) }
-        return try await rows(doing: doing)
+        try await send(sql, parameters, doing: doing)
+        let statement = sent.count - 1
+        try await sync(doing: doing)
+        return try await settle(keepingRowsOf: statement)
     }
 
-    /// Runs `sql` as a prepared statement, preparing it on first use on this connection.
-    @discardableResult
-    func execute(_ sql: String, _ parameters: [String?], doing: String) async throws -> [[String?]] {
+    /// Sends one statement without waiting for it: its outcome comes with
+    /// the next `settle` (or `query`). With `prepare`, it runs as a
+    /// prepared statement, prepared on first use on this connection.
+    func send(_ sql: String, _ parameters: [String?], prepare: Bool = false, doing: String) async throws {
         guard handle != nil else { throw SiphonError(.sink, "the connection to \(address.display) is closed", transient: true) }
-        let name: String
-        if let known = prepared[sql] {
-            name = known
+        let accepted: Int32
+        if prepare {
+            let name: String
+            if let known = prepared[sql] {
+                name = known
+            } else {
+                name = "siphon_\(prepared.count + 1)"
+                guard PQsendPrepare(handle, name, sql, Int32(parameters.count), nil) == 1 else { throw lastError(doing: doing) }
+                sent.append(.statement(doing: doing))
+                // A failed prepare fails the transaction, and the sink then closes the connection.
+                prepared[sql] = name
+            }
+            accepted = withOptionalCStrings(parameters) { values in
+                PQsendQueryPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
+            }
         } else {
-            name = "siphon_\(prepared.count + 1)"
-            guard PQsendPrepare(handle, name, sql, Int32(parameters.count), nil) == 1 else { throw lastError(doing: doing) }
-            _ = try await rows(doing: doing)
-            prepared[sql] = name
+            accepted = withOptionalCStrings(parameters) { values in
+                PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
         }
-        let sent = withOptionalCStrings(parameters) { values in
-            PQsendQueryPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
+        guard accepted == 1 else { throw lastError(doing: doing) }
+        sent.append(.statement(doing: doing))
+        try await flushOutput(doing: doing)
+    }
+
+    /// Sends a synchronization point: the end of an implicit transaction,
+    /// and where the server stops skipping statements after a failure.
+    func sync(doing: String) async throws {
+        guard handle != nil else { throw SiphonError(.sink, "the connection to \(address.display) is closed", transient: true) }
+        guard PQpipelineSync(handle) == 1 else { throw lastError(doing: doing) }
+        sent.append(.sync)
+        unsettledSyncs += 1
+        try await flushOutput(doing: doing)
+    }
+
+    /// Reads the results of everything sent up to the last sync point and
+    /// throws the first failure among them (statements sent after the last
+    /// sync stay in flight).
+    func settle() async throws {
+        _ = try await settle(keepingRowsOf: nil)
+    }
+
+    /// `settle`, returning the rows of the statement at `wanted` in `sent`.
+    private func settle(keepingRowsOf wanted: Int?) async throws -> [[String?]] {
+        var failure: (any Error)?
+        var rows: [[String?]] = []
+        while unsettledSyncs > 0 {
+            let index = nextSent
+            switch sent[index] {
+            case .statement:
+                do {
+                    let received = try await receiveStatement()
+                    if index == wanted { rows = received }
+                } catch let error as SiphonError where !error.isTransient || PQstatus(handle) != CONNECTION_BAD {
+                    // The server skips the rest up to the sync: read on to it.
+                    failure = failure ?? error
+                }
+            case .sync:
+                try await receiveSync()
+            }
         }
-        guard sent == 1 else { throw lastError(doing: doing) }
-        return try await rows(doing: doing)
+        if let failure { throw failure }
+        return rows
     }
 
     /// Forgets prepared statements (after DDL changed what they would write).
@@ -109,8 +185,14 @@ final class TargetConnection: @unchecked Sendable {
 
     private var socket: Int32 { PQsocket(handle) }
 
-    private func rows(doing: String) async throws -> [[String?]] {
-        try await flushOutput(doing: doing)
+    /// The oldest sent statement's rows, or its failure. A statement the
+    /// server skipped after an earlier failure returns no rows.
+    private func receiveStatement() async throws -> [[String?]] {
+        guard case .statement(let doing) = sent[nextSent] else {
+            throw SiphonError(.sink, "the connection to \(address.display) is out of step with its results", transient: true)
+        }
+        nextSent += 1
+        compactSent()
         var rows: [[String?]] = []
         var failure: SiphonError?
         while let result = try await nextResult(doing: doing) {
@@ -118,7 +200,7 @@ final class TargetConnection: @unchecked Sendable {
             switch PQresultStatus(result) {
             case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
                 rows = Self.rows(of: result)
-            case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_PIPELINE_ABORTED:
                 rows = []
             default:
                 failure = failure ?? resultError(result, doing: doing)
@@ -126,6 +208,29 @@ final class TargetConnection: @unchecked Sendable {
         }
         if let failure { throw failure }
         return rows
+    }
+
+    private func receiveSync() async throws {
+        guard case .sync = sent[nextSent] else {
+            throw SiphonError(.sink, "the connection to \(address.display) is out of step with its results", transient: true)
+        }
+        nextSent += 1
+        unsettledSyncs -= 1
+        compactSent()
+        guard let result = try await nextResult(doing: "synchronizing") else {
+            throw SiphonError(.sink, "the connection to \(address.display) lost a synchronization point", transient: true)
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_PIPELINE_SYNC else {
+            throw resultError(result, doing: "synchronizing")
+        }
+    }
+
+    private func compactSent() {
+        if nextSent == sent.count {
+            sent.removeAll(keepingCapacity: true)
+            nextSent = 0
+        }
     }
 
     private static func rows(of result: OpaquePointer) -> [[String?]] {

@@ -15,6 +15,8 @@ public struct ChangeSet: Sendable {
         public var values: [String: String]?
         /// The row must be deleted before `values` are written.
         public var deleteFirst: Bool
+        /// The key's text (`RowChange.keyText`): what `Table.index` is keyed by.
+        var keyText: String
     }
 
     /// One table's keys in first-seen order.
@@ -26,6 +28,8 @@ public struct ChangeSet: Sendable {
 
     public private(set) var tables: [Table] = []
     private var tableIndex: [TableName: Int] = [:]
+    /// The table of the last change: changes mostly come table by table.
+    private var lastTable: Int?
     /// Events added (before collapsing): what memory and batches are bounded by.
     public private(set) var eventCount = 0
 
@@ -34,30 +38,36 @@ public struct ChangeSet: Sendable {
     public var isEmpty: Bool { eventCount == 0 }
 
     public mutating func add(_ change: RowChange) {
-        let row = Row(key: change.key, values: change.kind == .delete ? nil : change.values, deleteFirst: false)
+        let row = Row(key: change.key, values: change.kind == .delete ? nil : change.values, deleteFirst: false,
+                      keyText: change.keyText)
         merge(row, keyText: change.keyText, table: change.table)
         eventCount += 1
     }
 
     /// Lays `later` (changes that came after this set's) over this set.
     public mutating func append(_ later: ChangeSet) {
+        if isEmpty {
+            self = later
+            return
+        }
         for table in later.tables {
-            for (keyText, position) in table.index.sorted(by: { $0.value < $1.value }) {
-                merge(table.rows[position], keyText: keyText, table: table.name)
-            }
+            for row in table.rows { merge(row, keyText: row.keyText, table: table.name) }
         }
         eventCount += later.eventCount
     }
 
     private mutating func merge(_ row: Row, keyText: String, table name: TableName) {
         let tablePosition: Int
-        if let known = tableIndex[name] {
+        if let last = lastTable, tables[last].name == name {
+            tablePosition = last
+        } else if let known = tableIndex[name] {
             tablePosition = known
         } else {
             tablePosition = tables.count
             tableIndex[name] = tablePosition
             tables.append(Table(name: name))
         }
+        lastTable = tablePosition
         guard let existing = tables[tablePosition].index[keyText] else {
             tables[tablePosition].index[keyText] = tables[tablePosition].rows.count
             tables[tablePosition].rows.append(row)

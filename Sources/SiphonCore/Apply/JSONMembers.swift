@@ -12,53 +12,78 @@ public enum JSONMembers {
     /// The members of the object at `bytes` (which holds exactly one object),
     /// in order: each name decoded, each value as its byte range in `bytes`.
     public static func parse(_ bytes: ArraySlice<UInt8>) throws(Malformed) -> [(name: String, value: Range<Int>)] {
-        var index = bytes.startIndex
-        skipSpace(bytes, &index)
-        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "{") else { throw Malformed(description: "not a JSON object") }
-        index += 1
         var members: [(name: String, value: Range<Int>)] = []
-        skipSpace(bytes, &index)
-        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "}") { return members }
-        while true {
+        members.reserveCapacity(8)
+        try forEachMember(bytes) { (name, value) throws(Malformed) in
+            members.append((try decodeString(bytes[name]), value))
+        }
+        return members
+    }
+
+    /// Calls `body` with each member of the object at `bytes` (which holds
+    /// exactly one object), in order: the range of its name's string literal
+    /// (quotes included, not decoded) and the range of its value. For a
+    /// reader that wants a few members by name without making a `String`
+    /// of every name.
+    public static func forEachMember(_ bytes: ArraySlice<UInt8>,
+                                     _ body: (_ name: Range<Int>, _ value: Range<Int>) throws(Malformed) -> Void) throws(Malformed) {
+        // Scanned through a buffer pointer (an event's envelope is most of
+        // what a database sink reads byte by byte); ranges are in `bytes`'s indices.
+        let base = bytes.startIndex
+        try bytes.withUnsafeBufferPointer { (bytes) throws(Malformed) in
+            var index = 0
             skipSpace(bytes, &index)
-            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "\"") else { throw Malformed(description: "expected a member name") }
-            let nameStart = index
-            try skipString(bytes, &index)
-            let name = try decodeString(bytes[nameStart..<index])
-            skipSpace(bytes, &index)
-            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") else { throw Malformed(description: "expected ':' after \(name)") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw Malformed(description: "not a JSON object") }
             index += 1
             skipSpace(bytes, &index)
-            let valueStart = index
-            try skipValue(bytes, &index)
-            members.append((name, valueStart..<index))
-            skipSpace(bytes, &index)
-            guard index < bytes.endIndex else { throw Malformed(description: "unterminated object") }
-            if bytes[index] == UInt8(ascii: "}") { return members }
-            guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or '}'") }
-            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { return }
+            while true {
+                skipSpace(bytes, &index)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Malformed(description: "expected a member name") }
+                let nameStart = index
+                try skipString(bytes, &index)
+                let name = (base + nameStart)..<(base + index)
+                skipSpace(bytes, &index)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                    throw Malformed(description: "expected ':' after \(String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart..<name.upperBound - base]), as: UTF8.self))")
+                }
+                index += 1
+                skipSpace(bytes, &index)
+                let valueStart = index
+                try skipValue(bytes, &index)
+                try body(name, (base + valueStart)..<(base + index))
+                skipSpace(bytes, &index)
+                guard index < bytes.count else { throw Malformed(description: "unterminated object") }
+                if bytes[index] == UInt8(ascii: "}") { return }
+                guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or '}'") }
+                index += 1
+            }
         }
     }
 
     /// The elements of the array at `bytes`, as byte ranges.
     public static func elements(_ bytes: ArraySlice<UInt8>) throws(Malformed) -> [Range<Int>] {
-        var index = bytes.startIndex
-        skipSpace(bytes, &index)
-        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "[") else { throw Malformed(description: "not a JSON array") }
-        index += 1
-        var elements: [Range<Int>] = []
-        skipSpace(bytes, &index)
-        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "]") { return elements }
-        while true {
+        let base = bytes.startIndex
+        return try bytes.withUnsafeBufferPointer { (bytes) throws(Malformed) -> [Range<Int>] in
+            var index = 0
             skipSpace(bytes, &index)
-            let start = index
-            try skipValue(bytes, &index)
-            elements.append(start..<index)
-            skipSpace(bytes, &index)
-            guard index < bytes.endIndex else { throw Malformed(description: "unterminated array") }
-            if bytes[index] == UInt8(ascii: "]") { return elements }
-            guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or ']'") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { throw Malformed(description: "not a JSON array") }
             index += 1
+            var elements: [Range<Int>] = []
+            elements.reserveCapacity(8)
+            skipSpace(bytes, &index)
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { return elements }
+            while true {
+                skipSpace(bytes, &index)
+                let start = index
+                try skipValue(bytes, &index)
+                elements.append((base + start)..<(base + index))
+                skipSpace(bytes, &index)
+                guard index < bytes.count else { throw Malformed(description: "unterminated array") }
+                if bytes[index] == UInt8(ascii: "]") { return elements }
+                guard bytes[index] == UInt8(ascii: ",") else { throw Malformed(description: "expected ',' or ']'") }
+                index += 1
+            }
         }
     }
 
@@ -119,15 +144,15 @@ public enum JSONMembers {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func skipSpace(_ bytes: ArraySlice<UInt8>, _ index: inout Int) {
-        while index < bytes.endIndex, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+    private static func skipSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ index: inout Int) {
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
             index += 1
         }
     }
 
-    private static func skipString(_ bytes: ArraySlice<UInt8>, _ index: inout Int) throws(Malformed) {
+    private static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ index: inout Int) throws(Malformed) {
         index += 1
-        while index < bytes.endIndex {
+        while index < bytes.count {
             switch bytes[index] {
             case UInt8(ascii: "\\"): index += 2
             case UInt8(ascii: "\""): index += 1; return
@@ -137,14 +162,14 @@ public enum JSONMembers {
         throw Malformed(description: "unterminated string")
     }
 
-    private static func skipValue(_ bytes: ArraySlice<UInt8>, _ index: inout Int) throws(Malformed) {
-        guard index < bytes.endIndex else { throw Malformed(description: "missing value") }
+    private static func skipValue(_ bytes: UnsafeBufferPointer<UInt8>, _ index: inout Int) throws(Malformed) {
+        guard index < bytes.count else { throw Malformed(description: "missing value") }
         switch bytes[index] {
         case UInt8(ascii: "\""):
             try skipString(bytes, &index)
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             var depth = 0
-            while index < bytes.endIndex {
+            while index < bytes.count {
                 switch bytes[index] {
                 case UInt8(ascii: "\""):
                     try skipString(bytes, &index)
@@ -160,7 +185,7 @@ public enum JSONMembers {
             throw Malformed(description: "unterminated object or array")
         default:
             let start = index
-            while index < bytes.endIndex {
+            while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || byte == 0x20
                     || byte == 0x0A || byte == 0x0D || byte == 0x09 { break }

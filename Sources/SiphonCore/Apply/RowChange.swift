@@ -47,31 +47,49 @@ public struct RowChange: Sendable {
         let record = batch.events[index]
         guard let table = record.table else { throw SiphonError(.sink, "event \(record.position) has no table") }
         let bytes = batch.buffer.bytes
-        let line = bytes[record.line]
-        let members = try JSONMembers.parse(line)
-        func member(_ name: String) -> ArraySlice<UInt8>? {
-            members.first { $0.name == name }.map { bytes[$0.value] }
+        // The three members it needs, found by their names' bytes: no
+        // `String` is made for the envelope's other members.
+        var keySlice: ArraySlice<UInt8>?, after: ArraySlice<UInt8>?, list: ArraySlice<UInt8>?
+        try JSONMembers.forEachMember(bytes[record.line]) { name, value in
+            let literal = bytes[name]
+            if keySlice == nil, literal.elementsEqual(Self.keyName) {
+                keySlice = bytes[value]
+            } else if after == nil, literal.elementsEqual(Self.afterName) {
+                after = bytes[value]
+            } else if list == nil, literal.elementsEqual(Self.unchangedName) {
+                list = bytes[value]
+            }
         }
-        guard let keySlice = member("key"), keySlice.first == UInt8(ascii: "{") else {
+        guard let keySlice, keySlice.first == UInt8(ascii: "{") else {
             throw SiphonError(.sink, "table \(table) has no primary key (event \(record.position) has a null key): a database sink applies changes by key; add a primary key to the source table or leave it out of source.tables")
         }
         var key: [String: String] = [:]
-        for (name, range) in try JSONMembers.parse(keySlice) { key[name] = String(decoding: bytes[range], as: UTF8.self) }
+        try JSONMembers.forEachMember(keySlice) { (name, value) throws(JSONMembers.Malformed) in
+            key[try JSONMembers.decodeString(bytes[name])] = String(decoding: bytes[value], as: UTF8.self)
+        }
         let keyText = String(decoding: keySlice, as: UTF8.self)
         if record.op == .delete {
             return RowChange(kind: .delete, table: table, keyText: keyText, key: key, values: [:])
         }
-        guard let after = member("after"), after.first == UInt8(ascii: "{") else {
+        guard let after, after.first == UInt8(ascii: "{") else {
             throw SiphonError(.sink, "event \(record.position) of table \(table) has no 'after' row")
         }
         var unchanged: Set<String> = []
-        if let list = member("unchanged"), list.first == UInt8(ascii: "[") {
+        if let list, list.first == UInt8(ascii: "[") {
             for range in try JSONMembers.elements(list) { unchanged.insert(try JSONMembers.decodeString(bytes[range])) }
         }
         var values: [String: String] = [:]
-        for (name, range) in try JSONMembers.parse(after) where !unchanged.contains(name) {
-            values[name] = String(decoding: bytes[range], as: UTF8.self)
+        values.reserveCapacity(key.count + 8)
+        try JSONMembers.forEachMember(after) { (name, value) throws(JSONMembers.Malformed) in
+            let column = try JSONMembers.decodeString(bytes[name])
+            if unchanged.isEmpty || !unchanged.contains(column) {
+                values[column] = String(decoding: bytes[value], as: UTF8.self)
+            }
         }
         return RowChange(kind: .upsert, table: table, keyText: keyText, key: key, values: values)
     }
+
+    private static let keyName = Array("\"key\"".utf8)
+    private static let afterName = Array("\"after\"".utf8)
+    private static let unchangedName = Array("\"unchanged\"".utf8)
 }

@@ -6,7 +6,9 @@
 ///
 /// - Complete source transactions collect in `complete` and are committed
 ///   together when `flush` is called, or sooner once `maxEvents` events or
-///   `maxDelay` have collected.
+///   `maxDelay` have collected; with `commitsEachBatch`, also at the end of
+///   every `write` (for a target that pipelines: it executes one batch while
+///   the next is read, and a backlog's batches are already large).
 /// - The source transaction in progress collects in `current`. When it
 ///   grows to `maxEvents` events, it is written into an open target
 ///   transaction (after `complete`), and again for every further
@@ -17,12 +19,18 @@
 ///   transaction's end.
 /// - A table's first snapshot row empties the table first: a snapshot
 ///   (also one taken again after a crash) replaces the table's rows.
+/// - A commit may still be under way at the target when the next events are
+///   read (`ApplyTarget.confirm`): it is confirmed before the next commit is
+///   sent and in `flush`, and only a confirmed commit's position is
+///   `committed`, so at most one target transaction is in flight while the
+///   next is collected.
 ///
 /// Not thread-safe: the sink calls it from the pipeline's thread only.
 public final class TransactionApplier: @unchecked Sendable {
     private let target: any ApplyTarget
     private let maxEvents: Int
     private let maxDelay: Duration
+    private let commitsEachBatch: Bool
     private var complete = ChangeSet()
     /// The end of the last source transaction in `complete` (or in the open target transaction).
     private var completeEnd: Position?
@@ -30,13 +38,16 @@ public final class TransactionApplier: @unchecked Sendable {
     private var current = ChangeSet()
     /// A target transaction is open and holds changes not yet committed.
     private var targetOpen = false
-    /// The position stored with the last commit (or read back by `open`).
+    /// The position stored with the last confirmed commit (or read back by `open`).
     public private(set) var committed: Position?
+    /// The position of a commit sent and not yet confirmed.
+    private var unconfirmed: Position?
 
-    public init(target: any ApplyTarget, maxEvents: Int, maxDelay: Duration) {
+    public init(target: any ApplyTarget, maxEvents: Int, maxDelay: Duration, commitsEachBatch: Bool = false) {
         self.target = target
         self.maxEvents = max(1, maxEvents)
         self.maxDelay = maxDelay
+        self.commitsEachBatch = commitsEachBatch
     }
 
     /// Connects and reads the stored position back.
@@ -73,6 +84,8 @@ public final class TransactionApplier: @unchecked Sendable {
             }
             if record.endsTransaction { try await endTransaction(at: record.position) }
         }
+        // The previous batch's commit is confirmed first: at most one is in flight.
+        if commitsEachBatch, !targetOpen { try await commitComplete() }
     }
 
     /// Commits every complete source transaction collected; returns the
@@ -82,6 +95,7 @@ public final class TransactionApplier: @unchecked Sendable {
         // An open target transaction holds part of the source transaction
         // in progress (every other commits at its end): it waits for that end.
         if !targetOpen { try await commitComplete() }
+        try await confirmCommit()
         return committed
     }
 
@@ -98,6 +112,7 @@ public final class TransactionApplier: @unchecked Sendable {
         completeEnd = nil
         completeSince = nil
         targetOpen = false
+        unconfirmed = nil
     }
 
     private func endTransaction(at position: Position) async throws {
@@ -124,14 +139,24 @@ public final class TransactionApplier: @unchecked Sendable {
     }
 
     private func commitComplete() async throws {
-        guard let end = completeEnd, end != committed else { return }
+        guard let end = completeEnd, end != committed, end != unconfirmed else { return }
         try await beginIfNeeded()
         if !complete.isEmpty { try await target.apply(complete) }
+        // The previous commit, which the target has had the time it took to
+        // read and send this one's changes to finish.
+        try await confirmCommit()
         try await target.commit(through: end)
         targetOpen = false
-        committed = end
+        unconfirmed = end
         complete = ChangeSet()
         completeSince = nil
+    }
+
+    private func confirmCommit() async throws {
+        guard let pending = unconfirmed else { return }
+        try await target.confirm()
+        committed = pending
+        unconfirmed = nil
     }
 
     private func beginIfNeeded() async throws {
