@@ -192,10 +192,13 @@ public final class NatsSink: Sink {
             }
             let subject = try session.subject(for: event, batch: batch)
             var first = false
-            for needed in [subject] + (configuration.transactionMetadata ? [try session.transactionSubject(for: event, batch: batch)] : [])
-            where session.needsLookup(needed) {
-                try await session.lookUp(needed)
-                first = true
+            if session.setup.expectation.isPerSubject {
+                // Only per-subject mode looks subjects up (no array per event otherwise: this is the hot path).
+                for needed in [subject] + (configuration.transactionMetadata ? [try session.transactionSubject(for: event, batch: batch)] : [])
+                where session.needsLookup(needed) {
+                    try await session.lookUp(needed)
+                    first = true
+                }
             }
             try session.send(batch, index, subject: subject)
             // Per-subject mode: the subject's later messages carry no
