@@ -146,52 +146,59 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                 throw SiphonError(.sink, "target table \(name) (for source table \(group.name)) does not exist, and no schema-change event has described it since the sink started: create it, or start the pipeline from the beginning (siphon offsets reset) so that it is created")
             }
             guard !table.primaryKey.isEmpty else {
-                throw SiphonError(.sink, "target table \(name) has no primary key: the sink applies changes by key; add the source table's key (\(group.rows.first.map { $0.key.keys.sorted().joined(separator: ", ") } ?? "")) as its primary key")
+                throw SiphonError(.sink, "target table \(name) has no primary key: the sink applies changes by key; add the source table's key (\(group.rows.first.flatMap { try? $0.key() }.map { $0.columns.names.sorted().joined(separator: ", ") } ?? "")) as its primary key")
             }
-            var deletes: [[String: String]] = []
+            var deletes: [RowValues] = []
             // Rows by the columns they carry, in first-seen order; rows
-            // mostly carry the same columns as the row before them, which
-            // is checked without sorting or hashing the names.
-            var upserts: [(columns: [String], rows: [[String: String]])] = []
+            // mostly carry the same column list as the row before them.
+            var upserts: [(columns: ColumnList, rows: [RowValues])] = []
             var groupOf: [[String]: Int] = [:]
             for row in group.rows {
-                if row.values == nil || row.deleteFirst { deletes.append(row.key) }
+                if row.values == nil || row.deleteFirst { deletes.append(try row.key()) }
                 guard let values = row.values else { continue }
-                if let last = upserts.indices.last, upserts[last].columns.count == values.count,
-                   upserts[last].columns.allSatisfy({ values[$0] != nil }) {
+                if let last = upserts.indices.last, upserts[last].columns.sameNames(as: values.columns) {
                     upserts[last].rows.append(values)
-                    continue
-                }
-                let columns = values.keys.sorted()
-                if let known = groupOf[columns] {
+                } else if let known = groupOf[values.columns.names] {
                     upserts[known].rows.append(values)
                 } else {
-                    groupOf[columns] = upserts.count
-                    upserts.append((columns, [values]))
+                    groupOf[values.columns.names] = upserts.count
+                    upserts.append((values.columns, [values]))
                 }
             }
             if let key = deletes.first {
                 try check(key: key, of: table, source: group.name)
-                try await connection.send(ApplyStatements.delete(table), [ApplyStatements.payload(deletes, columns: table.primaryKey)],
-                                          prepare: true, doing: "deleting \(deletes.count) rows from \(name)")
+                let columns = table.primaryKey
+                let parameters = try ApplyStatements.parameters(rows: deletes.count, columns: columns, table: group.name) { row, column in
+                    guard let text = deletes[row].text(columns[column]) else {
+                        throw SiphonError(.sink, "a delete of source table \(group.name) has the key \(deletes[row].columns.names.joined(separator: ", ")), target table \(name) the primary key (\(columns.joined(separator: ", "))): give both the same primary key")
+                    }
+                    return text
+                }
+                try await connection.send(ApplyStatements.delete(table), parameters, prepare: true,
+                                          doing: "deleting \(deletes.count) rows from \(name)")
             }
-            for (columns, rows) in upserts {
+            for (list, rows) in upserts {
+                let columns = list.names
                 if let missing = columns.first(where: { table.column($0) == nil }) {
                     throw SiphonError(.sink, "source table \(group.name) has column \(missing), which target table \(name) lacks: add it to the target table (the sink adds columns when a schema-change event says they were added)")
                 }
                 if let key = table.primaryKey.first(where: { !columns.contains($0) }) {
                     throw SiphonError(.sink, "rows of source table \(group.name) do not carry column \(key) of target table \(name)'s primary key (\(table.primaryKey.joined(separator: ", "))): give the target table the source table's primary key")
                 }
-                try await connection.send(ApplyStatements.upsert(table, columns: columns), [ApplyStatements.payload(rows, columns: columns)],
-                                          prepare: true, doing: "writing \(rows.count) rows to \(name)")
+                // Every row of the group carries these columns in this order.
+                let parameters = try ApplyStatements.parameters(rows: rows.count, columns: columns, table: group.name) { row, column in
+                    rows[row].text(at: column)
+                }
+                try await connection.send(ApplyStatements.upsert(table, columns: columns), parameters, prepare: true,
+                                          doing: "writing \(rows.count) rows to \(name)")
             }
         }
     }
 
     /// The event's key must be the target's primary key.
-    private func check(key: [String: String], of table: TargetTable, source: TableName) throws {
-        guard Set(key.keys) == Set(table.primaryKey) else {
-            throw SiphonError(.sink, "source table \(source) is keyed by (\(key.keys.sorted().joined(separator: ", "))), target table \(table.name) by (\(table.primaryKey.joined(separator: ", "))): give both the same primary key")
+    private func check(key: RowValues, of table: TargetTable, source: TableName) throws {
+        guard Set(key.columns.names) == Set(table.primaryKey) else {
+            throw SiphonError(.sink, "source table \(source) is keyed by (\(key.columns.names.sorted().joined(separator: ", "))), target table \(table.name) by (\(table.primaryKey.joined(separator: ", "))): give both the same primary key")
         }
     }
 }

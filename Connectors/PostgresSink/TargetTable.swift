@@ -10,6 +10,8 @@ struct TargetTable: Sendable {
         /// The type's name in pg_type (`int4`, `_text`, `jsonb`), of the base type for a domain.
         var typeName: String
         var notNull: Bool
+        /// The type's array element delimiter (`,`, or `;` for `box`).
+        var delimiter: String = ","
     }
 
     var name: TableName
@@ -25,7 +27,7 @@ struct TargetTable: Sendable {
         let columns = try await connection.query("""
             SELECT a.attname, format_type(a.atttypid, a.atttypmod),
                    CASE WHEN t.typtype = 'd' THEN (SELECT b.typname FROM pg_type b WHERE b.oid = t.typbasetype) ELSE t.typname END,
-                   a.attnotnull
+                   a.attnotnull, t.typdelim::text
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
@@ -40,7 +42,8 @@ struct TargetTable: Sendable {
             """, [name.schema, name.name], doing: "reading the primary key of \(name)")
         return TargetTable(
             name: name,
-            columns: columns.map { Column(name: $0[0] ?? "", type: $0[1] ?? "text", typeName: $0[2] ?? "text", notNull: $0[3] == "t") },
+            columns: columns.map { Column(name: $0[0] ?? "", type: $0[1] ?? "text", typeName: $0[2] ?? "text", notNull: $0[3] == "t",
+                                   delimiter: $0[4] ?? ",") },
             primaryKey: key.compactMap { $0[0] })
     }
 }

@@ -13,8 +13,8 @@ extension SQLiteTarget {
                 throw SiphonError(.sink, "target table \(name) in \(configuration.path) has no primary key: the sink applies changes by key; give it the source table's key")
             }
             for row in group.rows {
-                if row.values == nil || row.deleteFirst { try delete(row.key, from: name, table, source: group.name) }
-                if let values = row.values { try upsert(values, into: name, table, source: group.name) }
+                if row.values == nil || row.deleteFirst { try delete(row.key().dictionary, from: name, table, source: group.name) }
+                if let values = row.values { try upsert(values.dictionary, into: name, table, source: group.name) }
             }
         }
     }

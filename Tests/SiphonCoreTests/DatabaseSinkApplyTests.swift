@@ -20,11 +20,31 @@ final class DatabaseSinkApplyTests: XCTestCase {
         XCTAssertThrowsError(try JSONMembers.parse(ArraySlice(Array(#"{"a":1"#.utf8))))
     }
 
+    // MARK: RowChange
+
+    func testRowsOfATableShareOneColumnListUntilTheirColumnsChange() throws {
+        var batch = EventBatch()
+        TestEvents.append(to: &batch, position: Position(high: 1, low: 1), key: 1, note: "a \"quoted\" n\u{F6}te")
+        TestEvents.append(to: &batch, position: Position(high: 1, low: 2), key: 2, note: "b")
+        TestEvents.append(to: &batch, position: Position(high: 1, low: 3), key: 3)
+        TestEvents.append(to: &batch, position: Position(high: 1, low: 4), key: 4, table: TableName(schema: "s", name: "u"), note: "c")
+        let lists = ColumnLists()
+        let rows = try batch.events.indices.map { try RowChange.parse(batch, $0, columns: lists) }
+        XCTAssertTrue(rows[0].values!.columns === rows[1].values!.columns)
+        XCTAssertEqual(rows[0].values?.dictionary, ["id": "1", "note": #""a \"quoted\" n\#u{F6}te""#])
+        XCTAssertEqual(rows[1].values?.dictionary, ["id": "2", "note": #""b""#])
+        XCTAssertEqual(rows[2].values?.columns.names, ["id"])
+        XCTAssertEqual(rows[3].values?.columns.names, ["id", "note"])
+        XCTAssertFalse(rows[3].values!.columns === rows[0].values!.columns, "lists are per table")
+        XCTAssertEqual(try rows[2].key().dictionary, ["id": "3"])
+        XCTAssertEqual(rows[2].keyText, #"{"id":3}"#)
+    }
+
     // MARK: ChangeSet
 
     private func change(_ kind: RowChange.Kind, _ key: Int, _ values: [String: String] = [:], table: String = "t") -> RowChange {
-        RowChange(kind: kind, table: TableName(schema: "s", name: table), keyText: "{\"id\":\(key)}", key: ["id": "\(key)"],
-                  values: kind == .delete ? [:] : values.merging(["id": "\(key)"]) { a, _ in a })
+        RowChange(kind: kind, table: TableName(schema: "s", name: table), keyText: "{\"id\":\(key)}",
+                  values: values.merging(["id": "\(key)"]) { a, _ in a })
     }
 
     func testCollapsingKeepsTheLastStateAndWhatLaterChangesDoNotCarry() {
@@ -40,10 +60,10 @@ final class DatabaseSinkApplyTests: XCTestCase {
         XCTAssertEqual(set.tables.map(\.name.name), ["t", "u"])
         let rows = set.tables[0].rows
         XCTAssertEqual(rows.count, 3)
-        XCTAssertEqual(rows[0].values, ["id": "1", "v": "2", "big": "\"x\""])
+        XCTAssertEqual(rows[0].values?.dictionary, ["id": "1", "v": "2", "big": "\"x\""])
         XCTAssertFalse(rows[0].deleteFirst)
         XCTAssertNil(rows[1].values)
-        XCTAssertEqual(rows[2].values, ["id": "3", "v": "3"])
+        XCTAssertEqual(rows[2].values?.dictionary, ["id": "3", "v": "3"])
         XCTAssertTrue(rows[2].deleteFirst)
     }
 
@@ -56,7 +76,7 @@ final class DatabaseSinkApplyTests: XCTestCase {
         later.add(change(.upsert, 2, ["v": "2"]))
         first.append(later)
         XCTAssertEqual(first.eventCount, 4)
-        XCTAssertEqual(first.tables[0].rows.map(\.values), [["id": "1", "v": "2"], ["id": "2", "v": "2"]])
+        XCTAssertEqual(first.tables[0].rows.map(\.values?.dictionary), [["id": "1", "v": "2"], ["id": "2", "v": "2"]])
         XCTAssertEqual(first.tables[0].rows.map(\.deleteFirst), [true, false])
     }
 

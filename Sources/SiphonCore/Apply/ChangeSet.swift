@@ -10,13 +10,15 @@
 public struct ChangeSet: Sendable {
     /// The state of one key.
     public struct Row: Sendable {
-        public var key: [String: String]
         /// nil: the key is deleted.
-        public var values: [String: String]?
+        public var values: RowValues?
         /// The row must be deleted before `values` are written.
         public var deleteFirst: Bool
         /// The key's text (`RowChange.keyText`): what `Table.index` is keyed by.
-        var keyText: String
+        public var keyText: String
+
+        /// The key's columns and values.
+        public func key() throws -> RowValues { try RowValues.parse(object: keyText) }
     }
 
     /// One table's keys in first-seen order.
@@ -38,8 +40,7 @@ public struct ChangeSet: Sendable {
     public var isEmpty: Bool { eventCount == 0 }
 
     public mutating func add(_ change: RowChange) {
-        let row = Row(key: change.key, values: change.kind == .delete ? nil : change.values, deleteFirst: false,
-                      keyText: change.keyText)
+        let row = Row(values: change.kind == .delete ? nil : change.values, deleteFirst: false, keyText: change.keyText)
         merge(row, keyText: change.keyText, table: change.table)
         eventCount += 1
     }
@@ -77,7 +78,7 @@ public struct ChangeSet: Sendable {
         var merged = row
         if let values = row.values, !row.deleteFirst {
             if let earlierValues = earlier.values {
-                merged.values = earlierValues.merging(values) { $1 }
+                merged.values = earlierValues.overlaid(with: values)
                 merged.deleteFirst = earlier.deleteFirst
             } else {
                 // Deleted, then written again.

@@ -36,6 +36,8 @@ public final class TransactionApplier: @unchecked Sendable {
     private var completeEnd: Position?
     private var completeSince: ContinuousClock.Instant?
     private var current = ChangeSet()
+    /// Each table's latest column list, shared by the rows that carry it.
+    private let columnLists = ColumnLists()
     /// A target transaction is open and holds changes not yet committed.
     private var targetOpen = false
     /// The position stored with the last confirmed commit (or read back by `open`).
@@ -67,9 +69,9 @@ public final class TransactionApplier: @unchecked Sendable {
                 guard let table = record.table else { break }
                 try await writeCollected()
                 try await target.truncate(table)
-                current.add(try RowChange.parse(batch, index))
+                current.add(try RowChange.parse(batch, index, columns: columnLists))
             case .create, .update, .read, .delete:
-                current.add(try RowChange.parse(batch, index))
+                current.add(try RowChange.parse(batch, index, columns: columnLists))
                 if current.eventCount >= maxEvents { try await writeCollected() }
             case .truncate:
                 guard let table = record.table else { break }
