@@ -96,6 +96,23 @@ final class DatabasePair: @unchecked Sendable {
         running = nil
     }
 
+    /// The error the pipeline stopped with, nil when it is still running
+    /// after `timeout` (it is then stopped) or stopped without one.
+    func stopReason(within timeout: Duration) async -> (any Error)? {
+        guard let running else { return nil }
+        let watchdog = Task { [pipeline] in
+            try? await Task.sleep(for: timeout)
+            pipeline?.stop()
+        }
+        defer { watchdog.cancel() }
+        do {
+            try await running.value
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Waits until `sourceQuery` on the source reads as `targetQuery` on the
     /// target (and has `rows` lines, when given).
     func waitUntilEqual(source sourceQuery: String, target targetQuery: String? = nil, rows: Int? = nil,

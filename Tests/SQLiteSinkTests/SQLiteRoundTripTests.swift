@@ -88,6 +88,24 @@ final class SQLiteRoundTripTests: XCTestCase {
         try await pair.stop()
     }
 
+    /// SQLite text may hold U+0000, which PostgreSQL text cannot: the
+    /// pipeline stops with one error naming table and column, and the
+    /// target keeps what came before it (nothing cut short, nothing skipped).
+    func testANulCharacterStopsAnSQLiteToPostgresPipelineNamingTheColumn() async throws {
+        let folder = try TemporaryDirectory()
+        let source = try Side.newSQLite(in: folder, name: "app.db")
+        let target = try Side.newPostgres()
+        try source.sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'fine');")
+        let pair = DatabasePair(source: source, target: target, folder: folder)
+        try pair.start()
+        try await pair.waitUntilEqual(source: "SELECT id, body FROM notes ORDER BY id", rows: 1)
+        try source.sql("INSERT INTO notes VALUES (2, 'a' || char(0) || 'b');")
+        let reason = await pair.stopReason(within: .seconds(30))
+        let message = reason.map { String(describing: $0) } ?? "still running"
+        XCTAssertTrue(message.contains("U+0000") && message.contains("column body") && message.contains("main.notes"), message)
+        XCTAssertEqual(try target.sql("SELECT id, body FROM notes ORDER BY id"), "1|fine")
+    }
+
     /// SQLite to SQLite: declared types kept; `SELECT *` and every value's
     /// storage class equal on both files.
     func testSQLiteToSQLite() async throws {
