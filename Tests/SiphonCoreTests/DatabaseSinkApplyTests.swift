@@ -40,6 +40,33 @@ final class DatabaseSinkApplyTests: XCTestCase {
         XCTAssertEqual(rows[2].keyText, #"{"id":3}"#)
     }
 
+    /// A database sink reads `key` and `after` where the source recorded
+    /// them: the ranges must follow the events when batches are split,
+    /// joined, or an event is edited in place.
+    func testRecordedRangesFollowEventsWhenBatchesAreSplitJoinedAndEdited() throws {
+        var batch = EventBatch()
+        for key in 1...3 { TestEvents.append(to: &batch, position: Position(high: 1, low: UInt64(key)), key: key, note: "n\(key)") }
+        func rows(_ batch: EventBatch) throws -> [[String: String]] {
+            try batch.events.indices.map { try RowChange.parse(batch, $0).values!.dictionary }
+        }
+        let expected = (1...3).map { ["id": "\($0)", "note": "\"n\($0)\""] }
+        let tail = batch.suffix(after: Position(high: 1, low: 1))
+        XCTAssertEqual(try rows(tail), Array(expected[1...]))
+        var joined = EventBatch()
+        TestEvents.append(to: &joined, position: Position(high: 0, low: 1), key: 9, note: "a longer note than the others")
+        joined.append(tail)
+        XCTAssertEqual(try rows(joined).dropFirst().map { $0 }, Array(expected[1...]))
+        var split = batch
+        let last = split.removeLastEvent()
+        XCTAssertEqual(try rows(last), [expected[2]])
+        XCTAssertEqual(try rows(split), Array(expected[..<2]))
+        // An edit before `after` (the event's id) moves it; the row still reads the same.
+        let line = split.events[1].line
+        let id = Array(split.data[line]).firstRange(of: Array("\"id\":\"".utf8))!
+        split.replaceInLastEvent((line.lowerBound + id.upperBound)..<(line.lowerBound + id.upperBound + 2), with: Array("longer-than-two".utf8))
+        XCTAssertEqual(try rows(split), Array(expected[..<2]))
+    }
+
     // MARK: ChangeSet
 
     private func change(_ kind: RowChange.Kind, _ key: Int, _ values: [String: String] = [:], table: String = "t") -> RowChange {

@@ -51,7 +51,13 @@ extension EventBatch {
         buffer.appendRaw("\"before\":")
         if !images(.before, &buffer) { buffer.appendNull() }
         buffer.appendRaw(",\"after\":")
-        if !images(.after, &buffer) { buffer.appendNull() }
+        let afterStart = buffer.count
+        var afterRange: Range<Int>?
+        if images(.after, &buffer) {
+            afterRange = afterStart..<buffer.count
+        } else {
+            buffer.appendNull()
+        }
         buffer.appendRaw(",\"source\":")
         source(&buffer)
         appendTransaction(transaction)
@@ -67,16 +73,22 @@ extension EventBatch {
         buffer.appendRaw(",\"schema_version\":")
         buffer.appendInt(schemaVersion)
         let unchanged = unchangedColumns()
+        var unchangedRange: Range<Int>?
         if !unchanged.isEmpty {
-            buffer.appendRaw(",\"unchanged\":[")
+            buffer.appendRaw(",\"unchanged\":")
+            let listStart = buffer.count
+            buffer.appendByte(UInt8(ascii: "["))
             for (index, name) in unchanged.enumerated() {
                 if index > 0 { buffer.appendByte(UInt8(ascii: ",")) }
                 buffer.appendString(name)
             }
             buffer.appendByte(UInt8(ascii: "]"))
+            unchangedRange = listStart..<buffer.count
         }
         endCloudEvent(cloud, partitionKey: keyRange)
         finishEvent(position: position, op: op, table: table, start: start, key: keyRange)
+        events[events.count - 1].after = afterRange
+        events[events.count - 1].unchanged = unchangedRange
     }
 
     /// Appends a schema-change event, in the shape of Debezium's schema

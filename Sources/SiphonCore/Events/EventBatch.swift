@@ -35,6 +35,11 @@ public struct EventRecord: Sendable {
     public var line: Range<Int>
     /// The event's `key` object, when it has one (a Kafka message key, say).
     public var key: Range<Int>?
+    /// A row event's `after` object, when it has one (not for a delete), and
+    /// its `unchanged` array, when it has one: what a database sink reads,
+    /// without scanning the rest of the event.
+    public var after: Range<Int>?
+    public var unchanged: Range<Int>?
     /// The last event of its source transaction: a sink that applies
     /// changes may commit after it (never between two events of one
     /// transaction). Snapshot rows and events outside transactions (schema
@@ -42,6 +47,21 @@ public struct EventRecord: Sendable {
     /// and carry it too. A source sets it only on the actual last event, so
     /// a batch handed over in the middle of a transaction ends without it.
     public var endsTransaction = false
+
+    /// This record with its ranges that start at `boundary` or later moved
+    /// by `offset` bytes (its line's end always).
+    func shifted(by offset: Int, from boundary: Int = Int.min) -> EventRecord {
+        func move(_ range: Range<Int>?) -> Range<Int>? {
+            guard let range, range.lowerBound >= boundary else { return range }
+            return (range.lowerBound + offset)..<(range.upperBound + offset)
+        }
+        var moved = self
+        moved.line = (line.lowerBound >= boundary ? line.lowerBound + offset : line.lowerBound)..<(line.upperBound + offset)
+        moved.key = move(key)
+        moved.after = move(after)
+        moved.unchanged = move(unchanged)
+        return moved
+    }
 }
 
 /// Events in position order, rendered once as JSON Lines in one buffer.
@@ -94,12 +114,7 @@ public struct EventBatch: Sendable {
         result.resumable = resumable
         result.commitUnixMillis = commitUnixMillis
         result.buffer.appendRaw(buffer.bytes[offset...])
-        result.events = events[first...].map { record in
-            var moved = record
-            moved.line = (record.line.lowerBound - offset)..<(record.line.upperBound - offset)
-            moved.key = record.key.map { ($0.lowerBound - offset)..<($0.upperBound - offset) }
-            return moved
-        }
+        result.events = events[first...].map { $0.shifted(by: -offset) }
         return result
     }
 
@@ -122,10 +137,7 @@ public struct EventBatch: Sendable {
         moved.resumable = resumable
         moved.commitUnixMillis = commitUnixMillis
         moved.buffer.appendRaw(buffer.bytes[start...])
-        var record = last
-        record.line = (last.line.lowerBound - start)..<(last.line.upperBound - start)
-        record.key = last.key.map { ($0.lowerBound - start)..<($0.upperBound - start) }
-        moved.events.append(record)
+        moved.events.append(last.shifted(by: -start))
         buffer.bytes.removeSubrange(start...)
         return moved
     }
@@ -134,15 +146,10 @@ public struct EventBatch: Sendable {
     /// JSON, with `replacement` (a source correcting a value it could only
     /// know later, such as the snapshot marker of a table's last row).
     public mutating func replaceInLastEvent(_ range: Range<Int>, with replacement: [UInt8]) {
-        guard var last = events.popLast() else { return }
+        guard let last = events.popLast() else { return }
         precondition(last.line.contains(range.lowerBound) && range.upperBound <= last.line.upperBound)
         buffer.bytes.replaceSubrange(range, with: replacement)
-        let shift = replacement.count - range.count
-        last.line = last.line.lowerBound..<(last.line.upperBound + shift)
-        if let key = last.key, key.lowerBound >= range.upperBound {
-            last.key = (key.lowerBound + shift)..<(key.upperBound + shift)
-        }
-        events.append(last)
+        events.append(last.shifted(by: replacement.count - range.count, from: range.upperBound))
     }
 
     /// Appends the events of `other`, which must all come after this batch's.
@@ -150,12 +157,7 @@ public struct EventBatch: Sendable {
         if !other.isEmpty { commitUnixMillis = other.commitUnixMillis }
         let offset = buffer.count
         buffer.appendRaw(other.buffer.bytes)
-        events.append(contentsOf: other.events.map { record in
-            var moved = record
-            moved.line = (record.line.lowerBound + offset)..<(record.line.upperBound + offset)
-            moved.key = record.key.map { ($0.lowerBound + offset)..<($0.upperBound + offset) }
-            return moved
-        })
+        events.append(contentsOf: other.events.map { $0.shifted(by: offset) })
     }
 
     /// Removes every event, keeping the allocated capacity.
