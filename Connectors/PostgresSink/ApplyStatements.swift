@@ -40,6 +40,8 @@ enum ApplyStatements {
                     try literal.append(json: try value(row, column))
                 } catch is ArrayLiteral.NulCharacter {
                     throw SiphonError(.sink, "a value of column \(columns[column]) of table \(table) holds the character U+0000, which PostgreSQL text cannot store: remove it at the source, or leave the table out of the pipeline")
+                } catch let error as JSONMembers.Malformed {
+                    throw SiphonError(.sink, "a value of column \(columns[column]) of table \(table) is not valid JSON (\(error)): the event was damaged between the source and the sink")
                 }
             }
             parameters.append(literal.finish())

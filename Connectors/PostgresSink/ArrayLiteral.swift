@@ -1,3 +1,5 @@
+import SiphonCore
+
 /// A PostgreSQL array literal (`{"a","b c",NULL,12}`) built from event
 /// values (the JSON text of each, docs/EVENTS.md): the sink passes each
 /// column of a batch as one such parameter and `unnest`s them, so the
@@ -27,7 +29,8 @@ struct ArrayLiteral {
     }
 
     /// Appends the element for the JSON value `value`.
-    mutating func append(json value: ArraySlice<UInt8>) throws(NulCharacter) {
+    /// Throws `NulCharacter`, or `JSONMembers.Malformed` for a string that is not JSON.
+    mutating func append(json value: ArraySlice<UInt8>) throws {
         if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
         guard let first = value.first else { return bytes.append(contentsOf: Self.null) }
@@ -40,7 +43,7 @@ struct ArrayLiteral {
                 bytes.append(contentsOf: value)
             } else {
                 bytes.append(UInt8(ascii: "\""))
-                try appendDecoded(body)
+                try appendDecoded(value)
                 bytes.append(UInt8(ascii: "\""))
             }
         case UInt8(ascii: "n"):
@@ -61,75 +64,12 @@ struct ArrayLiteral {
 
     private static let null = Array("NULL".utf8)
 
-    /// A JSON string's body decoded, with `"` and `\` escaped for the array.
-    private mutating func appendDecoded(_ body: ArraySlice<UInt8>) throws(NulCharacter) {
-        var index = body.startIndex
-        var pendingHigh: UInt32?
-        while index < body.endIndex {
-            let byte = body[index]
-            guard byte == UInt8(ascii: "\\"), index + 1 < body.endIndex else {
-                if let high = pendingHigh { try appendScalar(high); pendingHigh = nil }
-                // (A `\` here would be a dangling one, which JSON never has.)
-                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
-                bytes.append(byte)
-                index += 1
-                continue
-            }
-            let escaped = body[index + 1]
-            index += 2
-            if escaped == UInt8(ascii: "u") {
-                guard index + 4 <= body.endIndex, let code = Self.hex(body[index..<(index + 4)]) else {
-                    // Not an escape JSON allows: its text as it is.
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\"), escaped])
-                    continue
-                }
-                index += 4
-                if (0xD800...0xDBFF).contains(code) {
-                    if let high = pendingHigh { try appendScalar(high) }
-                    pendingHigh = code
-                } else if (0xDC00...0xDFFF).contains(code), let high = pendingHigh {
-                    try appendScalar(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00))
-                    pendingHigh = nil
-                } else {
-                    if let high = pendingHigh { try appendScalar(high); pendingHigh = nil }
-                    try appendScalar(code)
-                }
-                continue
-            }
-            if let high = pendingHigh { try appendScalar(high); pendingHigh = nil }
-            switch escaped {
-            case UInt8(ascii: "n"): bytes.append(0x0A)
-            case UInt8(ascii: "t"): bytes.append(0x09)
-            case UInt8(ascii: "r"): bytes.append(0x0D)
-            case UInt8(ascii: "b"): bytes.append(0x08)
-            case UInt8(ascii: "f"): bytes.append(0x0C)
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), escaped])
-            default: bytes.append(escaped)
-            }
+    /// A JSON string decoded, with `"` and `\` escaped for the array.
+    private mutating func appendDecoded(_ literal: ArraySlice<UInt8>) throws {
+        for byte in try JSONMembers.decodeStringBytes(literal) {
+            if byte == 0 { throw NulCharacter() }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
         }
-        if let high = pendingHigh { try appendScalar(high) }
-    }
-
-    /// A scalar in UTF-8 (a lone surrogate as U+FFFD), escaped for the array.
-    private mutating func appendScalar(_ value: UInt32) throws(NulCharacter) {
-        if value == 0 { throw NulCharacter() }
-        if value == UInt32(UInt8(ascii: "\"")) || value == UInt32(UInt8(ascii: "\\")) { bytes.append(UInt8(ascii: "\\")) }
-        let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
-        bytes.append(contentsOf: UTF8.encode(scalar)!)
-    }
-
-    private static func hex(_ digits: ArraySlice<UInt8>) -> UInt32? {
-        var value: UInt32 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt32(nibble)
-        }
-        return value
     }
 }

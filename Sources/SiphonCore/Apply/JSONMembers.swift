@@ -94,13 +94,23 @@ public enum JSONMembers {
         }
         let body = literal.dropFirst().dropLast()
         if !body.contains(UInt8(ascii: "\\")) { return String(decoding: body, as: UTF8.self) }
+        return String(decoding: try decodeStringBytes(literal), as: UTF8.self)
+    }
+
+    /// A JSON string literal (quotes included) decoded to UTF-8 (a lone
+    /// surrogate as U+FFFD; `\u0000` as a zero byte, which the caller
+    /// decides about).
+    public static func decodeStringBytes(_ literal: ArraySlice<UInt8>) throws(Malformed) -> [UInt8] {
+        guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else {
+            throw Malformed(description: "not a JSON string")
+        }
+        let body = literal.dropFirst().dropLast()
         var out: [UInt8] = []
         out.reserveCapacity(body.count)
         var index = body.startIndex
         var pendingHigh: UInt32?
         func appendScalar(_ value: UInt32) {
-            let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
-            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            out.append(contentsOf: UTF8.encode(Unicode.Scalar(value) ?? "\u{FFFD}")!)
         }
         while index < body.endIndex {
             let byte = body[index]
@@ -114,7 +124,7 @@ public enum JSONMembers {
             let escaped = body[index + 1]
             index += 2
             if escaped == UInt8(ascii: "u") {
-                guard index + 4 <= body.endIndex, let code = UInt32(String(decoding: body[index..<(index + 4)], as: UTF8.self), radix: 16) else {
+                guard index + 4 <= body.endIndex, let code = hex(body[index..<(index + 4)]) else {
                     throw Malformed(description: "bad \\u escape")
                 }
                 index += 4
@@ -141,7 +151,22 @@ public enum JSONMembers {
             }
         }
         if let high = pendingHigh { appendScalar(high) }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+
+    private static func hex(_ digits: ArraySlice<UInt8>) -> UInt32? {
+        var value: UInt32 = 0
+        for digit in digits {
+            let nibble: UInt8
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(nibble)
+        }
+        return value
     }
 
     private static func skipSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ index: inout Int) {
