@@ -46,21 +46,21 @@ final class ReplicationSession {
     var tracker = AcknowledgementTracker(startLSN: .zero, acknowledged: nil)
     var receivedLSN = LSN.zero
     /// When the last standby status update went out, and the LSN it confirmed.
-    private var lastStatusSent = ContinuousClock.now
-    private var confirmedSent = LSN.zero
+    var lastStatusSent = ContinuousClock.now
+    var confirmedSent = LSN.zero
     private var lastHeartbeat = ContinuousClock.now
     private var lastLagCheck = ContinuousClock.now
-    private lazy var lagGauge = Gauge(label: "siphon_slot_lag_bytes", dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
-    private lazy var retainedGauge = Gauge(label: "siphon_slot_retained_wal_bytes",
-                                           dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
+    private(set) lazy var lagGauge = Gauge(label: "siphon_slot_lag_bytes", dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
+    private(set) lazy var retainedGauge = Gauge(label: "siphon_slot_retained_wal_bytes",
+                                                  dimensions: [("pipeline", pipeline), ("slot", configuration.slot)])
     /// `siphon_slot_wal_status{status}`: 1 for the slot's `wal_status`, 0 for the others.
-    private lazy var walStatusGauges = Dictionary(uniqueKeysWithValues: Self.walStatuses.map { status in
+    private(set) lazy var walStatusGauges = Dictionary(uniqueKeysWithValues: Self.walStatuses.map { status in
         (status, Gauge(label: "siphon_slot_wal_status", dimensions: [("pipeline", pipeline), ("slot", configuration.slot), ("status", status)]))
     })
     private static let walStatuses = ["reserved", "extended", "unreserved", "lost"]
     /// The commit time (ms since 1970) of the transaction being decoded, or
     /// of the last one: what the batch's last event carries as `source.ts_ms`.
-    private var commitMillis: Int64?
+    var commitMillis: Int64?
     private var receivedReported = LSN.zero
 
     init(configuration: PostgresSourceConfiguration, target: ConnectionTarget, pipeline: String,
@@ -210,69 +210,6 @@ final class ReplicationSession {
         }
     }
 
-    /// How often the slot's lag is read (`siphon_slot_lag_bytes`,
-    /// `source.max_lag`): a catalog read, so a slow timer.
-    private var lagCheckInterval: Duration { max(configuration.statusInterval * 3, .seconds(3)) }
-
-    /// Runs `source.heartbeat`'s statement on the side connection. A failure
-    /// is a warning (the slot still advances by the keepalives' WAL end).
-    private func beat(_ heartbeat: PostgresSourceConfiguration.Heartbeat, on connection: PostgresConnection) async {
-        do {
-            try await connection.query(heartbeat.query)
-        } catch {
-            logger.warning("source.heartbeat.query failed; streaming goes on", metadata: [
-                "error": .string(PostgresSource.classify(error).message),
-                "fix": .string("make the statement run as the pipeline's role, or leave source.heartbeat.query out for pg_logical_emit_message"),
-            ])
-        }
-    }
-
-    /// Records the WAL the slot holds back (its lag behind the server's
-    /// WAL, and the WAL kept from its restart LSN on, with `wal_status`), and
-    /// warns when the lag is more than `source.max_lag`. (`wal_status`, from
-    /// PostgreSQL 13 on, is read through `to_jsonb` so that the query still
-    /// runs on 10 to 12, where it is null.)
-    private func checkLag(_ limit: Int64?, on connection: PostgresConnection) async {
-        do {
-            let rows = try await connection.query("""
-                SELECT pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint, pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint,
-                       to_jsonb(s) ->> 'wal_status'
-                FROM pg_replication_slots s,
-                     (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
-                WHERE slot_name = $1
-                """, parameters: [configuration.slot])
-            guard let row = rows.first, row.count >= 3, let text = row[0], let lag = Int64(text) else { return }
-            let retained = row[1].flatMap { Int64($0) }
-            if let retained { retainedGauge.record(retained) }
-            if let status = row[2] {
-                for (name, gauge) in walStatusGauges { gauge.record(name == status ? 1 : 0) }
-            }
-            source.activity.retainedLog(bytes: retained, status: row[2])
-            lagGauge.record(lag)
-            guard let limit, lag > limit else { return }
-            logger.warning("the slot holds back more WAL than source.max_lag", metadata: [
-                "slot": .string(configuration.slot), "lag_bytes": .stringConvertible(lag), "max_lag_bytes": .stringConvertible(limit),
-                "fix": .string("the sink is slow or failing (see the lines before), or the pipeline is behind a large backlog; Siphon never drops the slot itself"),
-            ])
-        } catch {
-            logger.debug("could not read the slot's lag", metadata: ["error": .string(PostgresSource.classify(error).message)])
-        }
-    }
-
-    /// A standby status update: what the sink holds durably, so the server
-    /// may forget it. Also the sign of life without which the walsender
-    /// ends the connection after wal_sender_timeout (60s by default).
-    private func sendStatus(_ replication: PostgresConnection, requestReply: Bool) async throws {
-        let update = StandbyStatusUpdate(
-            written: max(receivedLSN, tracker.confirmedLSN), flushed: tracker.confirmedLSN,
-            applied: tracker.confirmedLSN, clientTime: PostgresTime.postgresMicros(fromUnixMillis: Clock.unixMillis()),
-            replyRequested: requestReply)
-        try await replication.sendCopyData(update.encode())
-        if tracker.confirmedLSN > confirmedSent { source.activity.acknowledged(tracker.confirmedLSN.rawValue) }
-        confirmedSent = tracker.confirmedLSN
-        lastStatusSent = ContinuousClock.now
-    }
-
     /// Sleeps `ReadPacing.settle` on this thread (a timer-based `Task.sleep`
     /// would cost more than the reads it saves).
     private static func settle() {
@@ -320,7 +257,7 @@ final class ReplicationSession {
     /// it may be the transaction's last, which the commit marks
     /// (`EventRecord.endsTransaction`) so that a sink applying changes can
     /// commit whole source transactions.
-    private func sendBatch(_ output: EventQueue, inTransaction: Bool) async throws {
+    func sendBatch(_ output: EventQueue, inTransaction: Bool) async throws {
         guard !batch.isEmpty else { return }
         var full = batch
         let held = inTransaction && !(full.events.last?.endsTransaction ?? true) ? full.removeLastEvent() : nil
@@ -334,135 +271,5 @@ final class ReplicationSession {
                            events: min(max(full.count, 16), Self.batchEvents))
         if let held { batch.append(held) }
         try await output.send(full)
-    }
-
-    /// Handles what needs no waiting (a transaction's begin and commit, a
-    /// row change, a message inside a streamed block) without an async
-    /// call: from this loop, each async call asked the runtime for the
-    /// task's preferred executor under the task's status lock, which cost
-    /// as much as decoding the message. False: `handle` takes it.
-    private func handleNow(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, decoder: inout ChangeDecoder) throws -> Bool {
-        if streamXid != nil {
-            if case .streamStop = message {
-                streamXid = nil
-                try spills.endBlock()
-            } else {
-                try spills.append(raw, lsn: decoder.changeLSN)
-            }
-            return true
-        }
-        switch message {
-        case .begin(let begin):
-            decoder.begin(finalLSN: begin.finalLSN, xid: begin.xid, commitTime: begin.commitTime)
-            commitMillis = PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime) / 1000
-        case .commit(let commit):
-            // The batch's last event, if any, is this transaction's (see `sendBatch`) or an earlier end.
-            batch.markTransactionEnd()
-            tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
-        default:
-            return try applyRowChange(message, decoder: &decoder)
-        }
-        return true
-    }
-
-    /// Applies an insert, update or delete; false for any other message.
-    private func applyRowChange(_ message: PgOutputMessage, decoder: inout ChangeDecoder) throws -> Bool {
-        switch message {
-        case .insert(let insert): try decoder.insert(insert, into: &batch)
-        case .update(let update): try decoder.update(update, into: &batch)
-        case .delete(let delete): try decoder.delete(delete, into: &batch)
-        default: return false
-        }
-        return true
-    }
-
-    /// The messages `handleNow` leaves: they may wait for the catalog or
-    /// replay a streamed transaction.
-    private func handle(_ message: PgOutputMessage, raw: ArraySlice<UInt8>, replication: PostgresConnection,
-                        catalog: Catalog, decoder: inout ChangeDecoder, output: EventQueue) async throws {
-        switch message {
-        case .message(let logical) where !logical.isTransactional:
-            commitMillis = decoder.nowMicros / 1000  // its `source.ts_ms`: when it was read
-            decoder.logicalMessage(logical, into: &batch)
-            batch.markTransactionEnd()
-            tracker.completed(.init(commitLSN: logical.lsn, endLSN: logical.lsn, lastPosition: decoder.lastPosition))
-        case .streamStart(let start):
-            streamXid = start.xid
-            try spills.startBlock(xid: start.xid)
-        case .streamStop:
-            streamXid = nil
-            try spills.endBlock()
-        case .streamAbort(let abort):
-            try spills.abort(xid: abort.xid, subtransaction: abort.subtransactionXid)
-        case .streamCommit(let commit):
-            decoder.begin(finalLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime)
-            commitMillis = PostgresTime.unixMicros(fromPostgresMicros: commit.commitTime) / 1000
-            if let spill = try spills.take(xid: commit.xid) {
-                defer { spill.discard() }
-                let aborted = spill.abortedSubtransactions
-                var replayed = 0
-                try await offPipelineThread { try await spill.replay { lsn, raw in
-                    // The stream is not read meanwhile, and a large transaction
-                    // replays for longer than the walsender waits for a word.
-                    replayed += 1
-                    if replayed % 1024 == 0, ContinuousClock.now - self.lastStatusSent >= self.configuration.statusInterval {
-                        if let acknowledged = self.source.acknowledgedPosition() { self.tracker.acknowledge(acknowledged) }
-                        try await self.sendStatus(replication, requestReply: false)
-                    }
-                    let change = try PgOutputMessage.decode(raw, inStreamBlock: true)
-                    if let xid = change.streamXid, aborted.contains(xid) { return }
-                    decoder.changeLSN = lsn
-                    if try !self.applyRowChange(change, decoder: &decoder) {
-                        try await self.apply(change, catalog: catalog, decoder: &decoder)
-                    }
-                    if self.batch.count >= Self.batchEvents || self.batch.byteCount >= Self.batchBytes {
-                        try await self.sendBatch(output, inTransaction: true)
-                    }
-                } }
-            }
-            batch.markTransactionEnd()
-            tracker.completed(decoder.commit(commitLSN: commit.commitLSN, endLSN: commit.endLSN))
-        default:
-            try await apply(message, catalog: catalog, decoder: &decoder)
-        }
-    }
-
-    /// Applies a change-carrying message (inside a transaction) to the decoder.
-    private func apply(_ message: PgOutputMessage, catalog: Catalog, decoder: inout ChangeDecoder) async throws {
-        switch message {
-        case .relation(let relation):
-            let unknown = decoder.unknownTypes(in: relation)
-            if !unknown.isEmpty { try await catalog.resolveTypes(unknown, into: &decoder.types) }
-            if binaryValues, let (column, type) = decoder.columnWithoutBinaryFormat(in: relation) {
-                // Before the schema version is recorded and before any row is rendered; see BinaryModeFallback.
-                throw BinaryModeFallback(table: TableName(schema: relation.namespace, name: relation.name), column: column,
-                                         reason: "has type \(type), whose binary form Siphon does not decode")
-            }
-            let table = TableName(schema: relation.namespace, name: relation.name)
-            let details = decoder.filter.matches(table) ? try await catalog.columnDetails(of: table) : [:]
-            try decoder.relation(relation, details: details, into: &batch)
-        case .insert, .update, .delete: _ = try applyRowChange(message, decoder: &decoder)
-        case .truncate(let truncate): try decoder.truncate(truncate, into: &batch)
-        case .message(let logical): decoder.logicalMessage(logical, into: &batch)
-        case .type, .origin: break
-        default:
-            throw SiphonError(.sourceFatal, "pgoutput protocol: unexpected \(message) inside a transaction")
-        }
-    }
-}
-
-extension PgOutputMessage {
-    /// The (sub)transaction id a change carries inside a streamed block.
-    var streamXid: UInt32? {
-        switch self {
-        case .relation(let message): return message.xid
-        case .type(let message): return message.xid
-        case .insert(let message): return message.xid
-        case .update(let message): return message.xid
-        case .delete(let message): return message.xid
-        case .truncate(let message): return message.xid
-        case .message(let message): return message.xid
-        default: return nil
-        }
     }
 }
