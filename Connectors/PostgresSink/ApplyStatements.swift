@@ -26,22 +26,32 @@ enum ApplyStatements {
         return "INSERT INTO \(SQL.quoted(table.name)) AS t (\(names)) SELECT \(values) FROM \(rows(columns, table)) ON CONFLICT (\(key)) \(conflict)"
     }
 
-    /// The parameters of `delete` or `upsert`: `value(row, column)` (the
-    /// JSON text of row `row`'s value of `columns[column]`) as one array
-    /// per column.
-    static func parameters(rows: Int, columns: [String], table: TableName,
+    /// The parameters of `delete` or `upsert` of `columns` of `table`:
+    /// `value(row, column)` (the JSON text of row `row`'s value of
+    /// `columns[column]`) as one array per column. `source` names the
+    /// table in errors.
+    static func parameters(rows: Int, columns: [String], table: TargetTable, source: TableName,
                            _ value: (_ row: Int, _ column: Int) throws -> ArraySlice<UInt8>) throws -> [String?] {
         var parameters: [String?] = []
         parameters.reserveCapacity(columns.count)
         for column in columns.indices {
+            // An array column's values stay JSON text, which SQL reads
+            // (`valueExpression`): decoded, a JSON string holding an array
+            // literal (how the source sends box[]) could not be told from a
+            // JSON array.
+            let keepsJSON = table.column(columns[column])?.isArray ?? false
             var literal = ArrayLiteral(capacity: rows * 16)
             for row in 0..<rows {
                 do {
-                    try literal.append(json: try value(row, column))
+                    if keepsJSON {
+                        literal.append(jsonText: try value(row, column))
+                    } else {
+                        try literal.append(json: try value(row, column))
+                    }
                 } catch is ArrayLiteral.NulCharacter {
-                    throw SiphonError(.sink, "a value of column \(columns[column]) of table \(table) holds the character U+0000, which PostgreSQL text cannot store: remove it at the source, or leave the table out of the pipeline")
+                    throw SiphonError(.sink, "a value of column \(columns[column]) of table \(source) holds the character U+0000, which PostgreSQL text cannot store: remove it at the source, or leave the table out of the pipeline")
                 } catch let error as JSONMembers.Malformed {
-                    throw SiphonError(.sink, "a value of column \(columns[column]) of table \(table) is not valid JSON (\(error)): the event was damaged between the source and the sink")
+                    throw SiphonError(.sink, "a value of column \(columns[column]) of table \(source) is not valid JSON (\(error)): the event was damaged between the source and the sink")
                 }
             }
             parameters.append(literal.finish())
@@ -55,19 +65,20 @@ enum ApplyStatements {
         return "unnest(\(arrays)) AS r(\(columns.map(SQL.quoted).joined(separator: ", ")))"
     }
 
-    /// The type of a column's elements in its array parameter: the column's
-    /// own type, whose input function reads the value, or text when SQL
-    /// converts it (`valueExpression`).
+    /// The type of a column's elements in its array parameter: the type
+    /// whose input function reads the value (`Column.inputType`; the INSERT
+    /// assigns it to the column), or text when SQL converts it
+    /// (`valueExpression`).
     private static func elementType(_ name: String, _ table: TargetTable) -> String {
         let column = table.column(name)!
-        return passesAsText(column) ? "text" : column.type
+        return passesAsText(column) ? "text" : column.inputType
     }
 
     /// Arrays (an array of arrays would be unnested element by element),
     /// types whose event form is not their input form, and types whose
     /// array literals are not comma-separated.
     private static func passesAsText(_ column: TargetTable.Column) -> Bool {
-        column.typeName.hasPrefix("_") || converted.contains(column.typeName) || column.delimiter != ","
+        column.isArray || converted.contains(column.typeName) || column.delimiter != ","
     }
 
     /// Types whose event form is not their input form: the record reads them
@@ -78,7 +89,7 @@ enum ApplyStatements {
     private static func valueExpression(_ name: String, _ table: TargetTable) -> String {
         let column = table.column(name)!
         let field = "r.\(SQL.quoted(name))"
-        if column.typeName.hasPrefix("_") {
+        if column.isArray {
             // The JSON array's text, read into a PostgreSQL array as
             // `json_to_record` reads one (nested arrays, NULLs kept).
             let element = String(column.typeName.dropFirst())
@@ -86,10 +97,10 @@ enum ApplyStatements {
             let array = "(SELECT x.v FROM json_to_record(json_build_object('v', \(field)::json)) AS x(v \(isConverted ? "text[]" : column.type)))"
             guard isConverted else { return array }
             // One-dimensional arrays, element by element, NULLs kept.
-            let base = String(column.type.dropLast(2))
+            let base = column.elementType ?? String(column.type.dropLast(2))
             return "(CASE WHEN \(field) IS NULL THEN NULL ELSE ARRAY(SELECT \(convert("e", typeName: element, type: base)) FROM unnest(\(array)) WITH ORDINALITY AS u(e, n) ORDER BY n) END)::\(column.type)"
         }
-        if column.delimiter != "," { return "\(field)::\(column.type)" }
+        if column.delimiter != "," { return "\(field)::\(column.inputType)" }
         return convert(field, typeName: column.typeName, type: column.type)
     }
 

@@ -62,6 +62,20 @@ struct ArrayLiteral {
         }
     }
 
+    /// Appends the element for the JSON value `value` as JSON text (`null`
+    /// as NULL): for SQL that reads the JSON itself.
+    mutating func append(jsonText value: ArraySlice<UInt8>) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        guard let first = value.first, first != UInt8(ascii: "n") else { return bytes.append(contentsOf: Self.null) }
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     private static let null = Array("NULL".utf8)
 
     /// A JSON string decoded, with `"` and `\` escaped for the array.

@@ -168,7 +168,7 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
             if let key = deletes.first {
                 try check(key: key, of: table, source: group.name)
                 let columns = table.primaryKey
-                let parameters = try ApplyStatements.parameters(rows: deletes.count, columns: columns, table: group.name) { row, column in
+                let parameters = try ApplyStatements.parameters(rows: deletes.count, columns: columns, table: table, source: group.name) { row, column in
                     guard let text = deletes[row].text(columns[column]) else {
                         throw SiphonError(.sink, "a delete of source table \(group.name) has the key \(deletes[row].columns.names.joined(separator: ", ")), target table \(name) the primary key (\(columns.joined(separator: ", "))): give both the same primary key")
                     }
@@ -186,7 +186,7 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                     throw SiphonError(.sink, "rows of source table \(group.name) do not carry column \(key) of target table \(name)'s primary key (\(table.primaryKey.joined(separator: ", "))): give the target table the source table's primary key")
                 }
                 // Every row of the group carries these columns in this order.
-                let parameters = try ApplyStatements.parameters(rows: rows.count, columns: columns, table: group.name) { row, column in
+                let parameters = try ApplyStatements.parameters(rows: rows.count, columns: columns, table: table, source: group.name) { row, column in
                     rows[row].text(at: column)
                 }
                 try await connection.send(ApplyStatements.upsert(table, columns: columns), parameters, prepare: true,

@@ -12,6 +12,16 @@ struct TargetTable: Sendable {
         var notNull: Bool
         /// The type's array element delimiter (`,`, or `;` for `box`).
         var delimiter: String = ","
+        /// The type values are read as before they are assigned to the
+        /// column: a domain's base type, without the column's modifier
+        /// (`character varying`, `bpchar`, `"bit"`), so that a value too
+        /// long for the column fails on assignment instead of being cut
+        /// short by a cast, and arrays of domains are never needed.
+        var inputType: String = "text"
+        /// An array type (of the domain's base type, for a domain).
+        var isArray = false
+        /// For an array, its elements' type with the column's modifier.
+        var elementType: String?
     }
 
     var name: TableName
@@ -24,11 +34,14 @@ struct TargetTable: Sendable {
     /// The table's columns and key, nil when it does not exist. Names are
     /// passed as parameters and quoted by the server (`format('%I.%I')`).
     static func load(_ name: TableName, on connection: TargetConnection) async throws -> TargetTable? {
+        // `b` is the column's type, or a domain's base type.
         let columns = try await connection.query("""
-            SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-                   CASE WHEN t.typtype = 'd' THEN (SELECT b.typname FROM pg_type b WHERE b.oid = t.typbasetype) ELSE t.typname END,
-                   a.attnotnull, t.typdelim::text
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), b.typname, a.attnotnull, b.typdelim::text,
+                   format_type(b.oid, -1), b.typcategory = 'A',
+                   CASE WHEN b.typcategory = 'A' THEN
+                       format_type(b.typelem, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) END
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
             WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
             """, [name.schema, name.name], doing: "reading the columns of \(name)")
@@ -42,8 +55,10 @@ struct TargetTable: Sendable {
             """, [name.schema, name.name], doing: "reading the primary key of \(name)")
         return TargetTable(
             name: name,
-            columns: columns.map { Column(name: $0[0] ?? "", type: $0[1] ?? "text", typeName: $0[2] ?? "text", notNull: $0[3] == "t",
-                                   delimiter: $0[4] ?? ",") },
+            columns: columns.map {
+                Column(name: $0[0] ?? "", type: $0[1] ?? "text", typeName: $0[2] ?? "text", notNull: $0[3] == "t",
+                       delimiter: $0[4] ?? ",", inputType: $0[5] ?? "text", isArray: $0[6] == "t", elementType: $0[7])
+            },
             primaryKey: key.compactMap { $0[0] })
     }
 }

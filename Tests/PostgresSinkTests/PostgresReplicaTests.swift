@@ -17,7 +17,7 @@ final class PostgresReplicaTests: XCTestCase {
                 n numeric(20,5), nn numeric, m money, b boolean, t text, vc varchar(10), c char(3), u uuid, ip inet,
                 by bytea, j json, jb jsonb, da date, ti time, tz timetz, ts timestamp(3), tstz timestamptz, iv interval,
                 ai int[], at text[], a2 int[], e mood, rg int4range, bits bit(4), vb varbit(8), x xml, pt point,
-                bya bytea[], ja jsonb[], na numeric(6,2)[], dda date[], bx box, em mood[]);
+                bya bytea[], ja jsonb[], na numeric(6,2)[], dda date[], bx box, em mood[], bxa box[]);
             INSERT INTO kinds VALUES
               (1, 1, 2, 9223372036854775807, 1.5, 0.1, 12345678901234.56789, 'NaN', -5.5, true, 'a''b"c\\d', 'ten chars!', 'ab',
                'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.0.0.1/8', '\\xdeadbeef00ff', '{"a": 1, "b": [1, 2.50]}',
@@ -25,10 +25,10 @@ final class PostgresReplicaTests: XCTestCase {
                '2024-01-01 00:00:00+00', '1 year 2 months 3 days 04:05:06.789', '{1,NULL,3}', '{"a","b c",NULL}',
                '{{1,2},{3,4}}', 'happy', '[1,5)', B'1010', B'101', '<a>x</a>', '(1.5,2)',
                ARRAY['\\x00ff'::bytea, NULL], ARRAY['{"a": 1}'::jsonb, '[]'], '{1.50,NULL,-2}', '{2024-01-01,NULL}',
-               '((3,4),(1,2))', '{happy,NULL,sad}'),
+               '((3,4),(1,2))', '{happy,NULL,sad}', ARRAY['((1,1),(0,0))'::box, '((3,3),(2,2))']),
               (2, NULL, 0, NULL, 'Infinity', '-Infinity', NULL, 'Infinity', NULL, false, '', NULL, NULL, NULL, NULL, '\\x',
                'null', '[]', '0044-03-15 BC', '00:00:00', NULL, NULL, 'infinity', '-1 days 00:00:01', '{}', '{}', NULL,
-               'sad', 'empty', NULL, NULL, NULL, NULL, '{}', NULL, '{NaN}', NULL, NULL, '{}');
+               'sad', 'empty', NULL, NULL, NULL, NULL, '{}', NULL, '{NaN}', NULL, NULL, '{}', NULL);
             CREATE TABLE other (k text, n int, v text, PRIMARY KEY (k, n));
             INSERT INTO other SELECT 'k' || g, g, 'v' FROM generate_series(1, 50) g;
             """)
@@ -40,7 +40,7 @@ final class PostgresReplicaTests: XCTestCase {
         XCTAssertEqual(try pair.targetSQL("""
             SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
             WHERE attrelid = 'kinds'::regclass AND attnum > 0
-            """), "bigint,smallint,integer,bigint,real,double precision,numeric(20,5),numeric,money,boolean,text,character varying(10),character(3),uuid,inet,bytea,json,jsonb,date,time without time zone,time with time zone,timestamp(3) without time zone,timestamp with time zone,interval,integer[],text[],integer[],text,int4range,bit(4),bit varying(8),xml,point,bytea[],jsonb[],numeric(6,2)[],date[],box,text[]")
+            """), "bigint,smallint,integer,bigint,real,double precision,numeric(20,5),numeric,money,boolean,text,character varying(10),character(3),uuid,inet,bytea,json,jsonb,date,time without time zone,time with time zone,timestamp(3) without time zone,timestamp with time zone,interval,integer[],text[],integer[],text,int4range,bit(4),bit varying(8),xml,point,bytea[],jsonb[],numeric(6,2)[],date[],box,text[],box[]")
         XCTAssertEqual(try pair.targetSQL("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'other'::regclass AND i.indisprimary"), "k,n")
 
         try pair.sourceSQL("""

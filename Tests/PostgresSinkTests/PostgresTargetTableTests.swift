@@ -84,6 +84,24 @@ final class PostgresTargetTableTests: XCTestCase {
         XCTAssertEqual(try pair.targetSQL("SELECT count(*) FROM items"), "0")
     }
 
+    /// A target column narrowed by hand after the sink created it: a value
+    /// too long for it stops the pipeline, as PostgreSQL refuses it; it is
+    /// never cut short to fit.
+    func testAValueTooLongForANarrowedTargetColumnStopsThePipeline() async throws {
+        let pair = try ReplicaHarness()
+        try pair.sourceSQL("CREATE TABLE items (id bigint PRIMARY KEY, code varchar(10)); INSERT INTO items VALUES (1, 'abc')")
+        try pair.start()
+        try await pair.waitUntilEqual("SELECT * FROM items ORDER BY id", expectedRows: 1)
+        try await pair.stop()
+        _ = try pair.targetSQL("ALTER TABLE items ALTER COLUMN code TYPE varchar(3)")
+        try pair.start()
+        try pair.sourceSQL("INSERT INTO items VALUES (2, 'abcdefgh')")
+        let stopped = try await pair.failure()
+        let error = try XCTUnwrap(stopped as? SiphonError, "the pipeline did not stop: \(String(describing: stopped))")
+        XCTAssertTrue(error.message.contains("too long"), error.message)
+        XCTAssertEqual(try pair.targetSQL("SELECT string_agg(id || ':' || code, ',' ORDER BY id) FROM items"), "1:abc")
+    }
+
     /// `schema` puts every table (and `_siphon_offsets`) in one target
     /// schema, created when missing; `tables` renames one, into another schema.
     func testSchemaAndTablesChooseTheTarget() async throws {
