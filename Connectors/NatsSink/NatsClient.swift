@@ -47,6 +47,7 @@ final class NatsClient: @unchecked Sendable {
         case let .token(token):
             natsOptions_SetToken(options, token)
         case let .credsFile(path):
+            try Self.checkCredsFile(path)
             try Self.check(natsOptions_SetUserCredentialsFromFiles(options, path, nil),
                            doing: "use sink.creds (\(path))", secrets: secrets, transient: false)
         case let .nkey(publicKey, seedFile):
@@ -103,6 +104,21 @@ final class NatsClient: @unchecked Sendable {
         jsCtx_Destroy(jetStream)
         natsConnection_Close(connection)
         natsConnection_Destroy(connection)
+    }
+
+    /// libnats reads a .creds file only when it connects, and then fails
+    /// with the same generic error a server's own refusals give: the file
+    /// is read here first, so a missing or broken one is a permanent error
+    /// naming it (never its contents), and the server's errors keep their
+    /// own meaning.
+    static func checkCredsFile(_ path: String) throws {
+        let fix = "give a .creds file holding a user JWT and its NKey seed, as `nsc generate creds` writes it"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SiphonError(.sink, "cannot use sink.creds (\(path)): the file cannot be read; \(fix)")
+        }
+        guard text.contains("-----BEGIN NATS USER JWT-----"), text.contains("-----BEGIN USER NKEY SEED-----") else {
+            throw SiphonError(.sink, "cannot use sink.creds (\(path)): no user JWT and NKey seed in it; \(fix)")
+        }
     }
 
     static func check(_ status: natsStatus, doing action: String, secrets: [String], transient: Bool = true) throws {

@@ -25,12 +25,8 @@ enum NatsErrors {
     static func connectError(_ status: natsStatus, servers: String, credentials: NatsSinkConfiguration.Credentials,
                              secrets: [String]) -> SiphonError {
         let said = text(status, secrets: secrets)
-        // libnats reads the .creds file at every connect and fails with its
-        // generic NATS_ERR when it cannot ("error opening file", "no nkey
-        // user seed found"): no retry mends the file.
-        if case let .credsFile(path) = credentials, status == NATS_ERR {
-            return SiphonError(.sink, "cannot use sink.creds (\(path)): \(said); give a .creds file holding a user JWT and its NKey seed, as `nsc generate creds` writes it")
-        }
+        // (A missing or broken .creds file is found before connecting:
+        // `NatsClient.checkCredsFile`.)
         switch status {
         case NATS_CONNECTION_AUTH_FAILED, NATS_NOT_PERMITTED:
             let which: String

@@ -87,14 +87,4 @@ final class NatsSinkAuthenticationTests: XCTestCase {
         XCTAssertFalse(untrustedError.isTransient, untrustedError.message)
         XCTAssertTrue(untrustedError.message.contains("TLS handshake"), untrustedError.message)
     }
-
-    private func openError(_ sink: NatsSink) async throws -> SiphonError {
-        do {
-            _ = try await sink.open()
-            try await sink.close()
-        } catch let error as SiphonError {
-            return error
-        }
-        throw TestSupportError("open succeeded")
-    }
 }

@@ -64,14 +64,4 @@ final class NatsSinkCredsTests: XCTestCase {
             XCTAssertFalse(error.message.contains("\n"), "one line: \(error.message)")
         }
     }
-
-    private func openError(_ sink: NatsSink) async throws -> SiphonError {
-        do {
-            _ = try await sink.open()
-            try await sink.close()
-        } catch let error as SiphonError {
-            return error
-        }
-        throw TestSupportError("open succeeded")
-    }
 }

@@ -117,16 +117,6 @@ final class NatsSinkFaultTests: XCTestCase {
         let ids = try server.client().messages(stream: "SHOP").compactMap { $0.headers["siphon-id"] }
         XCTAssertEqual(ids, (first.events + second.events).map(\.position.description))
     }
-
-    private func openError(_ sink: NatsSink) async throws -> SiphonError {
-        do {
-            _ = try await sink.open()
-            try await sink.close()
-        } catch let error as SiphonError {
-            return error
-        }
-        throw TestSupportError("open succeeded")
-    }
 }
 
 extension NatsSinkFaultTests {

@@ -8,7 +8,10 @@ import XCTest
 /// first is killed with SIGKILL, in a loop under a random workload. The
 /// sinks that keep their own position end with every change once.
 final class LeaseTakeoverTests: PostgresTestCase {
-    func testASecondInstanceWaitsAsStandbyAndWritesNothing() throws {
+    /// A pipeline from table `t` into a PostgreSQL target, with a lease:
+    /// instance 0 streaming, instance 1 waiting as standby.
+    private func activeAndStandby() throws
+        -> (target: PostgresServer, pipeline: PipelineHarness, lease: LeaseHarness, first: SiphonProcess, second: SiphonProcess) {
         let target = try PostgresServer.start()
         try target.createDatabase("replica")
         let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
@@ -21,6 +24,11 @@ final class LeaseTakeoverTests: PostgresTestCase {
         try first.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
         let second = try lease.start(1)
         try second.waitFor(stderrContaining: "standby: another instance holds the lease", timeout: .seconds(30))
+        return (target, pipeline, lease, first, second)
+    }
+
+    func testASecondInstanceWaitsAsStandbyAndWritesNothing() throws {
+        let (target, pipeline, lease, first, second) = try activeAndStandby()
         try pipeline.sql("INSERT INTO t SELECT g, 'x' || g FROM generate_series(1, 100) g")
         try eventually(timeout: .seconds(30), "the rows in the target") {
             try target.psql("SELECT count(*) FROM t", database: "replica") == "100"
@@ -53,18 +61,7 @@ final class LeaseTakeoverTests: PostgresTestCase {
     /// server would end the session of a host it no longer hears from):
     /// that instance stops streaming, the other takes over, nothing is lost.
     func testAnInstanceThatLosesItsLeaseStopsStreaming() throws {
-        let target = try PostgresServer.start()
-        try target.createDatabase("replica")
-        let pipeline = try PipelineHarness(server: server, tables: ["public.t"], snapshot: "never",
-                                           setup: "CREATE TABLE t (id int PRIMARY KEY, v text);", sink: """
-                                               type: postgres
-                                               url: "host=127.0.0.1 port=\(target.port) dbname=replica user=postgres password=${TEST_PGPASSWORD}"
-                                               """)
-        let lease = try LeaseHarness(pipeline: pipeline)
-        let first = try lease.start(0)
-        try first.waitFor(stderrContaining: "streaming changes", timeout: .seconds(60))
-        let second = try lease.start(1)
-        try second.waitFor(stderrContaining: "standby: another instance holds the lease", timeout: .seconds(30))
+        let (target, pipeline, lease, first, second) = try activeAndStandby()
         try pipeline.sql("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g")
         XCTAssertEqual(try server.psql("""
             SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
