@@ -31,20 +31,18 @@ struct ArrayLiteral {
     /// Appends the element for the JSON value `value`.
     /// Throws `NulCharacter`, or `JSONMembers.Malformed` for a string that is not JSON.
     mutating func append(json value: ArraySlice<UInt8>) throws {
-        if !empty { bytes.append(UInt8(ascii: ",")) }
-        empty = false
+        startElement()
         guard let first = value.first else { return bytes.append(contentsOf: Self.null) }
         switch first {
         case UInt8(ascii: "\""):
-            let body = value.dropFirst().dropLast()
             // Without escapes the literal's body has no `"` or `\` either:
             // the JSON string is the element as it is.
-            if !body.contains(UInt8(ascii: "\\")) {
+            if !value.dropFirst().dropLast().contains(UInt8(ascii: "\\")) {
                 bytes.append(contentsOf: value)
             } else {
-                bytes.append(UInt8(ascii: "\""))
-                try appendDecoded(value)
-                bytes.append(UInt8(ascii: "\""))
+                let decoded = try JSONMembers.decodeStringBytes(value)
+                if decoded.contains(0) { throw NulCharacter() }
+                appendQuoted(decoded)
             }
         case UInt8(ascii: "n"):
             bytes.append(contentsOf: Self.null)
@@ -52,38 +50,33 @@ struct ArrayLiteral {
             // A number has nothing an element must quote.
             bytes.append(contentsOf: value)
         default:
-            // true, false, and embedded objects and arrays: their text, quoted.
-            bytes.append(UInt8(ascii: "\""))
-            for byte in value {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-                bytes.append(byte)
-            }
-            bytes.append(UInt8(ascii: "\""))
+            // true, false, and embedded objects and arrays: their text.
+            appendQuoted(value)
         }
     }
 
     /// Appends the element for the JSON value `value` as JSON text (`null`
     /// as NULL): for SQL that reads the JSON itself.
     mutating func append(jsonText value: ArraySlice<UInt8>) {
-        if !empty { bytes.append(UInt8(ascii: ",")) }
-        empty = false
+        startElement()
         guard let first = value.first, first != UInt8(ascii: "n") else { return bytes.append(contentsOf: Self.null) }
-        bytes.append(UInt8(ascii: "\""))
-        for byte in value {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-            bytes.append(byte)
-        }
-        bytes.append(UInt8(ascii: "\""))
+        appendQuoted(value)
     }
 
     private static let null = Array("NULL".utf8)
 
-    /// A JSON string decoded, with `"` and `\` escaped for the array.
-    private mutating func appendDecoded(_ literal: ArraySlice<UInt8>) throws {
-        for byte in try JSONMembers.decodeStringBytes(literal) {
-            if byte == 0 { throw NulCharacter() }
+    private mutating func startElement() {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+    }
+
+    /// `text` in double quotes, with `"` and `\` escaped.
+    private mutating func appendQuoted<Text: Sequence<UInt8>>(_ text: Text) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text {
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
             bytes.append(byte)
         }
+        bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -64,9 +64,8 @@ extension PostgresSink {
             }
             let offsets = TableName(schema: configuration.offsetsSchema, name: "_siphon_offsets")
             if try await PostgresTarget.exists(offsets, on: connection) {
-                let held = try await connection.query("SELECT position FROM \(SQL.quoted(offsets)) WHERE pipeline = $1",
-                                                      [context.pipeline], doing: "reading _siphon_offsets")
-                checks.append(.pass("offsets", held.first?.first.map { "\(offsets) holds pipeline \(context.pipeline) at \($0 ?? "?")" }
+                let held = try await PostgresTarget.readPosition(connection, table: SQL.quoted(offsets), pipeline: context.pipeline)
+                checks.append(.pass("offsets", held.map { "\(offsets) holds pipeline \(context.pipeline) at \($0)" }
                     ?? "\(offsets) exists; nothing of pipeline \(context.pipeline) yet"))
             } else {
                 checks.append(.pass("offsets", "\(offsets) does not exist yet; the sink creates it"))

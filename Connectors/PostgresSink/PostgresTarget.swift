@@ -69,7 +69,7 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
         try await connection.query("CREATE SCHEMA IF NOT EXISTS \(SQL.quoted(schema))", doing: "creating schema \(schema)")
     }
 
-    private static func readPosition(_ connection: TargetConnection, table: String, pipeline: String) async throws -> Position? {
+    static func readPosition(_ connection: TargetConnection, table: String, pipeline: String) async throws -> Position? {
         let rows = try await connection.query("SELECT position FROM \(table) WHERE pipeline = $1", [pipeline],
                                               doing: "reading _siphon_offsets")
         guard let text = rows.first?.first ?? nil else { return nil }

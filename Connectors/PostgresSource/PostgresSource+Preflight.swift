@@ -52,13 +52,13 @@ extension PostgresSource {
             return row[1] == "t"
                 ? .pass("lease", "siphon.schema_history exists and \(user) may write it (schema versions across takeovers)")
                 : .fail("lease", "\(user) may not write siphon.schema_history, where lease: keeps schema versions",
-                        fix: "GRANT SELECT, INSERT, UPDATE ON siphon.schema_history TO \"\(user)\"")
+                        fix: "GRANT SELECT, INSERT, UPDATE ON siphon.schema_history TO \(try connection.identifier(user))")
         }
         if row[2] == "t" || row[3] == "t" {
             return .pass("lease", "\(user) may create siphon.schema_history, where lease: keeps schema versions (on first run)")
         }
         return .fail("lease", "\(user) may not create the schema siphon and its table schema_history, where lease: keeps schema versions",
-                     fix: "GRANT CREATE ON DATABASE \"\(database)\" TO \"\(user)\" (or create the schema siphon owned by \(user))")
+                     fix: "GRANT CREATE ON DATABASE \(try connection.identifier(database)) TO \(try connection.identifier(user)) (or create the schema siphon owned by \(user))")
     }
 
     private static func setting(_ connection: PostgresConnection, _ name: String) async throws -> String? {

@@ -73,7 +73,7 @@ extension Catalog {
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') \(viaRoot ? "AND NOT c.relispartition" : "")
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-              AND NOT (n.nspname = 'siphon' AND c.relname = 'schema_history')
+              AND NOT (n.nspname = '\(DatabaseSchemaHistory.schema)' AND c.relname = '\(DatabaseSchemaHistory.table)')
             ORDER BY n.nspname, c.relname
             """)
         return rows.compactMap { row in
