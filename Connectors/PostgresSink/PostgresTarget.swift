@@ -174,7 +174,7 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                     }
                     return text
                 }
-                try await connection.send(ApplyStatements.delete(table), parameters, prepare: true,
+                try await connection.send(table.statements.text(["DELETE"]) { ApplyStatements.delete(table) }, parameters, prepare: true,
                                           doing: "deleting \(deletes.count) rows from \(name)")
             }
             for (list, rows) in upserts {
@@ -189,7 +189,8 @@ final class PostgresTarget: ApplyTarget, @unchecked Sendable {
                 let parameters = try ApplyStatements.parameters(rows: rows.count, columns: columns, table: table, source: group.name) { row, column in
                     rows[row].text(at: column)
                 }
-                try await connection.send(ApplyStatements.upsert(table, columns: columns), parameters, prepare: true,
+                try await connection.send(table.statements.text(["INSERT"] + columns) { ApplyStatements.upsert(table, columns: columns) },
+                                          parameters, prepare: true,
                                           doing: "writing \(rows.count) rows to \(name)")
             }
         }

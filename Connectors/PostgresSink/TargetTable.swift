@@ -24,12 +24,35 @@ struct TargetTable: Sendable {
         var elementType: String?
     }
 
-    var name: TableName
-    var columns: [Column]
+    let name: TableName
+    let columns: [Column]
     /// In key order.
-    var primaryKey: [String]
+    let primaryKey: [String]
+    private let positions: [String: Int]
+    /// The apply statements' SQL for this table as loaded, by kind and
+    /// columns: built once, not for every batch.
+    let statements = StatementTexts()
 
-    func column(_ name: String) -> Column? { columns.first { $0.name == name } }
+    init(name: TableName, columns: [Column], primaryKey: [String]) {
+        self.name = name
+        self.columns = columns
+        self.primaryKey = primaryKey
+        positions = Dictionary(columns.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func column(_ name: String) -> Column? { positions[name].map { columns[$0] } }
+
+    /// SQL texts by key, made on first use.
+    final class StatementTexts: @unchecked Sendable {
+        private var texts: [[String]: String] = [:]
+
+        func text(_ key: [String], _ make: () -> String) -> String {
+            if let known = texts[key] { return known }
+            let made = make()
+            texts[key] = made
+            return made
+        }
+    }
 
     /// The table's columns and key, nil when it does not exist. Names are
     /// passed as parameters and quoted by the server (`format('%I.%I')`).
