@@ -204,7 +204,7 @@ final class KafkaSession: @unchecked Sendable {
         let template = configuration.transactionTopic
         var values = TopicTemplate.Values(prefix: prefix, db: "", schema: "", table: "", connector: "")
         if template.usesSourceFacts {
-            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            let facts = SourceFacts.dbAndConnector(in: batch.buffer.bytes[event.line])
             guard let db = facts.db, let connector = facts.connector else {
                 throw SiphonError(.sink, "sink.transaction_topic: the event at \(event.position) does not say its {db} or {connector}")
             }
@@ -353,7 +353,7 @@ final class KafkaSession: @unchecked Sendable {
         var values = TopicTemplate.Values(prefix: prefix, db: "", schema: event.table?.schema ?? "",
                                           table: event.table?.name ?? "", connector: "")
         if template.usesSourceFacts {
-            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            let facts = SourceFacts.dbAndConnector(in: batch.buffer.bytes[event.line])
             guard let db = facts.db, let connector = facts.connector else {
                 throw SiphonError(.sink, "sink.topic: the event of \(event.table?.description ?? "position \(event.position)") does not say its {db} or {connector}")
             }
@@ -373,15 +373,6 @@ final class KafkaSession: @unchecked Sendable {
         default: context.topic(name, holds: event.table.map { "table \($0)" } ?? "events")
         }
         return topic
-    }
-
-    /// `source.db` and `source.connector` (CloudEvents: `iodebeziumdb`, `iodebeziumconnector`).
-    private static func sourceFacts(in line: ArraySlice<UInt8>) -> (db: String?, connector: String?) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return (nil, nil) }
-        if let source = object["source"] as? [String: Any] {
-            return (source["db"] as? String, source["connector"] as? String)
-        }
-        return (object["iodebeziumdb"] as? String, object["iodebeziumconnector"] as? String)
     }
 
     /// Destroys the producer; on a thread that may block.

@@ -181,7 +181,7 @@ final class NatsSession: @unchecked Sendable {
     private func publishMessage(_ payload: UnsafeRawBufferPointer, subject: Subject, position: Position, part: AckLedger.Part,
                                 boundary: Bool, headers: [(String, String)], describe: () -> String) throws {
         let id = position.description
-        let messageId = Self.messageId(position, part)
+        let messageId = part == .event ? id : Self.messageId(position, part)
         // What the server counts against max_payload: the payload and the
         // headers ("NATS/1.0\r\n", "Name: value\r\n" each, "\r\n"),
         // including those libnats adds (Nats-Msg-Id, the expectations).
@@ -251,7 +251,7 @@ final class NatsSession: @unchecked Sendable {
         let template = configuration.transactionSubject
         var values = SubjectTemplate.Values(prefix: prefix, schema: "", table: "")
         if template.usesSourceFacts {
-            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            let facts = SourceFacts.dbAndConnector(in: batch.buffer.bytes[event.line])
             guard let db = facts.db, let connector = facts.connector else {
                 throw SiphonError(.sink, "sink.transaction_subject: the event at \(event.position) does not say its {db} or {connector}")
             }
@@ -311,7 +311,7 @@ final class NatsSession: @unchecked Sendable {
         }
         var values = SubjectTemplate.Values(prefix: prefix, schema: event.table?.schema ?? "", table: event.table?.name ?? "")
         if template.usesSourceFacts {
-            let facts = Self.sourceFacts(in: batch.buffer.bytes[event.line])
+            let facts = SourceFacts.dbAndConnector(in: batch.buffer.bytes[event.line])
             guard let db = facts.db, let connector = facts.connector else {
                 throw SiphonError(.sink, "sink.\(templateKey): the event of \(event.table?.description ?? "position \(event.position)") does not say its {db} or {connector}")
             }
@@ -329,15 +329,6 @@ final class NatsSession: @unchecked Sendable {
         case let .failure(unfit):
             throw SiphonError(.sink, "sink.\(templateKey): {\(unfit.placeholder)} of \(event.table.map { "table \($0)" } ?? "event \(event.position)") is '\(unfit.value)', which a NATS subject token cannot hold (a dot, a space, * or >); use a template without it, or leave the table out")
         }
-    }
-
-    /// `source.db` and `source.connector` (CloudEvents: `iodebeziumdb`, `iodebeziumconnector`).
-    static func sourceFacts(in line: ArraySlice<UInt8>) -> (db: String?, connector: String?) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return (nil, nil) }
-        if let source = object["source"] as? [String: Any] {
-            return (source["db"] as? String, source["connector"] as? String)
-        }
-        return (object["iodebeziumdb"] as? String, object["iodebeziumconnector"] as? String)
     }
 }
 

@@ -136,7 +136,7 @@ struct NatsStreamSetup: Sendable {
         guard let id = TransactionMetadata.transactionId(in: payload[...]) else { return nil }
         var values = SubjectTemplate.Values(prefix: prefix, schema: "", table: "")
         if configuration.transactionSubject.usesSourceFacts {
-            let facts = NatsSession.sourceFacts(in: payload[...])
+            let facts = SourceFacts.dbAndConnector(in: payload[...])
             guard let db = facts.db, let connector = facts.connector else { return nil }
             values.db = db
             values.connector = connector
