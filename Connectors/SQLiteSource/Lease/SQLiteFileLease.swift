@@ -19,19 +19,13 @@ final class SQLiteFileLease: Lease, Sendable {
 
     func tryAcquire() async throws -> Bool {
         if descriptor.withLock({ $0 != nil }) { return true }
-        let file = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard file >= 0 else {
-            throw SiphonError(.sourceSetup, "cannot open the lease file \(path): \(String(cString: strerror(errno))); the database's folder must be writable")
+        let held: Int32?
+        do {
+            held = try FileLock.tryLock(path)
+        } catch {
+            throw SiphonError(.sourceSetup, "cannot \(error.step) the lease file \(path): \(error.reason); the database's folder must be writable")
         }
-        guard flock(file, LOCK_EX | LOCK_NB) == 0 else {
-            let failure = errno
-            close(file)
-            if failure == EWOULDBLOCK { return false }
-            throw SiphonError(.sourceSetup, "cannot lock the lease file \(path): \(String(cString: strerror(failure)))")
-        }
-        let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(file, 0)
-        _ = pid.withUnsafeBytes { pwrite(file, $0.baseAddress, $0.count, 0) }
+        guard let file = held else { return false }
         descriptor.withLock { $0 = file }
         return true
     }

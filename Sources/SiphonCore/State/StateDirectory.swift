@@ -41,18 +41,16 @@ public struct StateDirectory: Sendable {
     /// the lock when the process exits, however it exits.
     public func lockForProcess() throws {
         let file = url("lock")
-        let descriptor = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw SiphonError(.state, "cannot open \(file): \(String(cString: strerror(errno)))")
+        let held: Int32?
+        do {
+            held = try FileLock.tryLock(file)
+        } catch {
+            throw SiphonError(.state, "cannot \(error.step) \(file): \(error.reason)")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard held != nil else {
             let holder = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(descriptor)
             throw SiphonError(.configuration, "state folder \(path) is in use by another siphon process\(holder.isEmpty ? "" : " (pid \(holder))"); stop it first, or give this pipeline its own state.path")
         }
-        let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(descriptor, 0)
-        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
         // Deliberately never closed: the lock lives as long as the process.
     }
 
