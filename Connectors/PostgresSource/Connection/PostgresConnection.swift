@@ -11,9 +11,9 @@ import SiphonCore
 final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     let target: ConnectionTarget
-    /// When set, a command still unanswered at this instant fails as a
-    /// lost connection (the lease's checks, which must not wait for TCP).
-    var deadline: ContinuousClock.Instant?
+    /// Set by `within`: a command still unanswered at this instant fails
+    /// as a lost connection.
+    private var deadline: ContinuousClock.Instant?
 
     private init(handle: OpaquePointer, target: ConnectionTarget) {
         self.handle = handle
@@ -176,6 +176,15 @@ final class PostgresConnection: @unchecked Sendable {
             _ = await FileDescriptorWait.wait(socket, for: .write, timeout: waitLimit)
             guard PQconsumeInput(handle) == 1 else { throw lastError(.connection) }
         }
+    }
+
+    /// Runs `body`'s commands with a time limit: one still unanswered after
+    /// `limit` fails as a lost connection (the lease's checks, which must
+    /// not wait for TCP to give up).
+    func within<T>(_ limit: Duration, _ body: () async throws -> T) async throws -> T {
+        deadline = .now + limit
+        defer { deadline = nil }
+        return try await body()
     }
 
     /// One wait for the socket: a second, or what is left before `deadline`.

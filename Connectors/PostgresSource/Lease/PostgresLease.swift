@@ -58,9 +58,9 @@ final class PostgresLease: Lease, Sendable {
         do {
             let session: PostgresConnection
             if let existing { session = existing } else { session = try await PostgresConnection.connect(target, replication: false) }
-            session.deadline = .now + Self.checkTimeout
-            let rows = try await session.query("SELECT pg_try_advisory_lock($1)", parameters: [String(key)])
-            session.deadline = nil
+            let rows = try await session.within(Self.checkTimeout) {
+                try await session.query("SELECT pg_try_advisory_lock($1)", parameters: [String(key)])
+            }
             connection.withLock { $0 = session }
             return rows.first?.first == "t"
         } catch {
@@ -81,9 +81,7 @@ final class PostgresLease: Lease, Sendable {
             let session = connection.withLock { $0.take() }
             guard let session else { return }
             do {
-                session.deadline = .now + Self.checkTimeout
-                try await session.query("SELECT 1")
-                session.deadline = nil
+                _ = try await session.within(Self.checkTimeout) { try await session.query("SELECT 1") }
                 connection.withLock { $0 = session }
             } catch {
                 session.close()
