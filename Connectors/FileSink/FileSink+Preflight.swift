@@ -5,8 +5,7 @@ import SiphonCore
 extension FileSink {
     public static func preflight(_ configuration: FileSinkConfiguration, context: ConnectorContext) async -> [PreflightCheck] {
         let path = configuration.path
-        var folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        if folder.isEmpty { folder = "/" }
+        var folder = PreflightDisk.folder(of: path)
         var checks: [PreflightCheck] = []
         if access(path, F_OK) == 0 {
             checks.append(access(path, W_OK) == 0
@@ -16,8 +15,7 @@ extension FileSink {
             // The nearest existing folder up the path must let Siphon create the rest.
             var existing = folder
             while access(existing, F_OK) != 0, existing.contains("/"), existing != "/" {
-                existing = String(existing[..<existing.lastIndex(of: "/")!])
-                if existing.isEmpty { existing = "/" }
+                existing = PreflightDisk.folder(of: existing)
             }
             checks.append(access(existing, W_OK | X_OK) == 0
                 ? .pass("file", "\(path) will be created")

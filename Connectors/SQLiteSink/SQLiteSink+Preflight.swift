@@ -9,8 +9,7 @@ import SiphonCore
 extension SQLiteSink {
     public static func preflight(_ configuration: SQLiteSinkConfiguration, context: ConnectorContext) async -> [PreflightCheck] {
         let path = configuration.path
-        var folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        if folder.isEmpty { folder = "/" }
+        let folder = PreflightDisk.folder(of: path)
         var checks: [PreflightCheck] = []
         if access(path, F_OK) == 0 {
             guard access(path, R_OK | W_OK) == 0 else {

@@ -27,13 +27,13 @@ extension SQLiteSource {
                                     fix: "sqlite3 \(path) 'PRAGMA journal_mode=WAL' (or set source.enable_wal: true)"))
             }
         }
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let writable = access(path, R_OK | W_OK) == 0 && access(folder.isEmpty ? "/" : folder, W_OK | X_OK) == 0
+        let folder = PreflightDisk.folder(of: path)
+        let writable = access(path, R_OK | W_OK) == 0 && access(folder, W_OK | X_OK) == 0
         checks.append(writable
             ? .pass("writable", "the file and its folder (for the -wal and -shm files and Siphon's triggers)")
             : .fail("writable", "Siphon installs triggers and a changelog in the database, and SQLite writes -wal and -shm files beside it",
-                    fix: "give the user Siphon runs as write access to \(path) and to \(folder.isEmpty ? "/" : folder)"))
-        checks.append(PreflightDisk.check(folder.isEmpty ? "/" : folder, what: "the database's folder (changelog rows wait there until the sink has them)"))
+                    fix: "give the user Siphon runs as write access to \(path) and to \(folder)"))
+        checks.append(PreflightDisk.check(folder, what: "the database's folder (changelog rows wait there until the sink has them)"))
         return checks
     }
 }

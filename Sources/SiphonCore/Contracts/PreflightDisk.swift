@@ -2,6 +2,13 @@ import Glibc
 
 /// Free space where something grows, for `siphon check`.
 public enum PreflightDisk {
+    /// The folder a file lives in: `.` for a bare name, `/` for one at the root.
+    public static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let folder = String(path[..<slash])
+        return folder.isEmpty ? "/" : folder
+    }
+
     /// Fails under 100 MB free, warns under 1 GB.
     public static func check(_ folder: String, what: String) -> PreflightCheck {
         var stats = statvfs()
